@@ -1,0 +1,231 @@
+"""Record kinds, their fields, and which tier of key each field is encrypted under.
+
+The server sees kind and field names (never values) and uses this table to refuse a field that
+does not exist for a kind or a version written under the wrong tier. Clients use it to build
+forms and to validate values before they are encrypted.
+
+Append-only kinds (a contact note, a need rating, a consent) are written once as a single
+``entry`` field holding the whole object; a correction is a new record that ``amends`` the old
+one. Mutable kinds (the person's details) take one version per field so that two workers can
+edit different fields without conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "ENTRY_FIELD",
+    "KINDS",
+    "FieldSpec",
+    "KindSpec",
+    "Tier",
+    "ValueType",
+    "fixed_tier",
+    "kind_spec",
+    "tier_allowed",
+    "validate_value",
+    "wire_fields",
+]
+
+ENTRY_FIELD = "entry"
+
+
+class Tier(StrEnum):
+    """Which case key a value is encrypted under: mentors hold only ``basic``."""
+
+    BASIC = "basic"
+    FULL = "full"
+
+
+class ValueType(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    DATE = "date"
+    DATETIME = "datetime"
+    DATE_OR_DATETIME = "date_or_datetime"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One thing a worker records. ``tier=None`` means the author picks basic or full."""
+
+    name: str
+    label: str
+    value_type: ValueType
+    tier: Tier | None
+    required: bool = False
+    max_length: int = 200
+    choices: Mapping[str, str] = field(default_factory=dict)
+    safety_critical: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    name: str
+    label: str
+    append_only: bool
+    case_scoped: bool
+    fields: Mapping[str, FieldSpec]
+
+
+def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
+    return {spec.name: spec for spec in specs}
+
+
+CONTACT_SETTINGS: dict[str, str] = {
+    "prison_visit": "Prison (in-reach visit)",
+    "prison_gate": "Prison gate",
+    "custody_suite": "Police custody suite",
+    "court": "Court",
+    "street": "Street",
+    "home_or_hostel": "Their home or hostel",
+    "public_place": "Public place",
+    "office": "Drop-in or office",
+    "remote": "Phone, letter or text",
+    "appointment": "At an appointment (GP, housing options, DIP)",
+    "case_conference": "Joint meeting or case conference",
+}
+
+CONTACT_TYPES: dict[str, str] = {
+    "face_to_face": "Met face to face",
+    "phone_call": "Phone call",
+    "text_message": "Text message",
+    "letter": "Letter",
+    "accompanied": "Went with them to an appointment",
+    "attempted": "Attempted contact (no answer, not found, not released)",
+}
+
+NOTE_BASIS: dict[str, str] = {
+    "fact": "Fact",
+    "opinion": "My opinion or judgement",
+}
+
+PERSON = KindSpec(
+    name="person",
+    label="Person",
+    append_only=False,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("name", "Name", ValueType.TEXT, Tier.BASIC, required=True, max_length=120),
+        FieldSpec("other_names", "Other names they use", ValueType.TEXT, Tier.BASIC),
+        FieldSpec("date_of_birth", "Date of birth", ValueType.DATE, Tier.FULL),
+        FieldSpec("phone", "Phone", ValueType.TEXT, Tier.BASIC, max_length=40),
+        FieldSpec("local_connection", "Local connection (borough)", ValueType.TEXT, Tier.BASIC),
+        FieldSpec("establishment", "Prison or establishment", ValueType.TEXT, Tier.BASIC),
+        FieldSpec(
+            "release_at",
+            "Release date and time",
+            ValueType.DATE_OR_DATETIME,
+            Tier.BASIC,
+            safety_critical=True,
+            help="Leave the time empty if it is not confirmed.",
+        ),
+        FieldSpec(
+            "risk_summary",
+            "Risk, in plain words",
+            ValueType.LONG_TEXT,
+            Tier.FULL,
+            max_length=2000,
+            safety_critical=True,
+        ),
+        FieldSpec("goals", "Their own goals, in their words", ValueType.LONG_TEXT, Tier.BASIC, max_length=2000),
+        FieldSpec("lead_professional", "Lead professional", ValueType.TEXT, Tier.BASIC, safety_critical=True),
+    ),
+)
+
+CONTACT = KindSpec(
+    name="contact",
+    label="Contact",
+    append_only=True,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("occurred_at", "Date and time", ValueType.DATETIME, None, required=True),
+        FieldSpec("setting", "Where", ValueType.CHOICE, None, required=True, choices=CONTACT_SETTINGS),
+        FieldSpec("contact_type", "Type of contact", ValueType.CHOICE, None, required=True, choices=CONTACT_TYPES),
+        FieldSpec("note", "Note", ValueType.LONG_TEXT, None, required=True, max_length=8000),
+        FieldSpec("basis", "Fact or opinion", ValueType.CHOICE, None, required=True, choices=NOTE_BASIS),
+    ),
+)
+
+KINDS: Mapping[str, KindSpec] = {spec.name: spec for spec in (PERSON, CONTACT)}
+
+
+def kind_spec(kind: str) -> KindSpec | None:
+    return KINDS.get(kind)
+
+
+def wire_fields(spec: KindSpec) -> tuple[str, ...]:
+    """The field names that travel as versions for a kind."""
+    return (ENTRY_FIELD,) if spec.append_only else tuple(spec.fields)
+
+
+def tier_allowed(kind: str, field_name: str, tier: Tier) -> bool:
+    """Whether a version of ``kind.field_name`` may be written under ``tier``."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        return False
+    if spec.append_only:
+        return field_name == ENTRY_FIELD
+    field_spec = spec.fields.get(field_name)
+    return field_spec is not None and field_spec.tier == tier
+
+
+def fixed_tier(kind: str, field_name: str) -> Tier | None:
+    """The tier a field must use, or None when the author chooses (append-only kinds)."""
+    spec = KINDS.get(kind)
+    if spec is None or spec.append_only:
+        return None
+    field_spec = spec.fields.get(field_name)
+    return None if field_spec is None else field_spec.tier
+
+
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+
+def validate_value(spec: FieldSpec, value: object) -> str | None:
+    """A plain-words problem with ``value`` for this field, or None when it is acceptable."""
+    if value is None or value == "":
+        return f"{spec.label} is needed." if spec.required else None
+    if spec.value_type is ValueType.BOOLEAN:
+        return None if isinstance(value, bool) else f"{spec.label} must be yes or no."
+    if not isinstance(value, str):
+        return f"{spec.label} must be text."
+    if len(value) > spec.max_length:
+        return f"{spec.label} is too long (at most {spec.max_length} characters)."
+    if spec.value_type is ValueType.CHOICE and value not in spec.choices:
+        return f"{spec.label}: choose one of the options."
+    if spec.value_type is ValueType.DATE:
+        return None if _parses_date(value) else f"{spec.label} must be a date like 2026-11-25."
+    if spec.value_type is ValueType.DATETIME:
+        return None if _parses_datetime(value) else f"{spec.label} must be a date and time like 2026-11-25T09:30."
+    if spec.value_type is ValueType.DATE_OR_DATETIME:
+        if _parses_date(value) or _parses_datetime(value):
+            return None
+        return f"{spec.label} must be a date like 2026-11-25, with a time if known."
+    return None
+
+
+def _parses_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _parses_datetime(value: str) -> bool:
+    if not _TIME.fullmatch(value):
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

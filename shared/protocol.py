@@ -1,0 +1,378 @@
+"""The v1 wire protocol: every message client and server exchange, as pydantic models.
+
+This module is the one wire format. Server tables and client tables never cross the API; both
+sides convert to and from these models. ``docs/PROTOCOL.md`` is generated from this module
+(``make protocol-doc``) and a test fails when the two differ.
+
+Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
+
+    GET  /healthz                        liveness and the protocol versions served
+    POST /v1/auth/prelogin               PreloginRequest  -> PreloginResponse
+    POST /v1/auth/register               RegisterRequest  -> SessionGrant
+    POST /v1/auth/login                  LoginRequest     -> SessionGrant
+    POST /v1/auth/refresh                RefreshRequest   -> SessionGrant
+    POST /v1/org/keys                    OrganisationKeySetup -> OrganisationInfo (first coordinator, once)
+    POST /v1/invitations                 InvitationRequest -> Invitation (coordinators)
+    POST /v1/sync/push                   PushRequest      -> PushResponse
+    GET  /v1/sync/pull?since=SEQ&limit=N                  -> PullResponse
+
+Errors are ``application/problem+json`` bodies (``Problem``).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.clock import is_valid_hlc
+from shared.kinds import Tier
+
+__all__ = [
+    "MAX_PULL_LIMIT",
+    "MAX_PUSH_CHANGES",
+    "MAX_PUSH_GRANTS",
+    "PROTOCOL_HEADER",
+    "PROTOCOL_VERSION",
+    "SUPPORTED_PROTOCOL_VERSIONS",
+    "ChangeIn",
+    "ChangeResult",
+    "ChangeStatus",
+    "GrantResult",
+    "Health",
+    "Invitation",
+    "InvitationRequest",
+    "KdfParams",
+    "KeyGrant",
+    "KeyGrantIn",
+    "LoginRequest",
+    "MemberAwaitingKey",
+    "OrganisationInfo",
+    "OrganisationKeySetup",
+    "PreloginRequest",
+    "PreloginResponse",
+    "Problem",
+    "PullResponse",
+    "PushRequest",
+    "PushResponse",
+    "RefreshRequest",
+    "RegisterRequest",
+    "RejectReason",
+    "Role",
+    "SessionGrant",
+    "UserInfo",
+    "Version",
+    "case_key_id",
+    "org_key_id",
+    "org_private_key_id",
+]
+
+PROTOCOL_VERSION = 1
+SUPPORTED_PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
+PROTOCOL_HEADER = "X-Gatepost-Protocol"
+
+MAX_PUSH_CHANGES = 500
+MAX_PUSH_GRANTS = 200
+MAX_PULL_LIMIT = 1000
+DEFAULT_PULL_LIMIT = 500
+# Base64 text of one encrypted field: a long contact note plus AES-GCM overhead fits well inside.
+MAX_CIPHERTEXT_CHARS = 48_000
+MAX_ENVELOPE_CHARS = 4_000
+
+
+class Wire(BaseModel):
+    """Base of every wire model: unknown keys are an error, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_hlc(value: str) -> str:
+    if not is_valid_hlc(value):
+        raise ValueError("must be a clock stamp WALL.COUNTER.DEVICE (15 digits, 6 digits, device id)")
+    return value
+
+
+Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+HlcText = Annotated[str, StringConstraints(max_length=100), AfterValidator(_check_hlc)]
+Base64Text = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=MAX_CIPHERTEXT_CHARS)]
+ShortBase64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$", min_length=8, max_length=200)]
+Envelope = Annotated[str, StringConstraints(min_length=2, max_length=MAX_ENVELOPE_CHARS)]
+KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z-]+:[0-9a-f-]{36}(:[a-z]+)?:v[0-9]{1,6}$", max_length=120)]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
+Tag = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+DeviceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Token = Annotated[str, StringConstraints(min_length=16, max_length=4000)]
+
+
+def org_key_id(org_id: str, version: int) -> str:
+    return f"org:{org_id}:v{version}"
+
+
+def org_private_key_id(org_id: str, version: int) -> str:
+    return f"org-private:{org_id}:v{version}"
+
+
+def case_key_id(case_id: str, tier: Tier, version: int) -> str:
+    return f"case:{case_id}:{tier.value}:v{version}"
+
+
+_CASE_KEY = re.compile(r"^case:(?P<case>[0-9a-f-]{36}):(?P<tier>basic|full):v(?P<version>[0-9]+)$")
+
+
+def parse_case_key_id(key_id: str) -> tuple[str, Tier, int] | None:
+    match = _CASE_KEY.fullmatch(key_id)
+    if match is None:
+        return None
+    return match["case"], Tier(match["tier"]), int(match["version"])
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    LINK_WORKER = "link_worker"
+    PEER_MENTOR = "peer_mentor"
+
+
+class Health(Wire):
+    status: Literal["ok"]
+    protocol_versions: list[int]
+    server_time_ms: int
+
+
+class Problem(Wire):
+    """RFC 9457 problem details; ``errors`` lists each invalid input with where it is."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None
+
+
+# --- accounts and sessions -------------------------------------------------------------------
+
+
+class KdfParams(Wire):
+    """How a client turns the password into its master key; stored by the server per user."""
+
+    kdf: Literal["scrypt"] = "scrypt"
+    n: int = Field(ge=2**10, le=2**20)
+    r: int = Field(ge=1, le=32)
+    p: int = Field(ge=1, le=16)
+    salt: ShortBase64
+
+
+class PreloginRequest(Wire):
+    email: Email
+
+
+class PreloginResponse(Wire):
+    """The same shape whether or not the email exists: unknown emails get a stable fake salt."""
+
+    kdf: KdfParams
+
+
+class RegisterRequest(Wire):
+    invitation_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=64)]
+    email: Email
+    display_name: DisplayName
+    kdf: KdfParams
+    auth_key: ShortBase64
+    public_key: ShortBase64
+    wrapped_private_key: Envelope
+    device_name: DeviceName
+
+
+class LoginRequest(Wire):
+    email: Email
+    auth_key: ShortBase64
+    device_name: DeviceName
+    # A device that signed in before sends its id to keep its registration and cursor.
+    device_id: Uuid | None = None
+
+
+class RefreshRequest(Wire):
+    refresh_token: Token
+
+
+class UserInfo(Wire):
+    user_id: Uuid
+    email: str
+    display_name: str
+    role: Role
+
+
+class OrganisationInfo(Wire):
+    org_id: Uuid
+    name: str
+    public_key: str | None
+    key_version: int  # 0 until the first coordinator's device has created the organisation key
+
+
+class SessionGrant(Wire):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    device_id: Uuid
+    user: UserInfo
+    organisation: OrganisationInfo
+    public_key: str
+    wrapped_private_key: str
+    kdf: KdfParams
+
+
+class OrganisationKeySetup(Wire):
+    """The first coordinator's device creates the organisation key and key pair."""
+
+    public_key: ShortBase64
+    key_version: Literal[1] = 1
+    # Organisation private key wrapped under the organisation key.
+    wrapped_private_key: Envelope
+    # Organisation key sealed to the coordinator's own public key.
+    coordinator_grant: KeyGrantIn
+
+
+class InvitationRequest(Wire):
+    role: Role
+    email: Email | None = None
+
+
+class Invitation(Wire):
+    code: str
+    role: Role
+    email: str | None
+    expires_at_ms: int
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+class KeyGrantIn(Wire):
+    """A key made available to a recipient, encrypted so that only the recipient can open it.
+
+    ``recipient_kind="user"``: sealed to the user's public key (``wrapped_with`` = ``user:<id>``).
+    ``recipient_kind="organisation"``: wrapped under an organisation key (``wrapped_with`` = its key id).
+    """
+
+    grant_id: Uuid
+    key_id: KeyId
+    case_id: Uuid | None = None
+    recipient_kind: Literal["user", "organisation"]
+    recipient_id: Uuid
+    wrapped_with: Annotated[str, StringConstraints(max_length=120)]
+    wrapped: Envelope
+
+
+class KeyGrant(KeyGrantIn):
+    seq: int
+    org_id: Uuid
+    created_by_user_id: Uuid
+
+
+class MemberAwaitingKey(Wire):
+    """A member with no organisation key yet; a coordinator's device seals it to them."""
+
+    user_id: Uuid
+    display_name: str
+    role: Role
+    public_key: str
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+class ChangeIn(Wire):
+    """One new version of one field of one record, encrypted on the device."""
+
+    change_id: Uuid
+    record_id: Uuid
+    case_id: Uuid | None
+    kind: Name
+    field: Name
+    tier: Tier
+    key_id: KeyId
+    hlc: HlcText
+    base_hlc: HlcText | None = None
+    author_device_id: Uuid
+    nonce: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16}$")]
+    ciphertext: Base64Text
+    tag: Tag
+    amends: Uuid | None = None
+    settles: Annotated[list[Uuid], Field(max_length=50)] = []
+
+
+class Version(ChangeIn):
+    """A version as the server stores and delivers it."""
+
+    seq: int
+    org_id: Uuid
+    author_user_id: Uuid
+
+
+class PushRequest(Wire):
+    changes: Annotated[list[ChangeIn], Field(max_length=MAX_PUSH_CHANGES)] = []
+    key_grants: Annotated[list[KeyGrantIn], Field(max_length=MAX_PUSH_GRANTS)] = []
+
+
+class ChangeStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class RejectReason(StrEnum):
+    FORGED_AUTHOR = "forged_author"
+    WRONG_ORGANISATION = "wrong_organisation"
+    UNKNOWN_KIND = "unknown_kind"
+    UNKNOWN_FIELD = "unknown_field"
+    WRONG_TIER = "wrong_tier"
+    WRONG_KEY = "wrong_key"
+    WRONG_CASE = "wrong_case"
+    CLOCK_AHEAD = "clock_ahead"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    APPEND_ONLY = "append_only"
+    NOT_ENTITLED = "not_entitled"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch"
+
+
+class ChangeResult(Wire):
+    change_id: str
+    status: ChangeStatus
+    seq: int | None = None
+    reason: RejectReason | None = None
+    detail: str | None = None
+
+
+class GrantResult(Wire):
+    grant_id: str
+    status: ChangeStatus
+    seq: int | None = None
+    reason: RejectReason | None = None
+    detail: str | None = None
+
+
+class PushResponse(Wire):
+    results: list[ChangeResult]
+    grant_results: list[GrantResult]
+    server_time_ms: int
+
+
+class PullResponse(Wire):
+    versions: list[Version]
+    key_grants: list[KeyGrant]
+    next: int
+    has_more: bool
+    server_time_ms: int
+    # Filled for coordinators only: members whose devices cannot read yet.
+    members_awaiting_key: list[MemberAwaitingKey] = []
+
+
+OrganisationKeySetup.model_rebuild()
