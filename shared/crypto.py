@@ -39,6 +39,7 @@ from shared.errors import CryptoError, DecryptionError
 __all__ = [
     "FAST_TEST_SCRYPT",
     "KEY_BYTES",
+    "WRAPPABLE_KEY_LENGTHS",
     "NONCE_BYTES",
     "SALT_BYTES",
     "AccountKeys",
@@ -69,6 +70,8 @@ __all__ = [
 ]
 
 KEY_BYTES = 32
+# A wrapped key is one key or a bundle of two (content key and tag key of a case tier).
+WRAPPABLE_KEY_LENGTHS = (KEY_BYTES, 2 * KEY_BYTES)
 """Length of every symmetric key and of raw X25519 keys."""
 
 NONCE_BYTES = 12
@@ -92,8 +95,15 @@ _WRAP_AAD_PREFIX = b"gatepost/v1/wrap"
 _FIELD_AAD_PREFIX = b"gatepost/v1/field|"
 
 _B64_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+_B64_MAX_PADDING = 2
 
-JsonValue: TypeAlias = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+_SCRYPT_MIN_N = 2**10
+_SCRYPT_MAX_N = 2**20
+_SCRYPT_MAX_R = 32
+_SCRYPT_MAX_P = 16
+
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+"""A JSON value as ``json.loads`` returns it."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,7 +127,7 @@ def b64decode(text: str) -> bytes:
     body = text
     if body.endswith("="):
         stripped = body.rstrip("=")
-        if len(body) % 4 != 0 or len(body) - len(stripped) > 2:
+        if len(body) % 4 != 0 or len(body) - len(stripped) > _B64_MAX_PADDING:
             raise CryptoError("invalid base64 padding")
         body = stripped
     if len(body) % 4 == 1 or _B64_ALPHABET.fullmatch(body) is None:
@@ -180,12 +190,12 @@ class ScryptParams:
             value = getattr(self, name)
             if type(value) is not int:
                 raise CryptoError(f"scrypt parameter {name} must be an integer")
-        if not 2**10 <= self.n <= 2**20 or self.n & (self.n - 1) != 0:
+        if not _SCRYPT_MIN_N <= self.n <= _SCRYPT_MAX_N or self.n & (self.n - 1) != 0:
             raise CryptoError("scrypt n must be a power of two between 2**10 and 2**20")
-        if not 1 <= self.r <= 32:
-            raise CryptoError("scrypt r must be between 1 and 32")
-        if not 1 <= self.p <= 16:
-            raise CryptoError("scrypt p must be between 1 and 16")
+        if not 1 <= self.r <= _SCRYPT_MAX_R:
+            raise CryptoError(f"scrypt r must be between 1 and {_SCRYPT_MAX_R}")
+        if not 1 <= self.p <= _SCRYPT_MAX_P:
+            raise CryptoError(f"scrypt p must be between 1 and {_SCRYPT_MAX_P}")
 
     def to_dict(self) -> dict[str, int | str]:
         """The parameters as recorded in a wrapped key's ``kdf`` entry."""
@@ -343,9 +353,7 @@ def seal(recipient_public_key: bytes, plaintext: bytes, *, context: bytes) -> st
     except ValueError:
         raise CryptoError("recipient public key is not usable") from None
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(_seal_key(shared_secret, epk, recipient_public_key)).encrypt(
-        nonce, plaintext, context
-    )
+    ciphertext = AESGCM(_seal_key(shared_secret, epk, recipient_public_key)).encrypt(nonce, plaintext, context)
     return _dump_envelope(
         {
             "v": _ENVELOPE_VERSION,
@@ -423,9 +431,7 @@ def open_sealed(private_key: bytes, envelope: str, *, context: bytes) -> bytes:
 
 
 def _canonical_json(value: object) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def _wrap_associated_data(context: bytes, kdf_json: bytes | None) -> bytes:
@@ -435,17 +441,19 @@ def _wrap_associated_data(context: bytes, kdf_json: bytes | None) -> bytes:
     return _WRAP_AAD_PREFIX + _length_prefixed(context) + kdf_part
 
 
-def wrap_key(
-    wrapping_key: bytes, key: bytes, *, context: bytes, kdf: Mapping[str, object] | None = None
-) -> str:
-    """Encrypt a 32-byte key under ``wrapping_key`` with AES-256-GCM; returns compact JSON text.
+def wrap_key(wrapping_key: bytes, key: bytes, *, context: bytes, kdf: Mapping[str, object] | None = None) -> str:
+    """Encrypt a key under ``wrapping_key`` with AES-256-GCM; returns compact JSON text.
+
+    ``key`` is one 32-byte key, or a 64-byte bundle of two (a case's content key and tag key).
 
     ``kdf`` records how ``wrapping_key`` was derived (for example ``ScryptParams.to_dict()`` plus a
     base64 ``salt``); it is stored in clear so it can be read back with ``wrapped_key_kdf`` before
     deriving, and bound to the ciphertext through the associated data together with ``context``.
     """
     _check_key(wrapping_key, "wrapping key")
-    _check_key(key, "key to wrap")
+    _check_bytes(key, "key to wrap")
+    if len(key) not in WRAPPABLE_KEY_LENGTHS:
+        raise CryptoError(f"key to wrap must be 32 or 64 bytes, got {len(key)}")
     _check_bytes(context, "context")
     kdf_entry: dict[str, object] | None = None
     kdf_json: bytes | None = None
@@ -453,12 +461,11 @@ def wrap_key(
         if not isinstance(kdf, Mapping):
             raise CryptoError("kdf must be a mapping")
         try:
-            kdf_json = _canonical_json(dict(kdf))
+            # Store what the JSON round trip yields, so unwrapping re-derives exactly these bytes.
+            kdf_entry = json.loads(_canonical_json(dict(kdf)))
+            kdf_json = _canonical_json(kdf_entry)
         except (TypeError, ValueError):
             raise CryptoError("kdf must hold only JSON values") from None
-        # Store what the JSON round trip yields, so unwrapping re-derives exactly these bytes.
-        kdf_entry = json.loads(kdf_json)
-        kdf_json = _canonical_json(kdf_entry)
     nonce = os.urandom(NONCE_BYTES)
     ciphertext = AESGCM(wrapping_key).encrypt(nonce, key, _wrap_associated_data(context, kdf_json))
     envelope: dict[str, object] = {
@@ -473,9 +480,7 @@ def wrap_key(
 
 
 def _load_wrapped(envelope: str) -> tuple[dict[str, object], dict[str, object] | None]:
-    data = _load_envelope(
-        envelope, alg=_WRAP_ALG, fields=frozenset({"nonce", "ct"}), optional=frozenset({"kdf"})
-    )
+    data = _load_envelope(envelope, alg=_WRAP_ALG, fields=frozenset({"nonce", "ct"}), optional=frozenset({"kdf"}))
     if "kdf" not in data:
         return data, None
     kdf = data["kdf"]
@@ -490,7 +495,9 @@ def unwrap_key(wrapping_key: bytes, envelope: str, *, context: bytes) -> bytes:
     _check_bytes(context, "context")
     data, kdf = _load_wrapped(envelope)
     nonce = _envelope_bytes(data, "nonce", length=NONCE_BYTES)
-    ciphertext = _envelope_bytes(data, "ct", length=KEY_BYTES + _TAG_BYTES)
+    ciphertext = _envelope_bytes(data, "ct", minimum=KEY_BYTES + _TAG_BYTES)
+    if len(ciphertext) - _TAG_BYTES not in WRAPPABLE_KEY_LENGTHS:
+        raise DecryptionError("envelope entry 'ct' has the wrong length")
     try:
         kdf_json = None if kdf is None else _canonical_json(kdf)
     except ValueError:  # a non-finite number

@@ -1,7 +1,7 @@
 """The v1 wire protocol: every message client and server exchange, as pydantic models.
 
 This module is the one wire format. Server tables and client tables never cross the API; both
-sides convert to and from these models. ``docs/PROTOCOL.md`` is generated from this module
+sides convert to and from these models. ``shared/PROTOCOL.md`` is generated from this module
 (``make protocol-doc``) and a test fails when the two differ.
 
 Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
