@@ -39,9 +39,9 @@ from shared.errors import CryptoError, DecryptionError
 __all__ = [
     "FAST_TEST_SCRYPT",
     "KEY_BYTES",
-    "WRAPPABLE_KEY_LENGTHS",
     "NONCE_BYTES",
     "SALT_BYTES",
+    "WRAPPABLE_KEY_LENGTHS",
     "AccountKeys",
     "JsonValue",
     "KeyPair",

@@ -1,12 +1,12 @@
 """Errors that both the client and the server raise.
 
-    OutreachError
-     ├── CryptoError            a key or ciphertext could not be used
-     │    └── DecryptionError   wrong key, tampered ciphertext, associated data or envelope
-     ├── ClockError             a hybrid logical clock value is malformed or implausible
-     │    └── ClockSkewError    a wall time too far ahead of the reference clock
-     └── ProtocolError          a wire message breaks the v1 protocol
-          └── UnsupportedProtocolVersion
+OutreachError
+ ├── CryptoError            a key or ciphertext could not be used
+ │    └── DecryptionError   wrong key, tampered ciphertext, associated data or envelope
+ ├── ClockError             a hybrid logical clock value is malformed or implausible
+ │    └── ClockSkewError    a wall time too far ahead of the reference clock
+ └── ProtocolError          a wire message breaks the v1 protocol
+      └── UnsupportedProtocolVersion
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 __all__ = [
     "Conflict",
@@ -93,7 +94,7 @@ def field_state(versions: Iterable[VersionStamp]) -> FieldState:
     settled = {change_id for version in history for change_id in version.settles}
     conflicts = tuple(
         Conflict(first.record_id, first.field, earlier.change_id, later.change_id)
-        for earlier, later in zip(history, history[1:])
+        for earlier, later in pairwise(history)
         if later.base_hlc != earlier.hlc and later.tag != earlier.tag and later.change_id not in settled
     )
     return FieldState(first.record_id, first.field, history[-1], history, conflicts)

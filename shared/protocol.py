@@ -219,7 +219,7 @@ class OrganisationInfo(Wire):
 class SessionGrant(Wire):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
     device_id: Uuid
     user: UserInfo

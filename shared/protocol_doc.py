@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,8 @@ def render() -> str:
         "",
     ]
     for enum in enums:
-        lines.append(f"- `{enum.__name__}`: " + ", ".join(f"`{member.value}`" for member in enum))
+        members: list[Enum] = list(enum)  # type: ignore[call-overload]
+        lines.append(f"- `{enum.__name__}`: " + ", ".join(f"`{member.value}`" for member in members))
     lines += ["", "## Messages", ""]
     for model in models:
         lines += _model_section(model)

@@ -6,7 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from shared import protocol
-from shared.kinds import CONTACT, ENTRY_FIELD, KINDS, PERSON, Tier, fixed_tier, tier_allowed, validate_value, wire_fields
+from shared.kinds import (
+    CONTACT,
+    ENTRY_FIELD,
+    KINDS,
+    PERSON,
+    Tier,
+    fixed_tier,
+    tier_allowed,
+    validate_value,
+    wire_fields,
+)
 from shared.protocol_doc import DOC_PATH, render
 
 UUID = "0190a0a0-0000-7000-8000-000000000001"
@@ -43,7 +53,12 @@ def test_wire_fields_and_tiers() -> None:
         ("person", "name", "", "Name is needed."),
         ("person", "release_at", "2026-11-25", None),
         ("person", "release_at", "2026-11-25T09:30", None),
-        ("person", "release_at", "next tuesday", "Release date and time must be a date like 2026-11-25, with a time if known."),
+        (
+            "person",
+            "release_at",
+            "next tuesday",
+            "Release date and time must be a date like 2026-11-25, with a time if known.",
+        ),
         ("person", "date_of_birth", "2026-02-30", "Date of birth must be a date like 2026-11-25."),
         ("contact", "setting", "prison_gate", None),
         ("contact", "setting", "moon", "Where: choose one of the options."),
@@ -57,7 +72,9 @@ def test_values_are_checked_in_plain_words(kind: str, field: str, value: str, pr
 
 def test_no_label_calls_anyone_an_offender() -> None:
     words = [spec.label.lower() for kind in KINDS.values() for spec in kind.fields.values()]
-    words += [label.lower() for kind in KINDS.values() for spec in kind.fields.values() for label in spec.choices.values()]
+    words += [
+        label.lower() for kind in KINDS.values() for spec in kind.fields.values() for label in spec.choices.values()
+    ]
     assert not [word for word in words if "offender" in word or "drug user" in word]
 
 

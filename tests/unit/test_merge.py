@@ -76,7 +76,9 @@ def summary(versions: dict[str, VersionStamp]) -> tuple[object, ...]:
 
 @settings(max_examples=300)
 @given(histories(), st.randoms(use_true_random=False))
-def test_same_versions_in_any_arrival_order_give_the_same_record(versions: list[VersionStamp], rnd: random.Random) -> None:
+def test_same_versions_in_any_arrival_order_give_the_same_record(
+    versions: list[VersionStamp], rnd: random.Random
+) -> None:
     shuffled = list(versions)
     rnd.shuffle(shuffled)
     assert summary(as_set(versions)) == summary(as_set(shuffled))
