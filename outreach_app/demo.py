@@ -1,0 +1,267 @@
+"""Seed a demo organisation through the client's own services (as three phones would).
+
+    outreach-server init-org "Demo Outreach" --coordinator-email coordinator@demo.test
+    python -m outreach_app.demo --server http://127.0.0.1:8000 --coordinator-code CODE
+
+Registers the coordinator with the printed invitation code, invites and registers a link worker
+and a peer mentor, lets the coordinator's device share the organisation key with the worker, and
+has the worker add twelve people (release dates over the next fortnight) and a few contacts.
+Each user's device store is ``<data dir>/devices/demo-<role>/``; every password is
+``demo-password`` and every PIN ``1234``. Running it again signs in and reuses what exists.
+Real Scrypt parameters are used, as on a phone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from outreach_app.config import app_data_dir, default_server_url
+from outreach_app.errors import AppError, SessionExpired, SignInFailed
+from outreach_app.services import AccountStatus, Gatepost, device_store_path
+from shared.kinds import Tier
+from shared.protocol import Role
+
+__all__ = ["DEMO_PASSWORD", "DEMO_PIN", "DEMO_USERS", "DemoUser", "main", "seed"]
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the published demo password
+DEMO_PIN = "1234"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    slot: str
+    role: Role
+    email: str
+    display_name: str
+    device_name: str
+
+
+COORDINATOR = DemoUser("demo-coordinator", Role.COORDINATOR, "coordinator@demo.test", "Priya Shah", "Priya's phone")
+WORKER = DemoUser("demo-worker", Role.LINK_WORKER, "worker@demo.test", "Sam Okoro", "Sam's phone")
+MENTOR = DemoUser("demo-mentor", Role.PEER_MENTOR, "mentor@demo.test", "Danny Reeve", "Danny's phone")
+DEMO_USERS = (COORDINATOR, WORKER, MENTOR)
+
+# (name, other names, establishment, days from today, time or None, local connection, phone, goals)
+_PEOPLE: tuple[tuple[str, str, str, int, str | None, str, str, str], ...] = (
+    ("Dean Walsh", "", "HMP Bristol", 1, "08:30", "Bristol (Lawrence Hill)", "07700 900118", "Get my own flat"),
+    ("Kayleigh Dawson", "Kay", "HMP Eastwood Park", 2, None, "South Gloucestershire", "", "See my kids again"),
+    ("Marcus Bailey", "", "HMP Bristol", 3, "09:00", "Bristol (Southmead)", "", ""),
+    ("Tyrone Campbell", "Ty", "HMP Channings Wood", 4, None, "Bristol (St Pauls)", "07700 900342", ""),
+    ("Shaun McAllister", "", "HMP Exeter", 5, "10:15", "Weston-super-Mare", "", "Stay off the gear"),
+    ("Jordan Pryce", "", "HMP Cardiff", 6, None, "Bristol (Hartcliffe)", "", ""),
+    ("Liam Haworth", "", "HMP Erlestoke", 7, "08:00", "Bath", "07700 900561", "Back into labouring work"),
+    ("Daniel Okafor", "Danny O", "HMP Leyhill", 9, None, "Bristol (Easton)", "", ""),
+    ("Ryan Whitfield", "", "HMP Guys Marsh", 10, "11:30", "North Somerset", "", ""),
+    ("Gareth Lloyd", "", "HMP Bristol", 12, None, "Bristol (Bedminster)", "", "Sort my benefits out"),
+    ("Aaron Siddiqui", "", "HMP Exeter", 13, "09:45", "Bristol (Kingswood)", "07700 900774", ""),
+)
+# The twelfth person is released on a Friday afternoon ("never released on a Friday afternoon").
+_FRIDAY_PERSON = ("Connor Bright", "", "HMP Bristol", "Bristol (Knowle West)")
+
+_CONTACTS: tuple[tuple[str, int, str, str, str, str, Tier], ...] = (
+    (
+        "Dean Walsh",
+        -6,
+        "prison_visit",
+        "face_to_face",
+        "In-reach visit. Housing options appointment booked for release day; ID still missing.",
+        "fact",
+        Tier.BASIC,
+    ),
+    (
+        "Dean Walsh",
+        -2,
+        "remote",
+        "phone_call",
+        "Confirmed the bedspace at the hostel is held for him.",
+        "fact",
+        Tier.FULL,
+    ),
+    (
+        "Kayleigh Dawson",
+        -3,
+        "prison_visit",
+        "face_to_face",
+        "Worried about contact with her children. Seems low in mood; I think a GP appointment early on would help.",
+        "opinion",
+        Tier.FULL,
+    ),
+    (
+        "Tyrone Campbell",
+        -1,
+        "remote",
+        "attempted",
+        "Rang the wing, no answer. Will write instead.",
+        "fact",
+        Tier.BASIC,
+    ),
+)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _next_friday_afternoon(today: dt.date) -> str:
+    days = (4 - today.weekday()) % 7 or 7
+    return (today + dt.timedelta(days=days)).isoformat() + "T15:30"
+
+
+def _open(data_dir: Path, user: DemoUser) -> Gatepost:
+    return Gatepost.open(device_store_path(data_dir, user.slot))
+
+
+def _sign_in_or_register(app: Gatepost, server: str, user: DemoUser, code: str | None) -> str:
+    """Bring ``app`` to UNLOCKED for ``user``; returns what was done."""
+    status = app.account.status()
+    if status is AccountStatus.LOCKED:
+        app.account.unlock(DEMO_PIN)
+        return "unlocked with the PIN"
+    if status is AccountStatus.UNLOCKED:
+        return "already unlocked"
+    try:
+        app.account.sign_in(server, user.email, DEMO_PASSWORD, user.device_name)
+        done = "signed in (account existed)"
+    except SignInFailed:
+        if code is None:
+            raise
+        app.account.register(server, code, user.email, DEMO_PASSWORD, user.display_name, user.device_name)
+        done = "registered"
+    if app.account.status() is AccountStatus.NEEDS_PIN:
+        app.account.set_pin(DEMO_PIN)
+    return done
+
+
+def _sync(app: Gatepost, server: str, user: DemoUser) -> None:
+    try:
+        report = app.sync.sync_now()
+    except SessionExpired:
+        app.account.sign_in(server, user.email, DEMO_PASSWORD, user.device_name)
+        report = app.sync.sync_now()
+    if report.offline:
+        raise AppError(f"The server at {server} cannot be reached.")
+
+
+def _add_people(app: Gatepost, today: dt.date) -> int:
+    existing = {person.name for person in app.records.list_people()}
+    added = 0
+    rows: list[dict[str, str]] = []
+    for name, other, establishment, days, time, local, phone, goals in _PEOPLE:
+        day = (today + dt.timedelta(days=days)).isoformat()
+        rows.append(
+            {
+                "name": name,
+                "other_names": other,
+                "establishment": establishment,
+                "release_at": f"{day}T{time}" if time else day,
+                "local_connection": local,
+                "phone": phone,
+                "goals": goals,
+                "lead_professional": f"{WORKER.display_name} (Demo Outreach)",
+            }
+        )
+    name, other, establishment, local = _FRIDAY_PERSON
+    rows.append(
+        {
+            "name": name,
+            "other_names": other,
+            "establishment": establishment,
+            "release_at": _next_friday_afternoon(today),
+            "local_connection": local,
+            "risk_summary": "No violence on record. Short sentence for theft; not a risk to staff.",
+        }
+    )
+    for values in rows:
+        if values["name"] in existing:
+            continue
+        app.records.add_person({key: value for key, value in values.items() if value})
+        added += 1
+    return added
+
+
+def _add_contacts(app: Gatepost, today: dt.date) -> int:
+    people = {person.name: person.case_id for person in app.records.list_people()}
+    added = 0
+    for name, days, setting, contact_type, note, basis, tier in _CONTACTS:
+        case_id = people.get(name)
+        if case_id is None:
+            continue
+        if any(entry.note == note for entry in app.records.person_record(case_id).contacts):
+            continue
+        occurred = (today + dt.timedelta(days=days)).isoformat() + "T11:00"
+        app.records.log_contact(
+            case_id,
+            occurred_at=occurred,
+            setting=setting,
+            contact_type=contact_type,
+            note=note,
+            basis=basis,
+            tier=tier,
+        )
+        added += 1
+    return added
+
+
+def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt.date | None = None) -> None:
+    """Create (or reuse) the demo's three accounts, devices, people and contacts."""
+    today = today or dt.date.today()
+    coordinator = _open(data_dir, COORDINATOR)
+    worker = _open(data_dir, WORKER)
+    mentor = _open(data_dir, MENTOR)
+    try:
+        done = _sign_in_or_register(coordinator, server, COORDINATOR, coordinator_code)
+        _say(f"coordinator {COORDINATOR.email}: {done}")
+        _sync(coordinator, server, COORDINATOR)
+        for app, user in ((worker, WORKER), (mentor, MENTOR)):
+            try:
+                done = _sign_in_or_register(app, server, user, None)
+            except SignInFailed:
+                invitation = coordinator.account.create_invitation(user.role, user.email)
+                done = _sign_in_or_register(app, server, user, invitation.code)
+            _say(f"{user.role.value} {user.email}: {done}")
+            _sync(app, server, user)
+        _sync(coordinator, server, COORDINATOR)  # seals the organisation key to the worker
+        _sync(worker, server, WORKER)
+        if not worker.account.profile().has_organisation_key:
+            raise AppError("The worker's phone did not receive the organisation key.")
+        people = _add_people(worker, today)
+        contacts = _add_contacts(worker, today)
+        _sync(worker, server, WORKER)
+        _sync(coordinator, server, COORDINATOR)
+        _say(f"people added: {people}, contacts added: {contacts}; caseload: {len(worker.records.list_people())}")
+    finally:
+        for app in (coordinator, worker, mentor):
+            app.close()
+    _say(f"Demo ready. Password '{DEMO_PASSWORD}', PIN {DEMO_PIN}. Devices in {data_dir / 'devices'}:")
+    for user in DEMO_USERS:
+        _say(f"  {user.slot:<17} {user.email:<24} {user.role.value}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m outreach_app.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default=default_server_url(), help="sync server URL")
+    parser.add_argument(
+        "--coordinator-code",
+        help="invitation code printed by `outreach-server init-org` (not needed when the demo already exists)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="app data directory (default: the app's)")
+    args = parser.parse_args(argv)
+    try:
+        seed(args.server.rstrip("/"), args.data_dir or app_data_dir(), args.coordinator_code)
+    except SignInFailed as error:
+        _say(f"Could not sign in the coordinator: {error}")
+        _say("Pass the invitation code printed by `outreach-server init-org` as --coordinator-code.")
+        return 2
+    except AppError as error:
+        _say(f"Demo seeding failed: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

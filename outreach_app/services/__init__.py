@@ -1,0 +1,122 @@
+"""The client's services: plain, synchronous Python (the state layer calls them through
+``asyncio.to_thread``). Nothing here imports flet.
+
+``Gatepost`` is the façade, one per device::
+
+    app = Gatepost.open(device_store_path(app_data_dir(), "phone"))
+    app.account.sign_in(url, email, password, "Work phone")
+    app.account.set_pin("2468")
+    case_id = app.records.add_person({"name": "Dean Walsh", "release_at": "2026-12-04T09:30"})
+    app.sync.sync_now()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from outreach_app.services.account import AccountService, AccountStatus, Profile
+from outreach_app.services.device import Device
+from outreach_app.services.records import (
+    Author,
+    CaseloadService,
+    ConflictView,
+    ContactEntry,
+    FieldValue,
+    FieldView,
+    PersonRecord,
+    PersonSummary,
+    UnreadableEntry,
+)
+from outreach_app.services.sync import NotAccepted, SyncReport, SyncService, SyncStatus
+from outreach_app.storage import LocalStore
+from shared.crypto import ScryptParams
+
+__all__ = [
+    "STORE_FILE_NAME",
+    "AccountService",
+    "AccountStatus",
+    "Author",
+    "CaseloadService",
+    "ConflictView",
+    "ContactEntry",
+    "FieldValue",
+    "FieldView",
+    "Gatepost",
+    "NotAccepted",
+    "PersonRecord",
+    "PersonSummary",
+    "Profile",
+    "SyncReport",
+    "SyncService",
+    "SyncStatus",
+    "UnreadableEntry",
+    "device_store_path",
+    "system_now_ms",
+]
+
+STORE_FILE_NAME = "gatepost.sqlite"
+
+
+def system_now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def device_store_path(app_data_dir: Path, device_slot: str) -> Path:
+    """Where one device's database lives: ``<app data>/devices/<slot>/gatepost.sqlite``.
+
+    In web mode each browser is its own device with its own slot (letters, digits, ``-`` and ``_``).
+    """
+    slot = device_slot.strip()
+    if not slot or not all(ch.isalnum() or ch in "-_" for ch in slot) or slot.startswith("-"):
+        raise ValueError("a device slot is letters, digits, '-' and '_'")
+    return Path(app_data_dir) / "devices" / slot / STORE_FILE_NAME
+
+
+class Gatepost:
+    """One device: its store, its keys while unlocked, and its connection to the server."""
+
+    def __init__(self, device: Device) -> None:
+        self._device = device
+        self.account = AccountService(device)
+        self.records = CaseloadService(device)
+        self.sync = SyncService(device)
+
+    @classmethod
+    def open(
+        cls,
+        data_path: Path,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        now_ms: Callable[[], int] = system_now_ms,
+        scrypt_params: ScryptParams | None = None,
+    ) -> Gatepost:
+        """Open the device whose database is ``data_path`` (a directory means ``<dir>/gatepost.sqlite``).
+
+        ``transport`` replaces the network (tests); ``scrypt_params`` are used for new passwords
+        and PINs (default ``ScryptParams()``; tests pass ``FAST_TEST_SCRYPT``).
+        """
+        path = Path(data_path)
+        if path.is_dir():
+            path = path / STORE_FILE_NAME
+        store = LocalStore.open(path)
+        device = Device(store, transport=transport, now_ms=now_ms, scrypt_params=scrypt_params or ScryptParams())
+        return cls(device)
+
+    @property
+    def store_path(self) -> Path:
+        return self._device.store.path
+
+    def close(self) -> None:
+        """Forget the keys in memory and close the database."""
+        self._device.forget_keys()
+        self._device.store.close()
+
+    def __enter__(self) -> Gatepost:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

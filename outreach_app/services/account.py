@@ -1,0 +1,471 @@
+"""``AccountService``: registering, signing in, the device PIN, locking and invitations.
+
+The password never leaves the device: Scrypt turns it into a master key, HKDF splits that into the
+auth key (sent at sign-in) and the wrap key (opens the user's private key, which the server keeps
+wrapped). A random device key protects everything the device stores; it is wrapped under a key
+derived from the PIN, so unlocking works offline. Five wrong PINs destroy the wrapped device key and
+the keyring; unsent versions survive (they are under case keys) and a password sign-in restores
+the keys from the grants the device and the server keep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlmodel import Session, delete, func, select
+
+from outreach_app.errors import (
+    AppError,
+    DeviceInUse,
+    DeviceKeyDestroyed,
+    NotReady,
+    ServerRejected,
+    SignInFailed,
+    ValidationFailed,
+    WrongPin,
+)
+from outreach_app.ids import uuid7
+from outreach_app.services.device import Device, Identity
+from outreach_app.services.keys import (
+    DEVICE_KEY_CONTEXT,
+    USER_PRIVATE_KEY_CONTEXT,
+    KeyChain,
+    org_private_key_context,
+    seal_key_to_user,
+    user_private_key_id,
+)
+from outreach_app.services.versions import restamp_pending
+from outreach_app.storage import LocalStore, StateKey
+from outreach_app.storage.tables import DeviceState, KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
+from outreach_app.sync.transport import SyncApi
+from shared.crypto import (
+    ScryptParams,
+    account_keys,
+    b64decode,
+    b64encode,
+    derive_master_key,
+    derive_pin_key,
+    generate_key_pair,
+    random_key,
+    random_salt,
+    unwrap_key,
+    wrap_key,
+    wrapped_key_kdf,
+)
+from shared.errors import CryptoError
+from shared.protocol import (
+    Invitation,
+    InvitationRequest,
+    KdfParams,
+    LoginRequest,
+    OrganisationKeySetup,
+    RegisterRequest,
+    Role,
+    SessionGrant,
+    org_key_id,
+    org_private_key_id,
+)
+
+__all__ = ["MAX_PIN_ATTEMPTS", "AccountService", "AccountStatus", "Profile", "ensure_organisation_key"]
+
+MAX_PIN_ATTEMPTS = 5
+MIN_PASSWORD_LENGTH = 8
+_PIN = re.compile(r"^[0-9]{4,8}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountStatus(StrEnum):
+    SIGNED_OUT = "signed_out"  # no usable account on this device: sign in with the password
+    NEEDS_PIN = "needs_pin"  # signed in, keys in memory, no PIN chosen yet
+    LOCKED = "locked"  # enter the PIN
+    UNLOCKED = "unlocked"
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    email: str
+    display_name: str
+    role: Role
+    org_id: str
+    org_name: str
+    device_id: str
+    server_url: str
+    # False until a coordinator's device has granted this user the organisation key.
+    has_organisation_key: bool
+
+
+class AccountService:
+    def __init__(self, device: Device) -> None:
+        self._device = device
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def status(self) -> AccountStatus:
+        state = self._device.store.state()
+        has_wrapped = StateKey.WRAPPED_DEVICE_KEY in state
+        if self._device.keys is not None:
+            return AccountStatus.UNLOCKED if has_wrapped else AccountStatus.NEEDS_PIN
+        if has_wrapped and Identity.from_state(state) is not None:
+            return AccountStatus.LOCKED
+        return AccountStatus.SIGNED_OUT
+
+    def profile(self) -> Profile:
+        identity = self._device.require_identity()
+        keys = self._device.keys
+        return Profile(
+            user_id=identity.user_id,
+            email=identity.email,
+            display_name=identity.display_name,
+            role=identity.role,
+            org_id=identity.org_id,
+            org_name=identity.org_name,
+            device_id=identity.device_id,
+            server_url=identity.server_url,
+            has_organisation_key=keys is not None and keys.newest_org_key(identity.org_id) is not None,
+        )
+
+    def pin_attempts_left(self) -> int:
+        attempts = int(self._device.store.state().get(StateKey.FAILED_PIN_ATTEMPTS, "0"))
+        return max(0, MAX_PIN_ATTEMPTS - attempts)
+
+    def device_key_destroyed(self) -> bool:
+        return StateKey.DEVICE_KEY_DESTROYED in self._device.store.state()
+
+    # --- registration and sign-in --------------------------------------------------------------
+
+    def register(
+        self,
+        server_url: str,
+        invitation_code: str,
+        email: str,
+        password: str,
+        display_name: str,
+        device_name: str,
+    ) -> Profile:
+        """Accept an invitation: create the account keys here and register them with the server.
+
+        The first coordinator's device also creates the organisation key and key pair.
+        """
+        server_url, email = server_url.strip().rstrip("/"), email.strip().lower()
+        problems = _check_common(server_url, email, device_name)
+        if len(password) < MIN_PASSWORD_LENGTH:
+            problems["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+        if not display_name.strip():
+            problems["display_name"] = "Your name is needed."
+        if len(invitation_code.strip()) < 6:
+            problems["invitation_code"] = "Enter the invitation code you were given."
+        if problems:
+            raise ValidationFailed(problems)
+        self._refuse_if_other_users_work(server_url, email)
+
+        params = self._device.scrypt_params
+        salt = random_salt()
+        kdf = KdfParams(n=params.n, r=params.r, p=params.p, salt=b64encode(salt))
+        keys = account_keys(derive_master_key(password, salt, params))
+        pair = generate_key_pair()
+        wrapped_private = wrap_key(
+            keys.wrap_key, pair.private_key, context=USER_PRIVATE_KEY_CONTEXT, kdf=kdf.model_dump()
+        )
+        api = self._device.new_api(server_url)
+        grant = api.register(
+            RegisterRequest(
+                invitation_code=invitation_code.strip(),
+                email=email,
+                display_name=display_name.strip(),
+                kdf=kdf,
+                auth_key=b64encode(keys.auth_key),
+                public_key=b64encode(pair.public_key),
+                wrapped_private_key=wrapped_private,
+                device_name=device_name.strip(),
+            )
+        )
+        self._adopt_session(api, grant, pair.private_key, server_url, device_name.strip())
+        self._try_organisation_key(api, grant)
+        return self.profile()
+
+    def sign_in(self, server_url: str, email: str, password: str, device_name: str) -> Profile:
+        """Sign in with the password (online). Keeps this device's outbox and data for the same user."""
+        server_url, email = server_url.strip().rstrip("/"), email.strip().lower()
+        problems = _check_common(server_url, email, device_name)
+        if not password:
+            problems["password"] = "Enter your password."  # noqa: S105 (a message, not a password)
+        if problems:
+            raise ValidationFailed(problems)
+        self._refuse_if_other_users_work(server_url, email)
+
+        api = self._device.new_api(server_url)
+        prelogin = api.prelogin(email)
+        params = ScryptParams(n=prelogin.kdf.n, r=prelogin.kdf.r, p=prelogin.kdf.p)
+        keys = account_keys(derive_master_key(password, b64decode(prelogin.kdf.salt), params))
+        state = self._device.store.state()
+        known_device = (
+            state.get(StateKey.DEVICE_ID)
+            if state.get(StateKey.EMAIL) == email and state.get(StateKey.SERVER_URL) == server_url
+            else None
+        )
+        grant = api.login(
+            LoginRequest(
+                email=email,
+                auth_key=b64encode(keys.auth_key),
+                device_name=device_name.strip(),
+                device_id=known_device,
+            )
+        )
+        try:
+            private_key = unwrap_key(keys.wrap_key, grant.wrapped_private_key, context=USER_PRIVATE_KEY_CONTEXT)
+        except CryptoError:
+            api.close()
+            raise SignInFailed("Signed in, but your keys could not be opened with this password.") from None
+        self._adopt_session(api, grant, private_key, server_url, device_name.strip())
+        self._try_organisation_key(api, grant)
+        return self.profile()
+
+    def _refuse_if_other_users_work(self, server_url: str, email: str) -> None:
+        state = self._device.store.state()
+        if StateKey.USER_ID not in state:
+            return
+        if state.get(StateKey.EMAIL) == email and state.get(StateKey.SERVER_URL) == server_url:
+            return
+        with self._device.store.read() as session:
+            if _unsent_count(session) > 0:
+                raise DeviceInUse()
+
+    def _adopt_session(
+        self, api: SyncApi, grant: SessionGrant, private_key: bytes, server_url: str, device_name: str
+    ) -> None:
+        device = self._device
+        previous_keys = device.keys
+        try:
+            with device.store.write() as session:
+                state = LocalStore.state_of(session)
+                same_user = (
+                    state.get(StateKey.USER_ID) == grant.user.user_id and state.get(StateKey.SERVER_URL) == server_url
+                )
+                if not same_user and state:
+                    if _unsent_count(session) > 0:
+                        raise DeviceInUse()
+                    _wipe_device(session)
+                    device.plaintext_cache.clear()
+                if previous_keys is None or not same_user:
+                    # No usable device key (locked, destroyed or never set): start a new one and
+                    # rebuild the keyring from the grants; the PIN must be chosen again.
+                    device.keys = KeyChain(device_key=random_key())
+                    Device.wipe_keyring(session)
+                    LocalStore.put(
+                        session,
+                        {
+                            StateKey.WRAPPED_DEVICE_KEY: None,
+                            StateKey.FAILED_PIN_ATTEMPTS: None,
+                            StateKey.REFRESH_TOKEN: None,
+                        },
+                    )
+                old_device_id = state.get(StateKey.DEVICE_ID) if same_user else None
+                LocalStore.put(
+                    session,
+                    {
+                        StateKey.SERVER_URL: server_url,
+                        StateKey.DEVICE_ID: grant.device_id,
+                        StateKey.DEVICE_NAME: device_name,
+                        StateKey.USER_ID: grant.user.user_id,
+                        StateKey.EMAIL: grant.user.email,
+                        StateKey.DISPLAY_NAME: grant.user.display_name,
+                        StateKey.ROLE: grant.user.role.value,
+                        StateKey.ORG_ID: grant.organisation.org_id,
+                        StateKey.ORG_NAME: grant.organisation.name,
+                        StateKey.ORG_PUBLIC_KEY: grant.organisation.public_key,
+                        StateKey.ORG_KEY_VERSION: grant.organisation.key_version,
+                        StateKey.PUBLIC_KEY: grant.public_key,
+                        StateKey.WRAPPED_PRIVATE_KEY: grant.wrapped_private_key,
+                        StateKey.KDF: grant.kdf.model_dump_json(),
+                        StateKey.DEVICE_KEY_DESTROYED: None,
+                    },
+                )
+                identity = Identity.from_state(LocalStore.state_of(session))
+                assert identity is not None
+                device.put_key(session, user_private_key_id(identity.user_id), private_key)
+                device.save_refresh_token(session, grant.refresh_token)
+                device.open_grants(session, identity)
+                if old_device_id is not None and old_device_id != grant.device_id:
+                    # The server registered this phone afresh: unsent versions are re-stamped so
+                    # they carry the new device id (it is part of each clock stamp).
+                    pending = session.exec(select(LocalVersion.change_id).where(LocalVersion.pending)).all()
+                    restamp_pending(device, session, set(pending))
+        except BaseException:
+            device.keys = previous_keys
+            api.close()
+            raise
+        device.install_api(api)
+
+    def _try_organisation_key(self, api: SyncApi, grant: SessionGrant) -> None:
+        # The account exists now: if the setup cannot be sent (offline, or refused), it is kept
+        # as pending and the next sync sends it again and reports any problem.
+        with contextlib.suppress(AppError):
+            ensure_organisation_key(self._device, api, grant.organisation.key_version)
+
+    # --- PIN -----------------------------------------------------------------------------------
+
+    def set_pin(self, pin: str) -> None:
+        """Choose (or change) the PIN that unlocks this device offline."""
+        if not _PIN.fullmatch(pin):
+            raise ValidationFailed({"pin": "The PIN must be 4 to 8 digits."})
+        device = self._device
+        keys = device.require_keys()
+        params = device.scrypt_params
+        salt = random_salt()
+        wrapped = wrap_key(
+            derive_pin_key(pin, salt, params),
+            keys.device_key,
+            context=DEVICE_KEY_CONTEXT,
+            kdf={**params.to_dict(), "salt": b64encode(salt)},
+        )
+        with device.store.write() as session:
+            LocalStore.put(
+                session,
+                {
+                    StateKey.WRAPPED_DEVICE_KEY: wrapped,
+                    StateKey.FAILED_PIN_ATTEMPTS: None,
+                    StateKey.DEVICE_KEY_DESTROYED: None,
+                },
+            )
+
+    def unlock(self, pin: str) -> None:
+        """Unlock offline with the PIN. ``WrongPin`` counts down; the fifth wrong PIN destroys the keys."""
+        device = self._device
+        if device.keys is not None and self.status() is AccountStatus.UNLOCKED:
+            return
+        state = device.store.state()
+        wrapped = state.get(StateKey.WRAPPED_DEVICE_KEY)
+        if wrapped is None:
+            if StateKey.DEVICE_KEY_DESTROYED in state:
+                raise DeviceKeyDestroyed()
+            raise NotReady("Sign in with your email and password first.")
+        if not _PIN.fullmatch(pin):
+            raise ValidationFailed({"pin": "The PIN must be 4 to 8 digits."})
+        # Count the attempt before trying it, so stopping the app mid-attempt cannot skip the count.
+        with device.store.write() as session:
+            attempts = int(LocalStore.get(session, StateKey.FAILED_PIN_ATTEMPTS) or 0) + 1
+            LocalStore.put(session, {StateKey.FAILED_PIN_ATTEMPTS: attempts})
+        try:
+            kdf = wrapped_key_kdf(wrapped) or {}
+            params = ScryptParams.from_dict(kdf)
+            salt = b64decode(str(kdf.get("salt", "")))
+            device_key = unwrap_key(derive_pin_key(pin, salt, params), wrapped, context=DEVICE_KEY_CONTEXT)
+        except CryptoError:
+            if attempts >= MAX_PIN_ATTEMPTS:
+                with device.store.write() as session:
+                    Device.wipe_keyring(session)
+                    LocalStore.put(
+                        session,
+                        {
+                            StateKey.WRAPPED_DEVICE_KEY: None,
+                            StateKey.REFRESH_TOKEN: None,
+                            StateKey.FAILED_PIN_ATTEMPTS: None,
+                            StateKey.DEVICE_KEY_DESTROYED: "1",
+                        },
+                    )
+                device.forget_keys()
+                raise DeviceKeyDestroyed() from None
+            raise WrongPin(MAX_PIN_ATTEMPTS - attempts) from None
+        with device.store.write() as session:
+            LocalStore.put(session, {StateKey.FAILED_PIN_ATTEMPTS: None})
+            device.keys = device.load_keyring(session, device_key)
+
+    def lock(self) -> None:
+        """Forget every key in memory; the PIN is needed again."""
+        self._device.forget_keys()
+
+    # --- coordinators --------------------------------------------------------------------------
+
+    def create_invitation(self, role: Role, email: str | None = None) -> Invitation:
+        """A one-time code for a new member (coordinators; online)."""
+        if email is not None:
+            email = email.strip().lower() or None
+            if email is not None and not _EMAIL.fullmatch(email):
+                raise ValidationFailed({"email": "Enter an email address like name@example.org."})
+        with self._device.net_lock:
+            return self._device.api().create_invitation(InvitationRequest(role=role, email=email))
+
+
+def ensure_organisation_key(device: Device, api: SyncApi, server_key_version: int | None = None) -> None:
+    """On a coordinator's device: create the organisation key once and register it with the server.
+
+    The setup is stored before it is sent, so a lost reply or a crash resends the same keys.
+    """
+    identity = device.require_identity()
+    if identity.role is not Role.COORDINATOR:
+        return
+    keys = device.require_keys()
+    state = device.store.state()
+    version = int(state.get(StateKey.ORG_KEY_VERSION, "0")) if server_key_version is None else server_key_version
+    pending = state.get(StateKey.PENDING_ORG_SETUP)
+    if pending is None:
+        if version > 0 or keys.newest_org_key(identity.org_id) is not None:
+            return
+        org_key = random_key()
+        pair = generate_key_pair()
+        key_id = org_key_id(identity.org_id, 1)
+        public_key = b64decode(state[StateKey.PUBLIC_KEY])
+        setup = OrganisationKeySetup(
+            public_key=b64encode(pair.public_key),
+            wrapped_private_key=wrap_key(
+                org_key,
+                pair.private_key,
+                context=org_private_key_context(org_private_key_id(identity.org_id, 1)),
+            ),
+            coordinator_grant=seal_key_to_user(uuid7(), key_id, org_key, identity.user_id, public_key),
+        )
+        with device.store.write() as session:
+            device.put_key(session, key_id, org_key)
+            LocalStore.put(session, {StateKey.PENDING_ORG_SETUP: setup.model_dump_json()})
+    else:
+        setup = OrganisationKeySetup.model_validate_json(pending)
+    try:
+        info = api.setup_organisation_keys(setup)
+        public_key_text, key_version = info.public_key, info.key_version
+    except ServerRejected as error:
+        if error.status != 409:
+            raise
+        # Already set (by this device with a lost reply, or another coordinator): the real key
+        # reaches this device as a grant at the next pull.
+        with device.store.write() as session:
+            key_id = setup.coordinator_grant.key_id
+            keys.keys.pop(key_id, None)
+            entry = session.get(KeyringEntry, key_id)
+            if entry is not None:
+                session.delete(entry)
+            LocalStore.put(session, {StateKey.PENDING_ORG_SETUP: None, StateKey.ORG_KEY_VERSION: max(version, 1)})
+        return
+    with device.store.write() as session:
+        LocalStore.put(
+            session,
+            {
+                StateKey.PENDING_ORG_SETUP: None,
+                StateKey.ORG_KEY_VERSION: key_version,
+                StateKey.ORG_PUBLIC_KEY: public_key_text,
+            },
+        )
+
+
+def _check_common(server_url: str, email: str, device_name: str) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not server_url.startswith(("http://", "https://")):
+        problems["server_url"] = "The server address must start with https:// (or http:// for testing)."
+    if not _EMAIL.fullmatch(email):
+        problems["email"] = "Enter an email address like name@example.org."
+    if not device_name.strip():
+        problems["device_name"] = "Give this phone a name, such as 'Work phone'."
+    return problems
+
+
+def _unsent_count(session: Session) -> int:
+    versions = session.exec(select(func.count()).select_from(LocalVersion).where(LocalVersion.pending)).one()
+    return int(versions)
+
+
+def _wipe_device(session: Session) -> None:
+    for table in (LocalVersion, KeyGrantRow, PushRejection, KeyringEntry, DeviceState):
+        session.exec(delete(table))

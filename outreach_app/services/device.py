@@ -1,0 +1,230 @@
+"""``Device``: what the services of one device share — the store, the unlocked keys, the clock
+and the connection to the server. Internal to ``outreach_app.services``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlmodel import Session, delete, select
+
+from outreach_app.errors import Locked, NotReady, SessionExpired
+from outreach_app.services.keys import (
+    KeyChain,
+    decrypt_secret,
+    encrypt_secret,
+    open_grant,
+    user_private_key_id,
+)
+from outreach_app.storage import LocalStore, StateKey
+from outreach_app.storage.tables import KeyGrantRow, KeyringEntry
+from outreach_app.sync.transport import SyncApi
+from shared.clock import Hlc, HybridClock
+from shared.crypto import JsonValue, ScryptParams
+from shared.errors import CryptoError
+from shared.protocol import Role, SessionGrant
+
+__all__ = ["Device", "Identity"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is signed in on this device (from ``device_state``)."""
+
+    server_url: str
+    user_id: str
+    device_id: str
+    org_id: str
+    role: Role
+    email: str
+    display_name: str
+    org_name: str
+
+    @classmethod
+    def from_state(cls, state: dict[str, str]) -> Identity | None:
+        try:
+            return cls(
+                server_url=state[StateKey.SERVER_URL],
+                user_id=state[StateKey.USER_ID],
+                device_id=state[StateKey.DEVICE_ID],
+                org_id=state[StateKey.ORG_ID],
+                role=Role(state[StateKey.ROLE]),
+                email=state[StateKey.EMAIL],
+                display_name=state[StateKey.DISPLAY_NAME],
+                org_name=state.get(StateKey.ORG_NAME, ""),
+            )
+        except KeyError:
+            return None
+
+
+class Device:
+    def __init__(
+        self,
+        store: LocalStore,
+        *,
+        transport: httpx.BaseTransport | None,
+        now_ms: Callable[[], int],
+        scrypt_params: ScryptParams,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.now_ms = now_ms
+        self.scrypt_params = scrypt_params
+        self.keys: KeyChain | None = None
+        self.plaintext_cache: dict[str, JsonValue] = {}
+        # One conversation with the server at a time (token refresh is not re-entrant).
+        self.net_lock = threading.RLock()
+        self._api: SyncApi | None = None
+
+    # --- identity and keys ---------------------------------------------------------------------
+
+    def identity(self) -> Identity | None:
+        return Identity.from_state(self.store.state())
+
+    def require_identity(self) -> Identity:
+        identity = self.identity()
+        if identity is None:
+            raise NotReady("Sign in first.")
+        return identity
+
+    def require_keys(self) -> KeyChain:
+        if self.keys is None:
+            if self.identity() is None:
+                raise NotReady("Sign in first.")
+            raise Locked()
+        return self.keys
+
+    def put_key(self, session: Session, key_id: str, material: bytes) -> None:
+        """Keep a key in memory and, encrypted under the device key, in the keyring."""
+        keys = self.require_keys()
+        keys.keys[key_id] = material
+        nonce, ciphertext = encrypt_secret(keys.device_key, key_id, material)
+        entry = session.get(KeyringEntry, key_id) or KeyringEntry(key_id=key_id, nonce=nonce, ciphertext=ciphertext)
+        entry.nonce, entry.ciphertext = nonce, ciphertext
+        session.add(entry)
+
+    def load_keyring(self, session: Session, device_key: bytes) -> KeyChain:
+        """Decrypt every keyring entry; entries that do not open (an old device key) are dropped."""
+        chain = KeyChain(device_key=device_key)
+        for entry in session.exec(select(KeyringEntry)).all():
+            try:
+                chain.keys[entry.key_id] = decrypt_secret(device_key, entry.key_id, entry.nonce, entry.ciphertext)
+            except CryptoError:
+                session.delete(entry)
+        return chain
+
+    @staticmethod
+    def wipe_keyring(session: Session) -> None:
+        session.exec(delete(KeyringEntry))
+
+    def open_grants(self, session: Session, identity: Identity) -> int:
+        """Open every stored grant this device can open and has not opened; returns how many."""
+        keys = self.require_keys()
+        private_key = keys.keys.get(user_private_key_id(identity.user_id))
+        grants = [row for row in session.exec(select(KeyGrantRow)).all() if row.key_id not in keys.keys]
+        opened = 0
+        progress = True
+        while progress and grants:
+            progress = False
+            for row in list(grants):
+                if row.key_id in keys.keys:
+                    grants.remove(row)
+                    continue
+                try:
+                    material = open_grant(
+                        row.to_grant_in(), user_id=identity.user_id, private_key=private_key, keys=keys.keys
+                    )
+                except CryptoError:
+                    grants.remove(row)  # addressed to us but does not open: leave it unopened
+                    continue
+                if material is not None:
+                    self.put_key(session, row.key_id, material)
+                    grants.remove(row)
+                    opened += 1
+                    progress = True
+        return opened
+
+    # --- secrets in device_state ---------------------------------------------------------------
+
+    def save_refresh_token(self, session: Session, token: str | None) -> None:
+        if token is None:
+            LocalStore.put(session, {StateKey.REFRESH_TOKEN: None})
+            return
+        keys = self.require_keys()
+        nonce, ciphertext = encrypt_secret(keys.device_key, StateKey.REFRESH_TOKEN.value, token.encode())
+        LocalStore.put(session, {StateKey.REFRESH_TOKEN: f"{nonce}.{ciphertext}"})
+
+    def load_refresh_token(self, state: dict[str, str], device_key: bytes) -> str | None:
+        stored = state.get(StateKey.REFRESH_TOKEN)
+        if not stored or "." not in stored:
+            return None
+        nonce, ciphertext = stored.split(".", 1)
+        try:
+            return decrypt_secret(device_key, StateKey.REFRESH_TOKEN.value, nonce, ciphertext).decode()
+        except (CryptoError, UnicodeDecodeError):
+            return None
+
+    # --- the server ----------------------------------------------------------------------------
+
+    def new_api(self, server_url: str, refresh_token: str | None = None) -> SyncApi:
+        return SyncApi(server_url, transport=self.transport, refresh_token=refresh_token, on_session=self._on_session)
+
+    def install_api(self, api: SyncApi | None) -> None:
+        if self._api is not None and self._api is not api:
+            self._api.close()
+        self._api = api
+
+    def api(self) -> SyncApi:
+        """The connection for the signed-in, unlocked user; ``SessionExpired`` when there is no session."""
+        keys = self.require_keys()
+        if self._api is None:
+            identity = self.require_identity()
+            token = self.load_refresh_token(self.store.state(), keys.device_key)
+            if token is None:
+                raise SessionExpired()
+            self._api = self.new_api(identity.server_url, token)
+        if not self._api.has_session:
+            raise SessionExpired()
+        return self._api
+
+    def _on_session(self, grant: SessionGrant) -> None:
+        with self.store.write() as session:
+            self.save_refresh_token(session, grant.refresh_token)
+
+    # --- the clock -----------------------------------------------------------------------------
+
+    def physical_ms(self, session: Session) -> int:
+        offset = int(LocalStore.get(session, StateKey.CLOCK_OFFSET_MS) or 0)
+        return self.now_ms() + offset
+
+    def clock(self, session: Session) -> HybridClock:
+        device_id = LocalStore.get(session, StateKey.DEVICE_ID)
+        if device_id is None:
+            raise NotReady("Sign in first.")
+        return HybridClock(
+            device_id,
+            wall_ms=int(LocalStore.get(session, StateKey.HLC_WALL) or 0),
+            counter=int(LocalStore.get(session, StateKey.HLC_COUNTER) or 0),
+        )
+
+    @staticmethod
+    def save_clock(session: Session, clock: HybridClock) -> None:
+        LocalStore.put(session, {StateKey.HLC_WALL: clock.wall_ms, StateKey.HLC_COUNTER: clock.counter})
+
+    def stamp(self, session: Session) -> Hlc:
+        """A new clock stamp for a local edit, persisted in the same transaction."""
+        clock = self.clock(session)
+        stamp = clock.now(self.physical_ms(session))
+        self.save_clock(session, clock)
+        return stamp
+
+    def learn_server_time(self, session: Session, server_time_ms: int) -> None:
+        """Remember how far this phone's clock is from the server's, so stamps follow the server."""
+        LocalStore.put(session, {StateKey.CLOCK_OFFSET_MS: server_time_ms - self.now_ms()})
+
+    def forget_keys(self) -> None:
+        self.keys = None
+        self.plaintext_cache.clear()
+        self.install_api(None)

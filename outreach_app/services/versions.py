@@ -1,0 +1,164 @@
+"""Encrypting, decrypting and re-stamping versions: the one place field crypto meets the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, func, select
+
+from outreach_app.ids import uuid7
+from outreach_app.services.device import Device
+from outreach_app.services.keys import CaseKeys, KeyChain
+from outreach_app.storage.tables import LocalVersion
+from shared.clock import Hlc, HybridClock
+from shared.crypto import (
+    JsonValue,
+    b64decode,
+    b64encode,
+    canonical_value,
+    decrypt_field,
+    encrypt_field,
+    equality_tag,
+    field_associated_data,
+)
+from shared.errors import OutreachError
+from shared.kinds import Tier
+from shared.merge import VersionStamp
+
+__all__ = ["Unreadable", "decrypt_version", "new_version", "restamp_pending", "stamp_of"]
+
+
+class Unreadable(Exception):
+    """A version this device cannot decrypt or validate; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def stamp_of(row: LocalVersion) -> VersionStamp:
+    return VersionStamp(
+        change_id=row.change_id,
+        record_id=row.record_id,
+        field=row.field,
+        hlc=row.hlc,
+        author_device_id=row.author_device_id,
+        base_hlc=row.base_hlc,
+        tag=row.tag,
+        settles=tuple(row.settles),
+    )
+
+
+def _seal_value(keys: CaseKeys, record_id: str, field: str, hlc: str, value: JsonValue) -> tuple[str, str]:
+    nonce, ciphertext = encrypt_field(
+        keys.content, canonical_value(value), field_associated_data(record_id, field, hlc, keys.key_id)
+    )
+    return b64encode(nonce), b64encode(ciphertext)
+
+
+def new_version(
+    device: Device,
+    session: Session,
+    keys: CaseKeys,
+    *,
+    record_id: str,
+    case_id: str | None,
+    kind: str,
+    field: str,
+    tier: Tier,
+    value: JsonValue,
+    base_hlc: str | None = None,
+    settles: Sequence[str] = (),
+    amends: str | None = None,
+) -> LocalVersion:
+    """Encrypt ``value`` as a new version in the outbox, stamped by the device clock."""
+    hlc = device.stamp(session)
+    nonce, ciphertext = _seal_value(keys, record_id, field, hlc.encode(), value)
+    row = LocalVersion(
+        change_id=uuid7(device.now_ms()),
+        record_id=record_id,
+        case_id=case_id,
+        kind=kind,
+        field=field,
+        tier=tier.value,
+        key_id=keys.key_id,
+        hlc=hlc.encode(),
+        base_hlc=base_hlc,
+        author_device_id=hlc.device,
+        nonce=nonce,
+        ciphertext=ciphertext,
+        tag=equality_tag(keys.tag, value),
+        amends=amends,
+        settles=list(settles),
+        pending=True,
+        acknowledged=False,
+    )
+    session.add(row)
+    return row
+
+
+def decrypt_version(device: Device, keys: KeyChain, row: LocalVersion) -> JsonValue:
+    """The value of a version; ``Unreadable`` when this device cannot open or trust it."""
+    cached = device.plaintext_cache.get(row.change_id + row.hlc)
+    if cached is not None:
+        return cached
+    case_keys = keys.case_keys(row.key_id)
+    if case_keys is None:
+        raise Unreadable("This device does not hold the key for it.")
+    try:
+        plaintext = decrypt_field(
+            case_keys.content,
+            b64decode(row.nonce),
+            b64decode(row.ciphertext),
+            field_associated_data(row.record_id, row.field, row.hlc, row.key_id),
+        )
+        value: JsonValue = json.loads(plaintext)
+        if equality_tag(case_keys.tag, value) != row.tag:
+            raise Unreadable("Its content does not match its tag.")
+    except (OutreachError, ValueError):
+        raise Unreadable("It could not be decrypted.") from None
+    device.plaintext_cache[row.change_id + row.hlc] = value
+    return value
+
+
+def restamp_pending(device: Device, session: Session, change_ids: set[str]) -> int:
+    """Give pending versions new clock stamps (re-encrypting them: the stamp is associated data).
+
+    Used when the server says a phone's clock is too far ahead, and when the server registered
+    this phone under a new device id. The new stamps follow every other version this device holds,
+    and a re-stamped version that was the base of another keeps being its base.
+    """
+    rows = session.exec(
+        select(LocalVersion).where(col(LocalVersion.change_id).in_(change_ids), LocalVersion.pending)
+    ).all()
+    keys = device.keys
+    if not rows or keys is None:
+        return 0
+    floor = session.exec(select(func.max(LocalVersion.hlc)).where(col(LocalVersion.change_id).not_in(change_ids))).one()
+    base = device.clock(session)
+    clock = HybridClock(base.device)
+    if floor is not None:
+        stamp = Hlc.parse(floor)
+        clock = HybridClock(base.device, wall_ms=stamp.wall_ms, counter=stamp.counter)
+    physical = device.physical_ms(session)
+    renamed: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: r.hlc):
+        case_keys = keys.case_keys(row.key_id)
+        if case_keys is None:
+            continue
+        try:
+            value = decrypt_version(device, keys, row)
+        except Unreadable:
+            continue
+        hlc = clock.now(physical).encode()
+        renamed[row.hlc] = hlc
+        row.nonce, row.ciphertext = _seal_value(case_keys, row.record_id, row.field, hlc, value)
+        row.hlc, row.author_device_id = hlc, clock.device
+        session.add(row)
+    for row in session.exec(select(LocalVersion).where(LocalVersion.pending)).all():
+        if row.base_hlc in renamed:
+            row.base_hlc = renamed[row.base_hlc]
+            session.add(row)
+    Device.save_clock(session, clock)
+    return len(renamed)

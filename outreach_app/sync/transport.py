@@ -1,0 +1,252 @@
+"""``SyncApi``: the v1 endpoints as typed methods over a synchronous ``httpx.Client``.
+
+Every request carries ``X-Gatepost-Protocol: 1``. Replies are parsed into the protocol models;
+failures become the client's own errors:
+
+- no connection, timeouts, a gateway answering for a server that is down -> ``OfflineError``
+- 401 at sign-in or registration -> ``SignInFailed``; 401 elsewhere -> one refresh of the session
+  (rotating the refresh token, handed to ``on_session`` to persist) and one retry; when that fails
+  -> ``SessionExpired``
+- 426 -> ``UpgradeRequired`` with the server's message
+- any other problem reply -> ``ServerRejected`` carrying the ``Problem``
+
+The ``transport`` is injectable so tests can run the real server app in process or simulate a
+network that drops requests and replies (``httpx.MockTransport``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from outreach_app.errors import OfflineError, ServerRejected, SessionExpired, SignInFailed, UpgradeRequired
+from shared.protocol import (
+    DEFAULT_PULL_LIMIT,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    Health,
+    Invitation,
+    InvitationRequest,
+    LoginRequest,
+    OrganisationInfo,
+    OrganisationKeySetup,
+    PreloginRequest,
+    PreloginResponse,
+    Problem,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    RefreshRequest,
+    RegisterRequest,
+    SessionGrant,
+)
+
+__all__ = ["DEFAULT_TIMEOUT_S", "SyncApi"]
+
+DEFAULT_TIMEOUT_S = 20.0
+_GATEWAY_DOWN = frozenset({502, 503, 504})
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SyncApi:
+    """One server, one device session. Not thread-safe: use one per thread or guard it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        refresh_token: str | None = None,
+        on_session: Callable[[SessionGrant], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Accept": "application/json"},
+        )
+        self.access_token: str | None = None
+        self.refresh_token: str | None = refresh_token
+        self.on_session = on_session
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> SyncApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def has_session(self) -> bool:
+        return self.access_token is not None or self.refresh_token is not None
+
+    def forget_session(self) -> None:
+        self.access_token = None
+        self.refresh_token = None
+
+    # --- endpoints -----------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        """``GET /healthz``: liveness, protocol versions served and the server's clock."""
+        return self._parse(Health, self._send("GET", "/healthz"))
+
+    def prelogin(self, email: str) -> PreloginResponse:
+        """``POST /v1/auth/prelogin``: the KDF parameters and salt for an email."""
+        request = PreloginRequest(email=email)
+        return self._parse(PreloginResponse, self._send("POST", "/v1/auth/prelogin", body=request))
+
+    def register(self, request: RegisterRequest) -> SessionGrant:
+        """``POST /v1/auth/register``; keeps the session's tokens."""
+        response = self._send("POST", "/v1/auth/register", body=request, sign_in=True)
+        return self._accept_session(self._parse(SessionGrant, response), notify=False)
+
+    def login(self, request: LoginRequest) -> SessionGrant:
+        """``POST /v1/auth/login``; keeps the session's tokens."""
+        response = self._send("POST", "/v1/auth/login", body=request, sign_in=True)
+        return self._accept_session(self._parse(SessionGrant, response), notify=False)
+
+    def refresh(self) -> SessionGrant:
+        """``POST /v1/auth/refresh``: a new access token and a rotated refresh token."""
+        if self.refresh_token is None:
+            raise SessionExpired()
+        request = RefreshRequest(refresh_token=self.refresh_token)
+        try:
+            response = self._send("POST", "/v1/auth/refresh", body=request)
+        except ServerRejected as error:
+            if error.status in (400, 401, 403, 422):
+                self.forget_session()
+                raise SessionExpired() from error
+            raise
+        return self._accept_session(self._parse(SessionGrant, response), notify=True)
+
+    def setup_organisation_keys(self, setup: OrganisationKeySetup) -> OrganisationInfo:
+        """``POST /v1/org/keys``: the first coordinator's device sets the organisation key (once)."""
+        return self._parse(OrganisationInfo, self._authorised("POST", "/v1/org/keys", body=setup))
+
+    def create_invitation(self, request: InvitationRequest) -> Invitation:
+        """``POST /v1/invitations`` (coordinators)."""
+        return self._parse(Invitation, self._authorised("POST", "/v1/invitations", body=request))
+
+    def push(self, request: PushRequest) -> PushResponse:
+        """``POST /v1/sync/push``: idempotent per change id and grant id."""
+        return self._parse(PushResponse, self._authorised("POST", "/v1/sync/push", body=request))
+
+    def pull(self, since: int, limit: int = DEFAULT_PULL_LIMIT) -> PullResponse:
+        """``GET /v1/sync/pull?since=SEQ&limit=N``."""
+        response = self._authorised("GET", "/v1/sync/pull", params={"since": since, "limit": limit})
+        return self._parse(PullResponse, response)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _accept_session(self, grant: SessionGrant, *, notify: bool) -> SessionGrant:
+        self.access_token = grant.access_token
+        self.refresh_token = grant.refresh_token
+        if notify and self.on_session is not None:
+            self.on_session(grant)
+        return grant
+
+    def _authorised(
+        self, method: str, path: str, *, body: BaseModel | None = None, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        if self.access_token is None:
+            self.refresh()
+        try:
+            return self._send(method, path, body=body, params=params, bearer=self.access_token)
+        except _Unauthorised:
+            pass
+        self.access_token = None
+        self.refresh()
+        try:
+            return self._send(method, path, body=body, params=params, bearer=self.access_token)
+        except _Unauthorised as error:
+            self.forget_session()
+            raise SessionExpired() from error
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: BaseModel | None = None,
+        params: Mapping[str, Any] | None = None,
+        bearer: str | None = None,
+        sign_in: bool = False,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        content = None
+        if body is not None:
+            content = body.model_dump_json().encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._client.request(method, path, content=content, params=params, headers=headers)
+        except httpx.RequestError as error:
+            raise OfflineError() from error
+        if response.status_code < 400:
+            return response
+        problem = _problem_of(response)
+        if response.status_code in _GATEWAY_DOWN and problem.code == "bad_gateway":
+            raise OfflineError()
+        if response.status_code == 426:
+            raise UpgradeRequired(problem.detail or None)
+        if response.status_code == 401:
+            if sign_in:
+                raise SignInFailed(problem.detail or None)
+            if bearer is not None:
+                raise _Unauthorised(problem)
+            raise ServerRejected(problem)
+        if sign_in and response.status_code == 403:
+            raise SignInFailed(problem.detail or None)
+        raise ServerRejected(problem)
+
+    @staticmethod
+    def _parse(model: type[M], response: httpx.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            raise ServerRejected(
+                Problem(
+                    title="Unexpected reply",
+                    status=response.status_code,
+                    detail="The server sent a reply this app does not understand. Please update the app.",
+                    code="bad_reply",
+                )
+            ) from None
+
+
+class _Unauthorised(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+def _problem_of(response: httpx.Response) -> Problem:
+    """The problem body of an error reply, or one made up from the status when there is none."""
+    try:
+        return Problem.model_validate_json(response.content)
+    except ValidationError:
+        pass
+    detail = ""
+    try:
+        data = json.loads(response.content)
+        if isinstance(data, dict) and isinstance(data.get("detail"), str):
+            detail = data["detail"]
+    except ValueError:
+        pass
+    code = "bad_gateway" if response.status_code in _GATEWAY_DOWN else "http_error"
+    return Problem(
+        title=response.reason_phrase or "Error",
+        status=response.status_code,
+        detail=detail or f"The server answered {response.status_code} {response.reason_phrase}.".strip(),
+        code=code,
+    )

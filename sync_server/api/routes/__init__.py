@@ -1,0 +1,1 @@
+"""Route modules: ``health``, ``auth``, ``organisation``, ``sync``."""

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared.protocol import (
+    LoginRequest,
+    PreloginRequest,
+    PreloginResponse,
+    RefreshRequest,
+    RegisterRequest,
+    SessionGrant,
+)
+from sync_server.api.deps import ContextDep, SessionDep, TokensDep
+from sync_server.api.problems import problem_responses
+from sync_server.services import auth
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problem_responses(413, 422, 426))
+
+
+@router.post("/prelogin", response_model=PreloginResponse, summary="KDF parameters for an email")
+def prelogin(body: PreloginRequest, context: ContextDep, session: SessionDep) -> PreloginResponse:
+    return auth.prelogin(context, session, body)
+
+
+@router.post(
+    "/register",
+    response_model=SessionGrant,
+    summary="Create an account with an invitation code",
+    responses=problem_responses(403, 409),
+)
+def register(body: RegisterRequest, context: ContextDep, tokens: TokensDep, session: SessionDep) -> SessionGrant:
+    return auth.register(context, tokens, session, body)
+
+
+@router.post("/login", response_model=SessionGrant, summary="Sign in a device", responses=problem_responses(401))
+def login(body: LoginRequest, context: ContextDep, tokens: TokensDep, session: SessionDep) -> SessionGrant:
+    return auth.login(context, tokens, session, body)
+
+
+@router.post(
+    "/refresh", response_model=SessionGrant, summary="Rotate a refresh token", responses=problem_responses(401)
+)
+def refresh(body: RefreshRequest, context: ContextDep, tokens: TokensDep, session: SessionDep) -> SessionGrant:
+    return auth.refresh(context, tokens, session, body)

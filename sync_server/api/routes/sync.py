@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from shared.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse
+from sync_server.api.deps import ContextDep, CurrentDevice, SessionDep
+from sync_server.api.problems import problem_responses
+from sync_server.services import sync
+
+router = APIRouter(prefix="/v1/sync", tags=["sync"], responses=problem_responses(401, 413, 422, 426))
+
+# Sequence numbers are 64-bit on the server.
+MAX_SEQ = 2**63 - 1
+
+
+@router.post("/push", response_model=PushResponse, summary="Push a batch of changes and key grants")
+def push(body: PushRequest, caller: CurrentDevice, context: ContextDep, session: SessionDep) -> PushResponse:
+    return sync.push(context, session, caller, body)
+
+
+@router.get("/pull", response_model=PullResponse, summary="Pull what changed after a cursor")
+def pull(
+    caller: CurrentDevice,
+    context: ContextDep,
+    session: SessionDep,
+    since: Annotated[int, Query(ge=0, le=MAX_SEQ, description="the last seq already received")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT, description="at most this many items")] = DEFAULT_PULL_LIMIT,
+) -> PullResponse:
+    return sync.pull(context, session, caller, since, limit)

@@ -1,0 +1,136 @@
+"""``outreach-server``: run, migrate and administer the sync server.
+
+    outreach-server serve [--host H] [--port P]
+    outreach-server migrate
+    outreach-server init-org NAME --coordinator-email EMAIL
+    outreach-server invite --org NAME --role ROLE [--email EMAIL]
+
+Configuration comes from ``OUTREACH_*`` environment variables (see ``sync_server.settings``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session
+
+from shared.protocol import Email, Invitation, Role
+from sync_server.context import ServerContext
+from sync_server.errors import ApiError
+from sync_server.settings import ServerSettings
+from sync_server.storage.database import make_engine, migrate
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Gatepost sync server: run it, migrate its database, create organisations and invitations.")
+
+_EMAIL = TypeAdapter(Email)
+
+
+def _settings() -> ServerSettings:
+    try:
+        return ServerSettings()
+    except ValidationError as error:
+        messages = "; ".join(str(item.get("msg", "")) for item in error.errors())
+        typer.echo(f"Configuration problem: {messages}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _email(value: str) -> str:
+    try:
+        return _EMAIL.validate_python(value)
+    except ValidationError:
+        typer.echo(f"Not an email address: {value!r}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _print_invitation(invitation: Invitation) -> None:
+    expires = datetime.fromtimestamp(invitation.expires_at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    typer.echo(f"Invitation code: {invitation.code}")
+    typer.echo(f"  role: {invitation.role.value}")
+    typer.echo(f"  for: {invitation.email or 'anyone with the code'}")
+    typer.echo(f"  expires: {expires}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: OUTREACH_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: OUTREACH_SERVER_PORT, 8000)")] = None,
+) -> None:
+    """Run the server with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "sync_server.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port if port is not None else settings.server_port,
+        proxy_headers=False,
+    )
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Bring the database to the newest schema."""
+    settings = _settings()
+    migrate(settings.resolved_database_url())
+    typer.echo("Database is up to date.")
+
+
+@app.command("init-org")
+def init_org(
+    name: Annotated[str, typer.Argument(help="Organisation name (reused if it exists)")],
+    coordinator_email: Annotated[str, typer.Option("--coordinator-email", help="The first coordinator's email")],
+) -> None:
+    """Create an organisation (or reuse it) and print a coordinator invitation code."""
+    from sync_server.services import organisation
+
+    settings = _settings()
+    email = _email(coordinator_email)
+    url = settings.resolved_database_url()
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            org, invitation, created = organisation.init_organisation(ServerContext(settings), session, name, email)
+    except ApiError as error:
+        typer.echo(error.detail, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Organisation {'created' if created else 'already exists'}: {org.name}")
+    typer.echo(f"Organisation id: {org.id}")
+    _print_invitation(invitation)
+
+
+@app.command()
+def invite(
+    org: Annotated[str, typer.Option("--org", help="Organisation name")],
+    role: Annotated[Role, typer.Option("--role", help="coordinator, link_worker or peer_mentor")],
+    email: Annotated[str | None, typer.Option("--email", help="Bind the invitation to this email")] = None,
+) -> None:
+    """Print a new invitation code for an organisation."""
+    from sync_server.services import organisation
+
+    settings = _settings()
+    bound = _email(email) if email else None
+    url = settings.resolved_database_url()
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            _org, invitation = organisation.invite_by_org_name(ServerContext(settings), session, org, role, bound)
+    except ApiError as error:
+        typer.echo(error.detail, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    _print_invitation(invitation)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

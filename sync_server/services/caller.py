@@ -1,0 +1,19 @@
+"""Who is calling: the result of authenticating a request's access token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.protocol import Role
+
+__all__ = ["AuthenticatedDevice"]
+
+
+@dataclass(frozen=True)
+class AuthenticatedDevice:
+    """The caller of an authenticated request: a registered, unrevoked device of a user."""
+
+    user_id: str
+    device_id: str
+    org_id: str
+    role: Role

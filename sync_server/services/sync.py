@@ -1,0 +1,462 @@
+"""Push and pull: the server's side of the v1 sync protocol.
+
+Push applies a whole batch in one transaction holding the organisation's sequence lock, so each
+accepted change or grant gets the next ``seq`` of its organisation in commit order. Grants are
+applied before changes (keys before the content they open). Each item gets its own result: a
+rejected item never stops the others, and a replayed batch changes nothing (``duplicate``).
+
+The server checks metadata only (membership, authorship, kind, field, tier, key, case, clock);
+it cannot read a value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from shared.clock import Hlc, check_not_ahead
+from shared.errors import ClockError, ClockSkewError
+from shared.kinds import Tier, kind_spec, tier_allowed, wire_fields
+from shared.protocol import (
+    ChangeIn,
+    ChangeResult,
+    ChangeStatus,
+    GrantResult,
+    KeyGrant,
+    KeyGrantIn,
+    MemberAwaitingKey,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    RejectReason,
+    Role,
+    Version,
+    org_key_id,
+    parse_case_key_id,
+)
+from sync_server.context import ServerContext
+from sync_server.errors import SessionRevoked
+from sync_server.services.caller import AuthenticatedDevice
+from sync_server.services.content import content_hash
+from sync_server.storage import accounts, organisations
+from sync_server.storage import sync as storage
+from sync_server.storage.database import begin_write
+from sync_server.storage.tables import KeyGrantRow, OrganisationRow, RecordRow, UserRow, VersionRow
+
+__all__ = ["pull", "push"]
+
+_FULL_MEMBERS = (Role.COORDINATOR.value, Role.LINK_WORKER.value)
+_PERSON = "person"
+_LAST_SEEN_GRANULARITY_MS = 60_000
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class _Batch:
+    """What one push knows: rows fetched up front plus what the batch itself has added."""
+
+    caller: AuthenticatedDevice
+    org: OrganisationRow
+    now_ms: int
+    max_clock_ahead_ms: int
+    next_seq: int
+    records: dict[str, RecordRow]
+    versions: dict[str, VersionRow]
+    grants: dict[str, KeyGrantRow]
+    taken: set[tuple[str, str]]
+    members: dict[str, UserRow]
+    mentor_cases: frozenset[str]
+    session: Session
+    seen_changes: set[str] = field(default_factory=set)
+    seen_grants: set[str] = field(default_factory=set)
+    new_rows: list[RecordRow | VersionRow | KeyGrantRow] = field(default_factory=list)
+
+    def take_seq(self) -> int:
+        self.next_seq += 1
+        return self.next_seq
+
+
+# --- push ------------------------------------------------------------------------------------
+
+
+def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, request: PushRequest) -> PushResponse:
+    org = organisations.lock_organisation(session, caller.org_id)
+    device = accounts.get_device(session, caller.device_id)
+    if org is None or device is None or device.revoked_at_ms is not None:
+        raise SessionRevoked("This device was signed out: sign in again")
+    now = ctx.now_ms()
+    record_ids = {change.record_id for change in request.changes}
+    append_only_ids = {change.record_id for change in request.changes if _append_only(change.kind)}
+    case_ids = {change.case_id for change in request.changes if change.case_id is not None}
+    case_ids |= {grant.case_id for grant in request.key_grants if grant.case_id is not None}
+    recipients = {grant.recipient_id for grant in request.key_grants if grant.recipient_kind == "user"}
+    batch = _Batch(
+        caller=caller,
+        org=org,
+        now_ms=now,
+        max_clock_ahead_ms=ctx.settings.max_clock_ahead_ms,
+        next_seq=org.last_seq,
+        records=storage.get_records(session, record_ids | case_ids),
+        versions=storage.get_versions(session, [change.change_id for change in request.changes]),
+        grants=storage.get_grants(session, [grant.grant_id for grant in request.key_grants]),
+        taken=storage.taken_entries(session, append_only_ids),
+        members=accounts.get_users(session, sorted(recipients)),
+        mentor_cases=(
+            accounts.mentor_assigned_case_ids(session, caller.user_id)
+            if caller.role is Role.PEER_MENTOR
+            else frozenset()
+        ),
+        session=session,
+    )
+    grant_results = [_push_grant(batch, grant) for grant in request.key_grants]
+    results = [_push_change(batch, change) for change in request.changes]
+    if batch.new_rows:
+        storage.add_rows(session, batch.new_rows)
+    org.last_seq = batch.next_seq
+    session.add(org)
+    accounts.touch_device(session, caller.device_id, now_ms=now)
+    session.commit()
+    return PushResponse(results=results, grant_results=grant_results, server_time_ms=now)
+
+
+def _push_change(batch: _Batch, change: ChangeIn) -> ChangeResult:
+    try:
+        duplicate_seq = _check_change(batch, change)
+    except _Rejected as rejected:
+        return ChangeResult(
+            change_id=change.change_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
+        )
+    if duplicate_seq is not None:
+        return ChangeResult(change_id=change.change_id, status=ChangeStatus.DUPLICATE, seq=duplicate_seq)
+    seq = batch.take_seq()
+    caller = batch.caller
+    if change.record_id not in batch.records:
+        record = RecordRow(
+            record_id=change.record_id,
+            org_id=caller.org_id,
+            case_id=change.case_id,
+            kind=change.kind,
+            created_by_user_id=caller.user_id,
+        )
+        batch.records[change.record_id] = record
+        batch.new_rows.append(record)
+    batch.taken.add((change.record_id, change.field))
+    batch.new_rows.append(
+        VersionRow(
+            change_id=change.change_id,
+            seq=seq,
+            org_id=caller.org_id,
+            record_id=change.record_id,
+            case_id=change.case_id,
+            kind=change.kind,
+            field=change.field,
+            tier=change.tier.value,
+            key_id=change.key_id,
+            hlc=change.hlc,
+            base_hlc=change.base_hlc,
+            author_user_id=caller.user_id,
+            author_device_id=change.author_device_id,
+            nonce=change.nonce,
+            ciphertext=change.ciphertext,
+            tag=change.tag,
+            amends=change.amends,
+            settles=json.dumps(list(change.settles)),
+            content_hash=content_hash(change),
+            received_at_ms=batch.now_ms,
+        )
+    )
+    return ChangeResult(change_id=change.change_id, status=ChangeStatus.ACCEPTED, seq=seq)
+
+
+def _check_change(batch: _Batch, change: ChangeIn) -> int | None:
+    """Raise ``_Rejected`` for a change that may not be stored; return the seq of a duplicate."""
+    caller = batch.caller
+    if change.change_id in batch.seen_changes:
+        raise _Rejected(RejectReason.DUPLICATE_IN_BATCH, "This change_id appears earlier in the same push")
+    batch.seen_changes.add(change.change_id)
+    existing = batch.versions.get(change.change_id)
+    if existing is not None:
+        if existing.org_id != caller.org_id:
+            raise _Rejected(RejectReason.WRONG_ORGANISATION, "This change_id belongs to another organisation")
+        if existing.content_hash == content_hash(change):
+            return existing.seq
+        raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different change with this change_id was stored before")
+    if change.author_device_id != caller.device_id:
+        raise _Rejected(RejectReason.FORGED_AUTHOR, "author_device_id must be the device that pushes")
+    spec = kind_spec(change.kind)
+    if spec is None:
+        raise _Rejected(RejectReason.UNKNOWN_KIND, f"There is no record kind {change.kind!r}")
+    if change.field not in wire_fields(spec):
+        raise _Rejected(RejectReason.UNKNOWN_FIELD, f"A {spec.name} record has no field {change.field!r}")
+    if not tier_allowed(change.kind, change.field, change.tier):
+        raise _Rejected(
+            RejectReason.WRONG_TIER, f"{spec.name}.{change.field} may not be written under the {change.tier} tier"
+        )
+    record = batch.records.get(change.record_id)
+    if record is not None:
+        if record.org_id != caller.org_id:
+            raise _Rejected(RejectReason.WRONG_ORGANISATION, "This record belongs to another organisation")
+        if record.case_id != change.case_id or record.kind != change.kind:
+            raise _Rejected(RejectReason.WRONG_CASE, "This record was stored with another case or kind")
+    if spec.case_scoped:
+        _check_case(batch, change)
+        parsed = parse_case_key_id(change.key_id)
+        if parsed is None or parsed[0] != change.case_id or parsed[1] != change.tier:
+            raise _Rejected(
+                RejectReason.WRONG_KEY, f"key_id must be a {change.tier} key of this case (case:<case_id>:<tier>:vN)"
+            )
+    else:
+        if change.case_id is not None:
+            raise _Rejected(RejectReason.WRONG_CASE, f"A {spec.name} record belongs to no case")
+        if _org_key_version(change.key_id, caller.org_id) is None:
+            raise _Rejected(RejectReason.WRONG_KEY, "key_id must be a key of your organisation (org:<org_id>:vN)")
+    if spec.append_only and (change.record_id, change.field) in batch.taken:
+        raise _Rejected(RejectReason.APPEND_ONLY, f"A {spec.name} is written once: record a new one that amends it")
+    try:
+        check_not_ahead(Hlc.parse(change.hlc), batch.now_ms, batch.max_clock_ahead_ms)
+    except ClockSkewError as error:
+        raise _Rejected(RejectReason.CLOCK_AHEAD, f"{error}: set the phone's clock and try again") from None
+    except ClockError:  # the protocol model already checked the format
+        raise _Rejected(RejectReason.CLOCK_AHEAD, "The clock stamp is not usable") from None
+    if caller.role is Role.PEER_MENTOR and (change.tier is not Tier.BASIC or change.case_id not in batch.mentor_cases):
+        raise _Rejected(
+            RejectReason.NOT_ENTITLED, "A peer mentor may write only basic details of people assigned to them"
+        )
+    return None
+
+
+def _check_case(batch: _Batch, change: ChangeIn) -> None:
+    if change.case_id is None:
+        raise _Rejected(RejectReason.WRONG_CASE, f"A {change.kind} record needs a case_id")
+    if change.kind == _PERSON:
+        if change.case_id != change.record_id:
+            raise _Rejected(RejectReason.WRONG_CASE, "A person record is its own case: case_id must equal record_id")
+        return
+    case = batch.records.get(change.case_id)
+    if case is None or case.kind != _PERSON or case.org_id != batch.caller.org_id:
+        raise _Rejected(RejectReason.WRONG_CASE, "case_id must be a person already recorded in your organisation")
+
+
+def _append_only(kind: str) -> bool:
+    spec = kind_spec(kind)
+    return spec is not None and spec.append_only
+
+
+_ORG_KEY = re.compile(r"^org:(?P<org>[0-9a-f-]{36}):v(?P<version>[0-9]+)$")
+
+
+def _org_key_version(key_id: str, org_id: str) -> int | None:
+    """The version of an ``org:<org_id>:vN`` key id of this organisation, else None."""
+    match = _ORG_KEY.fullmatch(key_id)
+    if match is None or match["org"] != org_id:
+        return None
+    return int(match["version"])
+
+
+def _push_grant(batch: _Batch, grant: KeyGrantIn) -> GrantResult:
+    try:
+        duplicate_seq = _check_grant(batch, grant)
+    except _Rejected as rejected:
+        return GrantResult(
+            grant_id=grant.grant_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
+        )
+    if duplicate_seq is not None:
+        return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.DUPLICATE, seq=duplicate_seq)
+    seq = batch.take_seq()
+    batch.new_rows.append(
+        KeyGrantRow(
+            grant_id=grant.grant_id,
+            seq=seq,
+            org_id=batch.caller.org_id,
+            key_id=grant.key_id,
+            case_id=grant.case_id,
+            recipient_kind=grant.recipient_kind,
+            recipient_id=grant.recipient_id,
+            wrapped_with=grant.wrapped_with,
+            wrapped=grant.wrapped,
+            created_by_user_id=batch.caller.user_id,
+            content_hash=content_hash(grant),
+            created_at_ms=batch.now_ms,
+        )
+    )
+    return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.ACCEPTED, seq=seq)
+
+
+def _check_grant(batch: _Batch, grant: KeyGrantIn) -> int | None:
+    caller, org = batch.caller, batch.org
+    if grant.grant_id in batch.seen_grants:
+        raise _Rejected(RejectReason.DUPLICATE_IN_BATCH, "This grant_id appears earlier in the same push")
+    batch.seen_grants.add(grant.grant_id)
+    existing = batch.grants.get(grant.grant_id)
+    if existing is not None:
+        if existing.org_id != caller.org_id:
+            raise _Rejected(RejectReason.WRONG_ORGANISATION, "This grant_id belongs to another organisation")
+        if existing.content_hash == content_hash(grant):
+            return existing.seq
+        raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different grant with this grant_id was stored before")
+    if grant.recipient_kind == "organisation":
+        _check_organisation_grant(batch, grant)
+        return None
+    if caller.role is not Role.COORDINATOR:
+        raise _Rejected(RejectReason.NOT_ENTITLED, "Only a coordinator can give a key to a member")
+    recipient = batch.members.get(grant.recipient_id)
+    if recipient is None or recipient.org_id != caller.org_id:
+        raise _Rejected(RejectReason.WRONG_ORGANISATION, "The recipient is not a member of your organisation")
+    if grant.wrapped_with != f"user:{recipient.id}":
+        raise _Rejected(RejectReason.WRONG_KEY, "A key for a member must be sealed to them: wrapped_with 'user:<id>'")
+    version = _org_key_version(grant.key_id, org.id)
+    if version is not None:
+        if not 1 <= version <= org.key_version or grant.case_id is not None:
+            raise _Rejected(RejectReason.WRONG_KEY, "key_id is not a current organisation key, or has a case_id")
+        if recipient.role not in _FULL_MEMBERS:
+            raise _Rejected(RejectReason.NOT_ENTITLED, "Only coordinators and link workers hold the organisation key")
+        return None
+    parsed = parse_case_key_id(grant.key_id)
+    if parsed is None or parsed[0] != grant.case_id:
+        raise _Rejected(RejectReason.WRONG_KEY, "key_id must be an organisation key or a key of the grant's case")
+    _check_case_of_grant(batch, grant)
+    if recipient.role == Role.PEER_MENTOR.value:
+        assigned = accounts.mentor_assigned_case_ids(batch.session, recipient.id)
+        if parsed[1] is not Tier.BASIC or grant.case_id not in assigned:
+            raise _Rejected(
+                RejectReason.NOT_ENTITLED, "A peer mentor may hold only the basic key of a case assigned to them"
+            )
+    return None
+
+
+def _check_organisation_grant(batch: _Batch, grant: KeyGrantIn) -> None:
+    caller, org = batch.caller, batch.org
+    if caller.role.value not in _FULL_MEMBERS:
+        raise _Rejected(RejectReason.NOT_ENTITLED, "Only coordinators and link workers can add case keys")
+    if grant.recipient_id != caller.org_id:
+        raise _Rejected(RejectReason.WRONG_ORGANISATION, "A key can only be wrapped for your own organisation")
+    parsed = parse_case_key_id(grant.key_id)
+    if parsed is None or grant.case_id is None or parsed[0] != grant.case_id:
+        raise _Rejected(RejectReason.WRONG_KEY, "key_id must be a key of the grant's case (case:<case_id>:<tier>:vN)")
+    _check_case_of_grant(batch, grant)
+    version = _org_key_version(grant.wrapped_with, org.id)
+    if version is None or not 1 <= version <= org.key_version:
+        raise _Rejected(
+            RejectReason.WRONG_KEY, "wrapped_with must be a current key of your organisation (org:<org_id>:vN)"
+        )
+
+
+def _check_case_of_grant(batch: _Batch, grant: KeyGrantIn) -> None:
+    case = batch.records.get(grant.case_id) if grant.case_id is not None else None
+    if case is not None and case.org_id != batch.caller.org_id:
+        raise _Rejected(RejectReason.WRONG_ORGANISATION, "This case belongs to another organisation")
+
+
+# --- pull ------------------------------------------------------------------------------------
+
+
+def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, since: int, limit: int) -> PullResponse:
+    """What the caller may receive above ``since``, in seq order, at most ``limit`` items."""
+    now = ctx.now_ms()
+    org = organisations.get_organisation(session, caller.org_id)
+    if org is None:
+        raise SessionRevoked("Your organisation no longer exists: sign in again")
+    # Every seq up to the organisation's committed last_seq is committed (sequence numbers are
+    # handed out under the organisation lock and committed with it). Bounding every query by it
+    # keeps the result gap-free even when the queries below see different snapshots.
+    until = org.last_seq
+    fetch = limit + 1
+    versions: list[VersionRow]
+    if caller.role is Role.PEER_MENTOR:
+        assigned = accounts.mentor_assigned_case_ids(session, caller.user_id)
+        versions = (
+            storage.versions_after(session, org.id, since, until, fetch, tier=Tier.BASIC.value, case_ids=assigned)
+            if assigned
+            else []
+        )
+    else:
+        versions = storage.versions_after(session, org.id, since, until, fetch)
+    grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
+    if caller.role is not Role.PEER_MENTOR:
+        grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)
+    items: list[tuple[int, VersionRow | KeyGrantRow]] = sorted(
+        [(row.seq, row) for row in versions] + [(row.seq, row) for row in grants], key=lambda item: item[0]
+    )
+    has_more = len(items) > limit
+    items = items[:limit]
+    awaiting = _members_awaiting_key(session, caller, org)
+    response = PullResponse(
+        versions=[_version(row) for _, row in items if isinstance(row, VersionRow)],
+        key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
+        next=items[-1][0] if items else since,
+        has_more=has_more,
+        server_time_ms=now,
+        members_awaiting_key=awaiting,
+    )
+    _note_seen(session, caller, now)
+    return response
+
+
+def _members_awaiting_key(
+    session: Session, caller: AuthenticatedDevice, org: OrganisationRow
+) -> list[MemberAwaitingKey]:
+    if caller.role is not Role.COORDINATOR or org.key_version == 0:
+        return []
+    rows = accounts.members_without_grant(session, org.id, _FULL_MEMBERS, org_key_id(org.id, org.key_version))
+    return [
+        MemberAwaitingKey(user_id=row.id, display_name=row.display_name, role=Role(row.role), public_key=row.public_key)
+        for row in rows
+    ]
+
+
+def _note_seen(session: Session, caller: AuthenticatedDevice, now: int) -> None:
+    device = accounts.get_device(session, caller.device_id)
+    if device is None or now - device.last_seen_at_ms < _LAST_SEEN_GRANULARITY_MS:
+        return
+    begin_write(session)
+    accounts.touch_device(session, caller.device_id, now_ms=now)
+    session.commit()
+
+
+def _version(row: VersionRow) -> Version:
+    settles: Sequence[str] = json.loads(row.settles)
+    return Version(
+        change_id=row.change_id,
+        record_id=row.record_id,
+        case_id=row.case_id,
+        kind=row.kind,
+        field=row.field,
+        tier=Tier(row.tier),
+        key_id=row.key_id,
+        hlc=row.hlc,
+        base_hlc=row.base_hlc,
+        author_device_id=row.author_device_id,
+        nonce=row.nonce,
+        ciphertext=row.ciphertext,
+        tag=row.tag,
+        amends=row.amends,
+        settles=list(settles),
+        seq=row.seq,
+        org_id=row.org_id,
+        author_user_id=row.author_user_id,
+    )
+
+
+def _grant(row: KeyGrantRow) -> KeyGrant:
+    return KeyGrant(
+        grant_id=row.grant_id,
+        key_id=row.key_id,
+        case_id=row.case_id,
+        recipient_kind="user" if row.recipient_kind == "user" else "organisation",
+        recipient_id=row.recipient_id,
+        wrapped_with=row.wrapped_with,
+        wrapped=row.wrapped,
+        seq=row.seq,
+        org_id=row.org_id,
+        created_by_user_id=row.created_by_user_id,
+    )

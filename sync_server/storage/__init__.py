@@ -1,0 +1,6 @@
+"""Persistence: the only layer that builds queries.
+
+- ``tables``: SQLModel tables in their own metadata (never cross the API)
+- ``database``: engines (SQLite pragmas, BEGIN IMMEDIATE), Alembic ``migrate``
+- ``organisations``, ``accounts``, ``sync``: repository functions taking a ``Session``
+"""

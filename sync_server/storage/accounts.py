@@ -1,0 +1,129 @@
+"""Queries on users, invitations, devices and refresh tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
+
+from sync_server.storage.tables import DeviceRow, InvitationRow, KeyGrantRow, RefreshTokenRow, UserRow
+
+__all__ = [
+    "add",
+    "consume_invitation",
+    "get_device",
+    "get_invitation_by_code_hash",
+    "get_refresh_token_by_hash",
+    "get_user",
+    "get_user_by_email",
+    "get_users",
+    "mark_refresh_token_used",
+    "members_without_grant",
+    "mentor_assigned_case_ids",
+    "revoke_refresh_family",
+    "touch_device",
+]
+
+
+def add(session: Session, row: UserRow | DeviceRow | InvitationRow | RefreshTokenRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_user(session: Session, user_id: str) -> UserRow | None:
+    return session.get(UserRow, user_id)
+
+
+def get_users(session: Session, user_ids: Sequence[str]) -> dict[str, UserRow]:
+    if not user_ids:
+        return {}
+    rows = session.exec(select(UserRow).where(col(UserRow.id).in_(set(user_ids)))).all()
+    return {row.id: row for row in rows}
+
+
+def get_user_by_email(session: Session, email: str) -> UserRow | None:
+    return session.exec(select(UserRow).where(UserRow.email == email.lower())).first()
+
+
+def get_invitation_by_code_hash(session: Session, code_hash: str) -> InvitationRow | None:
+    return session.exec(select(InvitationRow).where(InvitationRow.code_hash == code_hash)).first()
+
+
+def consume_invitation(session: Session, invitation_id: str, *, user_id: str, now_ms: int) -> bool:
+    """Mark an invitation used, only if nobody used it first; False when someone did."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(InvitationRow)
+        .where(col(InvitationRow.id) == invitation_id, col(InvitationRow.used_at_ms).is_(None))
+        .values(used_at_ms=now_ms, used_by=user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def get_device(session: Session, device_id: str) -> DeviceRow | None:
+    # Always re-read: a device may have been revoked since this session first loaded it.
+    return session.get(DeviceRow, device_id, populate_existing=True)
+
+
+def touch_device(session: Session, device_id: str, *, now_ms: int) -> None:
+    session.execute(
+        update(DeviceRow)
+        .where(col(DeviceRow.id) == device_id)
+        .values(last_seen_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def get_refresh_token_by_hash(session: Session, token_hash: str) -> RefreshTokenRow | None:
+    return session.exec(select(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash)).first()
+
+
+def mark_refresh_token_used(session: Session, token_id: str, *, now_ms: int) -> bool:
+    """Mark a refresh token used, only if it was not used already; False when it was."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(RefreshTokenRow)
+        .where(col(RefreshTokenRow.id) == token_id, col(RefreshTokenRow.used_at_ms).is_(None))
+        .values(used_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def revoke_refresh_family(session: Session, family_id: str, *, now_ms: int) -> None:
+    session.execute(
+        update(RefreshTokenRow)
+        .where(col(RefreshTokenRow.family_id) == family_id, col(RefreshTokenRow.revoked_at_ms).is_(None))
+        .values(revoked_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def members_without_grant(session: Session, org_id: str, roles: Sequence[str], key_id: str) -> list[UserRow]:
+    """Members of ``org_id`` with one of ``roles`` to whom no user grant of ``key_id`` is addressed."""
+    granted = (
+        select(KeyGrantRow.recipient_id)
+        .where(
+            KeyGrantRow.org_id == org_id,
+            KeyGrantRow.recipient_kind == "user",
+            KeyGrantRow.key_id == key_id,
+        )
+        .scalar_subquery()
+    )
+    statement = (
+        select(UserRow)
+        .where(UserRow.org_id == org_id, col(UserRow.role).in_(list(roles)), col(UserRow.id).not_in(granted))
+        .order_by(col(UserRow.created_at_ms), col(UserRow.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def mentor_assigned_case_ids(session: Session, user_id: str) -> frozenset[str]:
+    """The cases a peer mentor is assigned to.
+
+    Hook for the mentor-assignment issue: there is no assignment table yet, so a mentor is
+    assigned to nothing, may write nothing and receives no versions.
+    """
+    del session, user_id
+    return frozenset()

@@ -1,0 +1,42 @@
+"""Queries on organisations, and the row lock that orders sequence numbers."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from sync_server.storage.database import begin_write
+from sync_server.storage.tables import OrganisationRow
+
+__all__ = ["add_organisation", "get_organisation", "get_organisation_by_name", "lock_organisation"]
+
+
+def get_organisation(session: Session, org_id: str) -> OrganisationRow | None:
+    return session.get(OrganisationRow, org_id)
+
+
+def get_organisation_by_name(session: Session, name: str) -> OrganisationRow | None:
+    return session.exec(select(OrganisationRow).where(OrganisationRow.name == name)).first()
+
+
+def add_organisation(session: Session, row: OrganisationRow) -> OrganisationRow:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def lock_organisation(session: Session, org_id: str) -> OrganisationRow | None:
+    """Start a write transaction holding the organisation's sequence lock until commit.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the organisation row. SQLite: the transaction is
+    ``BEGIN IMMEDIATE`` (the whole database's write lock). Either way, two transactions that hand
+    out sequence numbers in one organisation run one after the other, so sequence numbers become
+    visible in commit order and a pull cursor never skips a change.
+    """
+    begin_write(session)
+    statement = (
+        select(OrganisationRow)
+        .where(OrganisationRow.id == org_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).first()

@@ -1,0 +1,131 @@
+"""Queries on records, versions and key grants.
+
+Pull queries read one organisation's rows above a cursor in sequence order, through the
+``(org_id, seq)`` index (versions) or the ``(recipient_kind, recipient_id, org_id, seq)`` index (grants),
+and fetch at most ``limit`` rows: their cost follows what is returned, not the database size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from sync_server.storage.tables import KeyGrantRow, RecordRow, VersionRow
+
+__all__ = [
+    "add_rows",
+    "get_grants",
+    "get_records",
+    "get_versions",
+    "grants_after",
+    "grants_after_statement",
+    "taken_entries",
+    "versions_after",
+    "versions_after_statement",
+]
+
+
+def _chunks(values: Collection[str], size: int = 500) -> Iterable[list[str]]:
+    items = sorted(set(values))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def get_versions(session: Session, change_ids: Collection[str]) -> dict[str, VersionRow]:
+    found: dict[str, VersionRow] = {}
+    for chunk in _chunks(change_ids):
+        for row in session.exec(select(VersionRow).where(col(VersionRow.change_id).in_(chunk))):
+            found[row.change_id] = row
+    return found
+
+
+def get_records(session: Session, record_ids: Collection[str]) -> dict[str, RecordRow]:
+    found: dict[str, RecordRow] = {}
+    for chunk in _chunks(record_ids):
+        for row in session.exec(select(RecordRow).where(col(RecordRow.record_id).in_(chunk))):
+            found[row.record_id] = row
+    return found
+
+
+def taken_entries(session: Session, record_ids: Collection[str]) -> set[tuple[str, str]]:
+    """The ``(record_id, field)`` pairs among ``record_ids`` that already have a version."""
+    taken: set[tuple[str, str]] = set()
+    for chunk in _chunks(record_ids):
+        statement = select(VersionRow.record_id, VersionRow.field).where(col(VersionRow.record_id).in_(chunk))
+        taken.update((record_id, field) for record_id, field in session.exec(statement))
+    return taken
+
+
+def get_grants(session: Session, grant_ids: Collection[str]) -> dict[str, KeyGrantRow]:
+    found: dict[str, KeyGrantRow] = {}
+    for chunk in _chunks(grant_ids):
+        for row in session.exec(select(KeyGrantRow).where(col(KeyGrantRow.grant_id).in_(chunk))):
+            found[row.grant_id] = row
+    return found
+
+
+def add_rows(session: Session, rows: Iterable[RecordRow | VersionRow | KeyGrantRow]) -> None:
+    session.add_all(list(rows))
+    session.flush()
+
+
+def versions_after_statement(
+    org_id: str,
+    since: int,
+    until: int,
+    limit: int,
+    *,
+    tier: str | None = None,
+    case_ids: Collection[str] | None = None,
+) -> SelectOfScalar[VersionRow]:
+    statement = select(VersionRow).where(VersionRow.org_id == org_id, VersionRow.seq > since, VersionRow.seq <= until)
+    if tier is not None:
+        statement = statement.where(VersionRow.tier == tier)
+    if case_ids is not None:
+        statement = statement.where(col(VersionRow.case_id).in_(sorted(case_ids)))
+    return statement.order_by(col(VersionRow.seq)).limit(limit)
+
+
+def versions_after(
+    session: Session,
+    org_id: str,
+    since: int,
+    until: int,
+    limit: int,
+    *,
+    tier: str | None = None,
+    case_ids: Collection[str] | None = None,
+) -> list[VersionRow]:
+    """Up to ``limit`` versions of ``org_id`` with ``since < seq <= until``, in sequence order.
+
+    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view).
+    """
+    statement = versions_after_statement(org_id, since, until, limit, tier=tier, case_ids=case_ids)
+    return list(session.exec(statement).all())
+
+
+def grants_after_statement(
+    org_id: str, recipient_kind: str, recipient_id: str, since: int, until: int, limit: int
+) -> SelectOfScalar[KeyGrantRow]:
+    return (
+        select(KeyGrantRow)
+        .where(
+            KeyGrantRow.recipient_kind == recipient_kind,
+            KeyGrantRow.recipient_id == recipient_id,
+            KeyGrantRow.org_id == org_id,
+            KeyGrantRow.seq > since,
+            KeyGrantRow.seq <= until,
+        )
+        .order_by(col(KeyGrantRow.seq))
+        .limit(limit)
+    )
+
+
+def grants_after(
+    session: Session, org_id: str, recipient_kind: str, recipient_id: str, since: int, until: int, limit: int
+) -> list[KeyGrantRow]:
+    """Up to ``limit`` grants of ``org_id`` to one recipient with ``since < seq <= until``, in order."""
+    statement = grants_after_statement(org_id, recipient_kind, recipient_id, since, until, limit)
+    return list(session.exec(statement).all())

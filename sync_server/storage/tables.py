@@ -1,0 +1,172 @@
+"""The server's tables (SQLModel). They never cross the API: services convert to protocol models.
+
+The tables live in their own SQLAlchemy registry and ``MetaData`` (``SERVER_METADATA``), so the
+client's SQLModel tables, which may be imported in the same process by tests, never collide with
+them. ``migrations/versions`` must create exactly this schema; a test compares the two.
+
+Times are integer milliseconds since the epoch (``*_ms``). Identifiers are UUID text. Ciphertext,
+nonces, wrapped keys and public keys are stored exactly as received (base64 or envelope text).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, MetaData, Text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "SERVER_METADATA",
+    "DeviceRow",
+    "InvitationRow",
+    "KeyGrantRow",
+    "OrganisationRow",
+    "RecordRow",
+    "RefreshTokenRow",
+    "ServerTable",
+    "UserRow",
+    "VersionRow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SERVER_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+_server_registry = registry(metadata=SERVER_METADATA)
+
+
+class ServerTable(SQLModel, registry=_server_registry):
+    """Base of every server table; keeps them in ``SERVER_METADATA``."""
+
+
+class OrganisationRow(ServerTable, table=True):
+    __tablename__ = "organisation"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200, unique=True)
+    # The last change or grant sequence number handed out in this organisation.
+    last_seq: int = Field(default=0, sa_type=BigInteger)
+    public_key: str | None = Field(default=None, sa_type=Text)
+    key_version: int = Field(default=0)
+    created_at_ms: int = Field(sa_type=BigInteger)
+
+
+class UserRow(ServerTable, table=True):
+    __tablename__ = "user"
+
+    id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(foreign_key="organisation.id", index=True, max_length=36)
+    email: str = Field(max_length=254, unique=True)  # stored lower-case
+    display_name: str = Field(max_length=80)
+    role: str = Field(max_length=20)
+    kdf: str = Field(sa_type=Text)  # KdfParams as JSON
+    auth_key_hash: str = Field(max_length=64)
+    public_key: str = Field(sa_type=Text)
+    wrapped_private_key: str = Field(sa_type=Text)
+    created_at_ms: int = Field(sa_type=BigInteger)
+
+
+class InvitationRow(ServerTable, table=True):
+    __tablename__ = "invitation"
+
+    id: str = Field(primary_key=True, max_length=36)
+    code_hash: str = Field(max_length=64, unique=True)
+    org_id: str = Field(foreign_key="organisation.id", index=True, max_length=36)
+    role: str = Field(max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    created_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    created_at_ms: int = Field(sa_type=BigInteger)
+    expires_at_ms: int = Field(sa_type=BigInteger)
+    used_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    used_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+
+
+class DeviceRow(ServerTable, table=True):
+    __tablename__ = "device"
+
+    id: str = Field(primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=36)
+    org_id: str = Field(foreign_key="organisation.id", index=True, max_length=36)
+    name: str = Field(max_length=80)
+    created_at_ms: int = Field(sa_type=BigInteger)
+    last_seen_at_ms: int = Field(sa_type=BigInteger)
+    revoked_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class RefreshTokenRow(ServerTable, table=True):
+    __tablename__ = "refresh_token"
+
+    id: str = Field(primary_key=True, max_length=36)
+    token_hash: str = Field(max_length=64, unique=True)  # sha256 hex of the opaque token
+    device_id: str = Field(foreign_key="device.id", index=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    issued_at_ms: int = Field(sa_type=BigInteger)
+    expires_at_ms: int = Field(sa_type=BigInteger)
+    used_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    revoked_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class RecordRow(ServerTable, table=True):
+    """Which organisation, case and kind a record belongs to; fixed by its first accepted version."""
+
+    __tablename__ = "record"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(foreign_key="organisation.id", index=True, max_length=36)
+    case_id: str | None = Field(default=None, max_length=36)
+    kind: str = Field(max_length=40)
+    created_by_user_id: str = Field(foreign_key="user.id", max_length=36)
+
+
+class VersionRow(ServerTable, table=True):
+    __tablename__ = "version"
+    __table_args__ = (
+        Index("ix_version_org_id_seq", "org_id", "seq", unique=True),
+        Index("ix_version_record_id_field", "record_id", "field"),
+    )
+
+    change_id: str = Field(primary_key=True, max_length=36)
+    seq: int = Field(sa_type=BigInteger)
+    org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    record_id: str = Field(foreign_key="record.record_id", max_length=36)
+    case_id: str | None = Field(default=None, max_length=36)
+    kind: str = Field(max_length=40)
+    field: str = Field(max_length=40)
+    tier: str = Field(max_length=8)
+    key_id: str = Field(max_length=120)
+    hlc: str = Field(max_length=100)
+    base_hlc: str | None = Field(default=None, max_length=100)
+    author_user_id: str = Field(foreign_key="user.id", max_length=36)
+    author_device_id: str = Field(foreign_key="device.id", max_length=36)
+    nonce: str = Field(sa_type=Text)
+    ciphertext: str = Field(sa_type=Text)
+    tag: str = Field(max_length=32)
+    amends: str | None = Field(default=None, max_length=36)
+    settles: str = Field(sa_type=Text)  # JSON list of change ids
+    content_hash: str = Field(max_length=64)
+    received_at_ms: int = Field(sa_type=BigInteger)
+
+
+class KeyGrantRow(ServerTable, table=True):
+    __tablename__ = "key_grant"
+    __table_args__ = (
+        Index("ix_key_grant_org_id_seq", "org_id", "seq", unique=True),
+        Index("ix_key_grant_recipient", "recipient_kind", "recipient_id", "org_id", "seq"),
+    )
+
+    grant_id: str = Field(primary_key=True, max_length=36)
+    seq: int = Field(sa_type=BigInteger)
+    org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    key_id: str = Field(max_length=120)
+    case_id: str | None = Field(default=None, max_length=36)
+    recipient_kind: str = Field(max_length=20)
+    recipient_id: str = Field(max_length=36)
+    wrapped_with: str = Field(max_length=120)
+    wrapped: str = Field(sa_type=Text)
+    created_by_user_id: str = Field(foreign_key="user.id", max_length=36)
+    content_hash: str = Field(max_length=64)
+    created_at_ms: int = Field(sa_type=BigInteger)

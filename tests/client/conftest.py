@@ -1,0 +1,197 @@
+"""Devices against the real sync server, in process.
+
+The server is the real FastAPI app (``tests.support.server.create_test_app``). Each device is a
+``Gatepost`` whose ``httpx`` transport is a ``Network``: an ``httpx.MockTransport`` that forwards
+each request to the app through Starlette's ``TestClient`` (public API; it runs the ASGI app
+synchronously), unless the test has cut the network (``httpx.ConnectError``) or asked it to lose
+the reply after the server has committed (``httpx.ReadError``). Mocks stop at that network edge.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from outreach_app.services import Gatepost
+from shared.crypto import FAST_TEST_SCRYPT
+from shared.protocol import Role
+
+with warnings.catch_warnings():
+    # Starlette suggests httpx2 for its TestClient; httpx is what the project uses.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+    from tests.support.server import bootstrap_organisation, create_test_app, invite_member
+
+SERVER_URL = "http://gatepost.test"
+PASSWORD = "correct horse battery"
+PIN = "2468"
+
+
+class InProcessServer:
+    """The server app behind a synchronous ``TestClient``; ``send`` takes and returns httpx messages."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.data_dir = tmp_path
+        # Tests move the server's clock forward (expired sessions) by raising this.
+        self.clock_offset_ms = 0
+        self.app = create_test_app(tmp_path, clock=lambda: system_ms() + self.clock_offset_ms)
+        self.client = TestClient(self.app, base_url=SERVER_URL, raise_server_exceptions=True)
+        self.client.__enter__()
+        self.org_id, self.coordinator_invitation = bootstrap_organisation(self.app, "Test Outreach")
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        reply = self.client.request(
+            request.method, str(request.url), headers=dict(request.headers), content=request.read()
+        )
+        headers = [(k, v) for k, v in reply.headers.multi_items() if k.lower() != "content-encoding"]
+        return httpx.Response(reply.status_code, headers=headers, content=reply.content)
+
+    def invite(self, role: Role, email: str | None = None) -> str:
+        return invite_member(self.app, self.org_id, role, email).code
+
+    def count(self, table: str) -> int:
+        """Rows in one of the server's tables (``version``, ``key_grant``)."""
+        assert table in ("version", "key_grant")
+        with self.app.state.engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+
+
+def system_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Network:
+    """One device's connection to the server, with faults a test can switch on."""
+
+    server: InProcessServer
+    down: bool = False
+    # Paths whose next reply is lost after the server has handled the request.
+    lose_reply_to: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    request_bytes: list[int] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        self.request_bytes.append(len(request.read()))
+        if self.down:
+            raise httpx.ConnectError("server unreachable", request=request)
+        response = self.server.send(request)
+        if request.url.path in self.lose_reply_to:
+            self.lose_reply_to.remove(request.url.path)
+            raise httpx.ReadError("connection lost before the reply arrived", request=request)
+        return response
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+
+@dataclass
+class TestDevice:
+    """A phone: its ``Gatepost``, its network and where its database is."""
+
+    __test__ = False
+
+    app: Gatepost
+    network: Network
+    path: Path
+    email: str
+    display_name: str
+    now_ms: Callable[[], int]
+
+    def reopen(self) -> TestDevice:
+        self.app.close()
+        self.app = Gatepost.open(
+            self.path, transport=self.network.transport, now_ms=self.now_ms, scrypt_params=FAST_TEST_SCRYPT
+        )
+        return self
+
+
+class Phones:
+    """Makes devices for a test and closes them afterwards."""
+
+    def __init__(self, server: InProcessServer, root: Path) -> None:
+        self.server = server
+        self.root = root
+        self.opened: list[TestDevice] = []
+
+    def new(self, slot: str, email: str, display_name: str, now_ms: Callable[[], int] | None = None) -> TestDevice:
+        clock = now_ms or system_ms
+        network = Network(self.server)
+        path = self.root / slot / "gatepost.sqlite"
+        app = Gatepost.open(path, transport=network.transport, now_ms=clock, scrypt_params=FAST_TEST_SCRYPT)
+        device = TestDevice(app, network, path, email, display_name, clock)
+        self.opened.append(device)
+        return device
+
+    def register(
+        self,
+        slot: str,
+        role: Role,
+        email: str,
+        display_name: str,
+        *,
+        code: str | None = None,
+        now_ms: Callable[[], int] | None = None,
+    ) -> TestDevice:
+        """A new phone whose user accepts an invitation (a fresh one for ``role`` unless ``code``) and sets a PIN."""
+        device = self.new(slot, email, display_name, now_ms)
+        invitation = code or self.server.invite(role, email)
+        device.app.account.register(SERVER_URL, invitation, email, PASSWORD, display_name, f"{display_name}'s phone")
+        device.app.account.set_pin(PIN)
+        return device
+
+    def close(self) -> None:
+        for device in self.opened:
+            device.app.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[InProcessServer]:
+    running = InProcessServer(tmp_path / "server")
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def phones(server: InProcessServer, tmp_path: Path) -> Iterator[Phones]:
+    made = Phones(server, tmp_path / "devices")
+    yield made
+    made.close()
+
+
+@dataclass
+class Team:
+    coordinator: TestDevice
+    worker: TestDevice
+
+
+@pytest.fixture
+def team(server: InProcessServer, phones: Phones) -> Team:
+    """A coordinator and a link worker who both hold the organisation key."""
+    coordinator = phones.register(
+        "coordinator",
+        Role.COORDINATOR,
+        "coordinator@example.org",
+        "Priya Coordinator",
+        code=server.coordinator_invitation.code,
+    )
+    worker = phones.register("worker", Role.LINK_WORKER, "amira@example.org", "Amira Link")
+    worker.app.sync.sync_now()  # the worker is now a member awaiting the key
+    report = coordinator.app.sync.sync_now()
+    assert report.members_given_key == 1
+    worker.app.sync.sync_now()
+    assert worker.app.account.profile().has_organisation_key
+    return Team(coordinator, worker)

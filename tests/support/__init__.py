@@ -1,0 +1,1 @@
+"""Helpers shared by test suites (no pytest plugins): see ``tests.support.server``."""
