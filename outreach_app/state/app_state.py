@@ -1,0 +1,425 @@
+"""``AppState``: the worker's intents (sign in, unlock, add a person, log a contact, sync) and
+what the screens show. It runs the blocking services off the event loop and tells the views
+what changed through three callbacks: the screen, the sync bar, and a notice to show.
+
+Views never touch storage or the network; services never import flet. This module imports
+neither flet nor storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from outreach_app.errors import (
+    AppError,
+    DeviceKeyDestroyed,
+    SessionExpired,
+    ValidationFailed,
+    WrongPin,
+)
+from outreach_app.services import (
+    AccountStatus,
+    Gatepost,
+    PersonRecord,
+    PersonSummary,
+    Profile,
+    SyncStatus,
+    system_now_ms,
+)
+
+__all__ = ["AppState", "Notice", "Screen", "sync_status_text"]
+
+T = TypeVar("T")
+
+# How often an unlocked app tries to sync by itself, and refreshes "Synced N min ago".
+AUTO_SYNC_SECONDS = 30.0
+
+
+class Screen(StrEnum):
+    SIGN_IN = "sign_in"
+    SET_PIN = "set_pin"
+    UNLOCK = "unlock"
+    CASELOAD = "caseload"
+    ADD_PERSON = "add_person"
+    PERSON = "person"
+    LOG_CONTACT = "log_contact"
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    is_error: bool = False
+
+
+def sync_status_text(status: SyncStatus, *, syncing: bool, now_ms: int) -> str:
+    """The one line that always tells the worker where their work is."""
+    if syncing:
+        return "Syncing…"
+    if status.pending:
+        waiting = f"{status.pending} change{'s' if status.pending != 1 else ''} waiting"
+        return f"{waiting} — offline" if status.offline else waiting
+    if status.offline:
+        return "Offline — everything you saved is on this phone"
+    if status.last_synced_at_ms is None:
+        return "Not synced yet"
+    minutes = max(0, now_ms - status.last_synced_at_ms) // 60_000
+    if minutes < 1:
+        return "Synced just now"
+    if minutes < 60:
+        return f"Synced {minutes} min ago"
+    hours = minutes // 60
+    return f"Synced {hours} h ago" if hours < 48 else f"Synced {hours // 24} days ago"
+
+
+class AppState:
+    """One per app session (a phone, or a browser tab in web mode)."""
+
+    def __init__(
+        self,
+        gatepost: Gatepost,
+        *,
+        default_server_url: str,
+        device_name: str,
+        now_ms: Callable[[], int] = system_now_ms,
+    ) -> None:
+        self.gatepost = gatepost
+        self.default_server_url = default_server_url
+        self.device_name = device_name
+        self.now_ms = now_ms
+        self.screen = Screen.SIGN_IN
+        self.register_mode = False
+        self.busy = False
+        self.profile: Profile | None = None
+        self.people: list[PersonSummary] = []
+        self.search_text = ""
+        self.case_id: str | None = None
+        self.record: PersonRecord | None = None
+        self.form_problems: dict[str, str] = {}
+        self.pin_message: str | None = None
+        self.syncing = False
+        self.sync_progress: float | None = None
+        self.sync_status: SyncStatus | None = None
+        self.on_screen: Callable[[], None] = lambda: None
+        self.on_sync_bar: Callable[[], None] = lambda: None
+        self.on_notice: Callable[[Notice], None] = lambda notice: None
+        self._sync_lock = asyncio.Lock()
+
+    # --- start ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        status = await self._run(self.gatepost.account.status)
+        self.screen = {
+            AccountStatus.SIGNED_OUT: Screen.SIGN_IN,
+            AccountStatus.NEEDS_PIN: Screen.SET_PIN,
+            AccountStatus.LOCKED: Screen.UNLOCK,
+            AccountStatus.UNLOCKED: Screen.CASELOAD,
+        }[status]
+        if status is AccountStatus.UNLOCKED:
+            await self._enter_caseload()
+        else:
+            self.on_screen()
+
+    @property
+    def unlocked(self) -> bool:
+        return self.screen not in (Screen.SIGN_IN, Screen.SET_PIN, Screen.UNLOCK)
+
+    def sync_text(self) -> str:
+        if self.sync_status is None:
+            return "Not synced yet"
+        return sync_status_text(self.sync_status, syncing=self.syncing, now_ms=self.now_ms())
+
+    # --- signing in ----------------------------------------------------------------------------
+
+    def show_register(self, register: bool) -> None:
+        self.register_mode = register
+        self.form_problems = {}
+        self.on_screen()
+
+    async def sign_in(self, server_url: str, email: str, password: str) -> None:
+        problems = _required({"server": server_url, "email": email, "password": password})
+        if problems:
+            return self._problems(problems)
+        await self._account_step(
+            lambda: self.gatepost.account.sign_in(server_url.strip(), email.strip(), password, self.device_name)
+        )
+
+    async def register(
+        self, server_url: str, invitation_code: str, display_name: str, email: str, password: str
+    ) -> None:
+        problems = _required(
+            {"server": server_url, "code": invitation_code, "name": display_name, "email": email, "password": password}
+        )
+        if problems:
+            return self._problems(problems)
+        await self._account_step(
+            lambda: self.gatepost.account.register(
+                server_url.strip(),
+                invitation_code.strip(),
+                email.strip(),
+                password,
+                display_name.strip(),
+                self.device_name,
+            )
+        )
+
+    async def _account_step(self, step: Callable[[], Profile]) -> None:
+        self.form_problems = {}
+        profile = await self._guarded(step)
+        if profile is None:
+            return
+        self.profile = profile
+        status = await self._run(self.gatepost.account.status)
+        if status is AccountStatus.NEEDS_PIN:
+            self.screen = Screen.SET_PIN
+            self.on_screen()
+        else:
+            await self._enter_caseload()
+
+    async def set_pin(self, pin: str, repeat: str) -> None:
+        if pin != repeat:
+            return self._problems({"repeat": "The two PINs are not the same."})
+        if await self._guarded(lambda: self.gatepost.account.set_pin(pin)) is _FAILED:
+            return
+        await self._enter_caseload()
+        await self.sync_now(quiet=True)
+
+    async def unlock(self, pin: str) -> None:
+        try:
+            await self._run(lambda: self.gatepost.account.unlock(pin))
+        except WrongPin as wrong:
+            tries = wrong.attempts_left
+            self.pin_message = (
+                f"Wrong PIN. {tries} {'try' if tries == 1 else 'tries'} left before this phone needs your password."
+            )
+            self.on_screen()
+            return
+        except DeviceKeyDestroyed as destroyed:
+            self.pin_message = None
+            self.screen = Screen.SIGN_IN
+            self.register_mode = False
+            self.on_screen()
+            self.on_notice(Notice(destroyed.message, is_error=True))
+            return
+        except AppError as error:
+            self.on_notice(Notice(error.message, is_error=True))
+            return
+        self.pin_message = None
+        await self._enter_caseload()
+        await self.sync_now(quiet=True)
+
+    def use_password_instead(self) -> None:
+        self.screen = Screen.SIGN_IN
+        self.register_mode = False
+        self.pin_message = None
+        self.on_screen()
+
+    async def lock(self) -> None:
+        await self._run(self.gatepost.account.lock)
+        self.screen = Screen.UNLOCK
+        self.on_screen()
+
+    # --- caseload and records ------------------------------------------------------------------
+
+    async def _enter_caseload(self) -> None:
+        self.profile = await self._run(self.gatepost.account.profile)
+        self.screen = Screen.CASELOAD
+        await self._reload_people()
+        await self.refresh_sync_status()
+        self.on_screen()
+
+    async def _reload_people(self) -> None:
+        self.people = await self._run(lambda: self.gatepost.records.list_people(self.search_text)) or []
+
+    async def search(self, text: str) -> None:
+        self.search_text = text
+        await self._reload_people()
+        self.on_screen()
+
+    async def show_caseload(self) -> None:
+        self.form_problems = {}
+        self.case_id, self.record = None, None
+        await self._enter_caseload()
+
+    def start_adding_person(self) -> None:
+        self.form_problems = {}
+        self.screen = Screen.ADD_PERSON
+        self.on_screen()
+
+    async def add_person(self, values: Mapping[str, str]) -> None:
+        cleaned = {name: value.strip() for name, value in values.items() if value and value.strip()}
+        case_id = await self._guarded(lambda: self.gatepost.records.add_person(cleaned))
+        if case_id is None:
+            return
+        self.on_notice(Notice("Saved on this phone."))
+        await self.open_person(case_id)
+        await self.sync_now(quiet=True)
+
+    async def open_person(self, case_id: str) -> None:
+        self.form_problems = {}
+        self.case_id = case_id
+        self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        self.screen = Screen.PERSON
+        self.on_screen()
+
+    def start_logging_contact(self) -> None:
+        self.form_problems = {}
+        self.screen = Screen.LOG_CONTACT
+        self.on_screen()
+
+    def default_contact_time(self) -> str:
+        return dt.datetime.fromtimestamp(self.now_ms() / 1000).strftime("%Y-%m-%d %H:%M")
+
+    async def log_contact(
+        self, *, occurred_at: str, setting: str, contact_type: str, note: str, basis: str, tier: str
+    ) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        when = occurred_at.strip().replace(" ", "T", 1)
+        saved = await self._guarded(
+            lambda: self.gatepost.records.log_contact(
+                case_id,
+                occurred_at=when,
+                setting=setting,
+                contact_type=contact_type,
+                note=note.strip(),
+                basis=basis,
+                tier=tier,
+            )
+        )
+        if saved is None:
+            return
+        self.on_notice(Notice("Contact saved on this phone."))
+        await self.open_person(case_id)
+        await self.sync_now(quiet=True)
+
+    async def update_field(self, field: str, value: str, settles: tuple[str, ...] = ()) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        result = await self._guarded(
+            lambda: self.gatepost.records.update_person(case_id, field, value.strip(), settles=settles)
+        )
+        if result is _FAILED:
+            return
+        await self.open_person(case_id)
+        await self.sync_now(quiet=True)
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    async def refresh_sync_status(self) -> None:
+        self.sync_status = await self._run(self.gatepost.sync.status)
+        self.on_sync_bar()
+
+    async def sync_now(self, *, quiet: bool = False) -> None:
+        """Push and pull now. ``quiet`` (automatic syncs) shows no notice when offline."""
+        if not self.unlocked or self._sync_lock.locked():
+            return
+        async with self._sync_lock:
+            self.syncing, self.sync_progress = True, 0.0
+            self.on_sync_bar()
+            loop = asyncio.get_running_loop()
+
+            def progress(fraction: float, _what: str) -> None:
+                self.sync_progress = fraction
+                loop.call_soon_threadsafe(self.on_sync_bar)
+
+            try:
+                report = await self._run(lambda: self.gatepost.sync.sync_now(progress))
+            except SessionExpired as expired:
+                self.syncing, self.sync_progress = False, None
+                await self.refresh_sync_status()
+                self.screen = Screen.SIGN_IN
+                self.on_screen()
+                self.on_notice(Notice(expired.message, is_error=True))
+                return
+            except AppError as error:
+                report = None
+                self.on_notice(Notice(error.message, is_error=True))
+            finally:
+                self.syncing, self.sync_progress = False, None
+            await self.refresh_sync_status()
+        if report is not None:
+            if report.keys_opened or (self.profile is not None and not self.profile.has_organisation_key):
+                self.profile = await self._run(self.gatepost.account.profile)
+            if report.offline and not quiet:
+                self.on_notice(Notice(report.message or "No connection. Your work is saved on this phone."))
+            if report.not_accepted:
+                self.on_notice(
+                    Notice(f"The server did not accept {len(report.not_accepted)} change(s); see the record.", True)
+                )
+            if report.received or report.sent or report.keys_opened:
+                await self._refresh_read_screens()
+            elif self.screen is Screen.CASELOAD:
+                self.on_screen()
+
+    async def _refresh_read_screens(self) -> None:
+        # Forms keep what the worker is typing; only read-only screens are rebuilt.
+        if self.screen is Screen.CASELOAD:
+            await self._reload_people()
+            self.on_screen()
+        elif self.screen is Screen.PERSON and self.case_id is not None:
+            await self.open_person(self.case_id)
+
+    async def auto_sync_forever(self) -> None:
+        while True:
+            await asyncio.sleep(AUTO_SYNC_SECONDS)
+            if self.unlocked:
+                await self.sync_now(quiet=True)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        return await asyncio.to_thread(work)
+
+    async def _guarded(self, work: Callable[[], T]) -> T | None:
+        """Run a service call; show a plain message instead of raising. ``None`` means it failed."""
+        self.busy = True
+        self.on_sync_bar()
+        try:
+            result = await self._run(work)
+        except ValidationFailed as invalid:
+            self._problems(invalid.problems)
+            return None
+        except SessionExpired as expired:
+            self.on_notice(Notice(expired.message, is_error=True))
+            self.screen = Screen.SIGN_IN
+            self.on_screen()
+            return None
+        except AppError as error:
+            self.on_notice(Notice(error.message, is_error=True))
+            return None
+        finally:
+            self.busy = False
+            self.on_sync_bar()
+        return _DONE if result is None else result  # type: ignore[return-value]
+
+    def _problems(self, problems: Mapping[str, str]) -> None:
+        self.form_problems = dict(problems)
+        self.on_screen()
+        self.on_notice(Notice(next(iter(problems.values())), is_error=True))
+
+
+class _Sentinel:
+    pass
+
+
+# ``_guarded`` returns ``_DONE`` for a successful call that returns None, and None on failure.
+_DONE = _Sentinel()
+_FAILED = None
+
+
+def _required(values: Mapping[str, str]) -> dict[str, str]:
+    labels = {
+        "server": "Server address",
+        "email": "Email",
+        "password": "Password",
+        "code": "Invitation code",
+        "name": "Your name",
+    }
+    return {name: f"{labels[name]} is needed." for name, value in values.items() if not value or not value.strip()}

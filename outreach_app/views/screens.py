@@ -1,0 +1,460 @@
+"""One function per screen. Each builds controls from the state and wires intents back to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import flet as ft
+
+from outreach_app.services import ContactEntry, FieldValue, FieldView, PersonSummary, UnreadableEntry
+from outreach_app.state import AppState
+from outreach_app.views.widgets import (
+    back_button,
+    choice,
+    field,
+    heading,
+    labelled,
+    primary_button,
+    radio_choice,
+    screen,
+    section,
+    text_button,
+)
+from shared.kinds import CONTACT_SETTINGS, CONTACT_TYPES, NOTE_BASIS, PERSON
+
+TIER_CHOICES = {
+    "basic": "Mentors can see this",
+    "full": "Link workers and coordinators only",
+}
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+
+def sign_in_screen(state: AppState, page: ft.Page) -> ft.Control:
+    problems = state.form_problems
+    server = field("Server address", value=state.default_server_url, error=problems.get("server"))
+    email = field("Email", keyboard=ft.KeyboardType.EMAIL, error=problems.get("email"))
+    password = field("Password", password=True, error=problems.get("password"))
+    if state.register_mode:
+        code = field("Invitation code", error=problems.get("code"), hint="From your coordinator")
+        name = field("Your name", error=problems.get("name"))
+
+        async def create(_: Any) -> None:
+            await state.register(
+                server.value or "", code.value or "", name.value or "", email.value or "", password.value or ""
+            )
+
+        return screen(
+            heading("Create your account"),
+            ft.Text("Your coordinator gave you an invitation code.", size=16),
+            code,
+            name,
+            email,
+            password,
+            server,
+            ft.Row([primary_button("Create account", create)]),
+            text_button("I already have an account", lambda _: state.show_register(False)),
+        )
+
+    async def sign_in(_: Any) -> None:
+        await state.sign_in(server.value or "", email.value or "", password.value or "")
+
+    return screen(
+        heading("Gatepost"),
+        ft.Text("Sign in to your caseload. Notes are kept encrypted on this phone.", size=16),
+        email,
+        password,
+        server,
+        ft.Row([primary_button("Sign in", sign_in)]),
+        text_button("I have an invitation code", lambda _: state.show_register(True)),
+    )
+
+
+def set_pin_screen(state: AppState, page: ft.Page) -> ft.Control:
+    problems = state.form_problems
+    pin = field("New PIN", password=True, keyboard=ft.KeyboardType.NUMBER, error=problems.get("pin"))
+    repeat = field("Repeat PIN", password=True, keyboard=ft.KeyboardType.NUMBER, error=problems.get("repeat"))
+
+    async def save(_: Any) -> None:
+        await state.set_pin(pin.value or "", repeat.value or "")
+
+    return screen(
+        heading("Choose a PIN"),
+        ft.Text(
+            "4 to 8 digits. You will use it to open Gatepost on this phone, even with no signal.",
+            size=16,
+        ),
+        pin,
+        repeat,
+        ft.Row([primary_button("Set PIN", save)]),
+    )
+
+
+def unlock_screen(state: AppState, page: ft.Page) -> ft.Control:
+    pin = field("PIN", password=True, keyboard=ft.KeyboardType.NUMBER, error=state.pin_message)
+
+    async def unlock(_: Any) -> None:
+        await state.unlock(pin.value or "")
+
+    pin.on_submit = unlock
+    name = state.profile.display_name if state.profile else None
+    return screen(
+        heading("Gatepost is locked"),
+        ft.Text(f"Enter your PIN{', ' + name if name else ''}.", size=16),
+        pin,
+        ft.Text(state.pin_message or "", color=ft.Colors.ERROR, size=16, visible=bool(state.pin_message)),
+        ft.Row([primary_button("Unlock", unlock)]),
+        text_button("Sign in with password instead", lambda _: state.use_password_instead()),
+    )
+
+
+# --- caseload ---------------------------------------------------------------------------------
+
+
+def _release_text(release_at: str | None) -> str:
+    if not release_at:
+        return "Release date not recorded"
+    try:
+        if "T" in release_at:
+            moment = dt.datetime.fromisoformat(release_at)
+            return "Release " + moment.strftime("%a %d %b, %H:%M")
+        return "Release " + dt.date.fromisoformat(release_at).strftime("%a %d %b") + ", time not confirmed"
+    except ValueError:
+        return f"Release {release_at}"
+
+
+def _person_tile(state: AppState, person: PersonSummary) -> ft.Control:
+    details = [_release_text(person.release_at)]
+    if person.establishment:
+        details.append(person.establishment)
+    if person.pending:
+        details.append("waiting to sync")
+    if person.open_conflicts:
+        details.append("needs review")
+
+    async def open_person(_: Any) -> None:
+        await state.open_person(person.case_id)
+
+    return ft.Card(
+        content=ft.ListTile(
+            title=ft.Text(person.name or "Details not readable on this phone", size=18, weight=ft.FontWeight.W_600),
+            subtitle=ft.Text(" · ".join(details), size=15),
+            trailing=ft.Icon(ft.Icons.CHEVRON_RIGHT),
+            on_click=open_person,
+            min_height=64,
+        )
+    )
+
+
+def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
+    search = ft.TextField(
+        label="Search people",
+        value=state.search_text,
+        prefix_icon=ft.Icons.SEARCH,
+        text_size=17,
+    )
+
+    async def on_search(_: Any) -> None:
+        await state.search(search.value or "")
+
+    search.on_submit = on_search
+    search.on_change = on_search
+
+    async def lock(_: Any) -> None:
+        await state.lock()
+
+    who = state.profile
+    subtitle = f"{who.display_name} · {who.org_name}" if who else ""
+    waiting = []
+    if who is not None and not who.has_organisation_key:
+        waiting.append(
+            ft.Container(
+                ft.Text(
+                    "Waiting for a coordinator to give this account access. It happens when a coordinator's "
+                    "phone next syncs; then press Sync now.",
+                    size=15,
+                ),
+                bgcolor=ft.Colors.SECONDARY_CONTAINER,
+                padding=12,
+                border_radius=8,
+            )
+        )
+    people = [_person_tile(state, person) for person in state.people]
+    if not people:
+        people = [ft.Text("No people match." if state.search_text else "No people on the caseload yet.", size=16)]
+    return screen(
+        ft.Row(
+            [
+                ft.Column([heading("Caseload"), ft.Text(subtitle, size=14)], spacing=2, expand=True),
+                ft.IconButton(icon=ft.Icon(ft.Icons.LOCK_OUTLINE, semantics_label="Lock"), on_click=lock),
+            ]
+        ),
+        *waiting,
+        search,
+        ft.Row([primary_button("Add person", lambda _: state.start_adding_person(), icon=ft.Icons.PERSON_ADD)]),
+        *people,
+    )
+
+
+# --- adding a person --------------------------------------------------------------------------
+
+
+def add_person_screen(state: AppState, page: ft.Page) -> ft.Control:
+    problems = state.form_problems
+    specs = PERSON.fields
+    controls: dict[str, ft.TextField] = {}
+    for name in ("name", "other_names", "date_of_birth", "phone", "local_connection", "establishment"):
+        spec = specs[name]
+        hint = "YYYY-MM-DD" if name == "date_of_birth" else None
+        controls[name] = field(spec.label, error=problems.get(name), hint=hint)
+    release_date = field("Release date", hint="YYYY-MM-DD", error=problems.get("release_at"))
+    release_time = field("Release time", hint="HH:MM — leave empty if not confirmed")
+    for name in ("risk_summary", "goals", "lead_professional"):
+        spec = specs[name]
+        controls[name] = field(spec.label, error=problems.get(name), multiline=spec.max_length > 200)
+
+    async def save(_: Any) -> None:
+        values = {name: control.value or "" for name, control in controls.items()}
+        date_text, time_text = (release_date.value or "").strip(), (release_time.value or "").strip()
+        values["release_at"] = f"{date_text}T{time_text}" if date_text and time_text else date_text
+        await state.add_person(values)
+
+    async def back(_: Any) -> None:
+        await state.show_caseload()
+
+    return screen(
+        ft.Row([back_button(back), heading("Add person")]),
+        controls["name"],
+        controls["other_names"],
+        controls["date_of_birth"],
+        controls["phone"],
+        controls["local_connection"],
+        section("Release"),
+        controls["establishment"],
+        release_date,
+        release_time,
+        section("Working with them"),
+        controls["risk_summary"],
+        ft.Text("Risk is seen by link workers and coordinators only, never by mentors.", size=14),
+        controls["goals"],
+        controls["lead_professional"],
+        ft.Row([primary_button("Save person", save)]),
+        text_button("Back", back),
+    )
+
+
+# --- a person's record ------------------------------------------------------------------------
+
+
+def _when(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%d %b %Y, %H:%M")
+
+
+def _occurred(text: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(text).strftime("%a %d %b %Y, %H:%M")
+    except ValueError:
+        return text
+
+
+def _version_line(version: FieldValue) -> str:
+    return f"{version.author.name}: {version.value or 'not readable'} ({_when(version.written_at_ms)})"
+
+
+def _keep_handler(state: AppState, field_name: str, value: str | None, conflict_id: str) -> Any:
+    async def keep(_: Any) -> None:
+        await state.update_field(field_name, value or "", (conflict_id,))
+
+    return keep
+
+
+def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
+    value = view.value if view.value is not None else "—"
+    if view.name == "release_at" and view.value:
+        value = _release_text(view.value).removeprefix("Release ")
+    rows: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.Column(
+                    [ft.Text(view.label, size=13, color=ft.Colors.ON_SURFACE_VARIANT), ft.Text(value, size=16)],
+                    spacing=2,
+                    expand=True,
+                ),
+                ft.IconButton(
+                    icon=ft.Icon(ft.Icons.EDIT_OUTLINED, semantics_label=f"Edit {view.label}"),
+                    on_click=lambda _: _edit_dialog(state, page, view),
+                ),
+            ]
+        )
+    ]
+    for conflict in view.conflicts:
+        earlier, later = conflict.earlier, conflict.later
+        rows.append(
+            ft.Container(
+                ft.Column(
+                    [
+                        ft.Text("Two people changed this at the same time", weight=ft.FontWeight.W_600),
+                        ft.Text(_version_line(earlier)),
+                        ft.Text(_version_line(later)),
+                        ft.Row(
+                            [
+                                ft.OutlinedButton(
+                                    f"Keep {earlier.value}",
+                                    on_click=_keep_handler(state, view.name, earlier.value, conflict.conflict_id),
+                                ),
+                                ft.OutlinedButton(
+                                    f"Keep {later.value}",
+                                    on_click=_keep_handler(state, view.name, later.value, conflict.conflict_id),
+                                ),
+                            ],
+                            wrap=True,
+                        ),
+                    ],
+                    spacing=4,
+                ),
+                bgcolor=ft.Colors.ERROR_CONTAINER,
+                padding=10,
+                border_radius=8,
+            )
+        )
+    return ft.Column(rows, spacing=4)
+
+
+def _edit_dialog(state: AppState, page: ft.Page, view: FieldView) -> None:
+    editor = field(view.label, value=view.value or "", multiline=view.name in ("risk_summary", "goals"))
+
+    async def save(_: Any) -> None:
+        page.pop_dialog()
+        await state.update_field(view.name, editor.value or "")
+
+    page.show_dialog(
+        ft.AlertDialog(
+            title=ft.Text(f"Change {view.label.lower()}"),
+            content=editor,
+            actions=[
+                ft.TextButton("Cancel", on_click=lambda _: page.pop_dialog()),
+                ft.FilledButton("Save change", on_click=save),
+            ],
+        )
+    )
+
+
+def _contact_card(entry: ContactEntry) -> ft.Control:
+    status = {"pending": "Waiting to sync", "synced": "Synced", "not_accepted": "Not accepted by the server"}[
+        entry.sync_state
+    ]
+    lines: list[ft.Control] = [
+        ft.Text(f"{_occurred(entry.occurred_at)} · {entry.setting_label}", weight=ft.FontWeight.W_600, size=15),
+        ft.Text(f"{entry.contact_type_label} · by {entry.author.name}", size=14),
+        ft.Text(entry.note, size=16),
+        ft.Text(
+            f"{entry.basis_label} · {TIER_CHOICES[entry.tier.value]} · {status}",
+            size=13,
+            color=ft.Colors.ON_SURFACE_VARIANT,
+        ),
+    ]
+    if entry.not_accepted_reason:
+        lines.append(ft.Text(entry.not_accepted_reason, color=ft.Colors.ERROR, size=13))
+    return ft.Card(content=ft.Container(ft.Column(lines, spacing=4), padding=12))
+
+
+def _unreadable_card(entry: UnreadableEntry) -> ft.Control:
+    return ft.Card(
+        content=ft.Container(
+            ft.Text(
+                f"A {entry.kind} entry by {entry.author.name} on {_when(entry.written_at_ms)} "
+                "cannot be read on this phone.",
+                size=14,
+                italic=True,
+            ),
+            padding=12,
+        )
+    )
+
+
+def person_screen(state: AppState, page: ft.Page) -> ft.Control:
+    record = state.record
+    if record is None:
+        return screen(ft.Text("Loading…"))
+
+    async def back(_: Any) -> None:
+        await state.show_caseload()
+
+    details = [_field_row(state, page, view) for view in record.fields if view.name != "name"]
+    timeline: list[ft.Control] = [_contact_card(entry) for entry in record.contacts]
+    timeline += [_unreadable_card(entry) for entry in record.unreadable]
+    if not timeline:
+        timeline = [ft.Text("No contacts logged yet.", size=16)]
+    return screen(
+        ft.Row(
+            [back_button(back), ft.Text(record.name or "Not readable", size=24, weight=ft.FontWeight.BOLD, expand=True)]
+        ),
+        ft.Row([primary_button("Log contact", lambda _: state.start_logging_contact(), icon=ft.Icons.EDIT_NOTE)]),
+        section("Contacts"),
+        *timeline,
+        section("Details"),
+        *details,
+        text_button("Back", back),
+    )
+
+
+# --- logging a contact ------------------------------------------------------------------------
+
+
+def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
+    problems = state.form_problems
+    when = field(
+        "Date and time", value=state.default_contact_time(), hint="YYYY-MM-DD HH:MM", error=problems.get("occurred_at")
+    )
+    where = choice("Where", CONTACT_SETTINGS, error=problems.get("setting"))
+    kind = choice("Type of contact", CONTACT_TYPES, error=problems.get("contact_type"))
+    note = field("Note", multiline=True, error=problems.get("note"))
+    basis = radio_choice(NOTE_BASIS, "fact")
+    is_mentor = state.profile is not None and state.profile.role.value == "peer_mentor"
+    tier = radio_choice(
+        {"basic": TIER_CHOICES["basic"]} if is_mentor else TIER_CHOICES, "basic" if is_mentor else "full"
+    )
+    name = state.record.name if state.record and state.record.name else "this person"
+
+    async def save(_: Any) -> None:
+        await state.log_contact(
+            occurred_at=when.value or "",
+            setting=where.value or "",
+            contact_type=kind.value or "",
+            note=note.value or "",
+            basis=basis.value or "fact",
+            tier=tier.value or "full",
+        )
+
+    async def back(_: Any) -> None:
+        if state.case_id:
+            await state.open_person(state.case_id)
+
+    return screen(
+        ft.Row([back_button(back), ft.Text(f"Contact with {name}", size=22, weight=ft.FontWeight.BOLD, expand=True)]),
+        when,
+        labelled("Where", where),
+        labelled("Type of contact", kind),
+        note,
+        section("Is this fact or your opinion?"),
+        basis,
+        section("Who can see it"),
+        tier,
+        ft.Row([primary_button("Save contact", save)]),
+        text_button("Back", back),
+    )
+
+
+SCREENS = {
+    "sign_in": sign_in_screen,
+    "set_pin": set_pin_screen,
+    "unlock": unlock_screen,
+    "caseload": caseload_screen,
+    "add_person": add_person_screen,
+    "person": person_screen,
+    "log_contact": log_contact_screen,
+}
+
+__all__ = ["SCREENS"]

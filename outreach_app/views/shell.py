@@ -1,0 +1,78 @@
+"""The frame around every screen: the sync bar (always visible once unlocked) and the screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+
+from outreach_app.state import AppState, Notice
+from outreach_app.views.screens import SCREENS
+
+
+def mount(page: ft.Page, state: AppState) -> None:
+    """Attach the state to a page: build the frame and re-render when the state says so."""
+    page.title = "Gatepost"
+    page.padding = 0
+    page.theme_mode = ft.ThemeMode.SYSTEM
+    page.theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
+    page.dark_theme = ft.Theme(color_scheme_seed=ft.Colors.TEAL)
+
+    status_icon = ft.Icon(ft.Icons.CLOUD_DONE_OUTLINED, size=22)
+    status_text = ft.Text("", size=15, expand=True)
+    progress = ft.ProgressBar(semantics_label="Sync progress", visible=False)
+
+    async def sync_now(_: Any) -> None:
+        await state.sync_now()
+
+    sync_button = ft.FilledTonalButton("Sync now", icon=ft.Icons.SYNC, on_click=sync_now, height=44)
+    bar = ft.Container(
+        ft.Column(
+            [ft.Row([status_icon, status_text, sync_button], spacing=8), progress],
+            spacing=4,
+        ),
+        padding=ft.Padding.only(left=14, right=10, top=8, bottom=6),
+        bgcolor=ft.Colors.SURFACE_CONTAINER_HIGH,
+        visible=False,
+    )
+    content = ft.Container(expand=True)
+    page.add(ft.SafeArea(ft.Column([bar, content], spacing=0, expand=True), expand=True))
+
+    def render_bar() -> None:
+        bar.visible = state.unlocked
+        status_text.value = state.sync_text()
+        status = state.sync_status
+        if state.syncing:
+            status_icon.icon = ft.Icons.SYNC
+        elif status is not None and status.pending and status.offline:
+            status_icon.icon = ft.Icons.CLOUD_OFF
+        elif status is not None and status.pending:
+            status_icon.icon = ft.Icons.CLOUD_UPLOAD_OUTLINED
+        else:
+            status_icon.icon = ft.Icons.CLOUD_DONE_OUTLINED
+        progress.visible = state.syncing or state.busy
+        progress.value = state.sync_progress if state.syncing else None
+        sync_button.disabled = state.syncing
+
+    def on_sync_bar() -> None:
+        render_bar()
+        page.update()
+
+    def on_screen() -> None:
+        content.content = SCREENS[state.screen.value](state, page)
+        render_bar()
+        page.update()
+
+    def on_notice(notice: Notice) -> None:
+        page.show_dialog(
+            ft.SnackBar(
+                ft.Text(notice.text, size=16),
+                show_close_icon=True,
+                bgcolor=ft.Colors.ERROR_CONTAINER if notice.is_error else None,
+                duration=ft.Duration(seconds=6 if notice.is_error else 3),
+            )
+        )
+
+    state.on_sync_bar = on_sync_bar
+    state.on_screen = on_screen
+    state.on_notice = on_notice
