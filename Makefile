@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit browser-deps bench protocol-doc clean
+.PHONY: demo test lint typecheck unit browser-deps bench protocol-doc phone-src clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 and run again."; exit 1; }
@@ -49,6 +49,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+# The client alone, laid out as `flet build apk|ipa` expects; the server never ships to phones.
+phone-src:
+	rm -rf build/phone && mkdir -p build/phone
+	cp -r outreach_app shared assets pyproject.toml README.md build/phone/
+	find build/phone -name __pycache__ -prune -exec rm -rf {} +
+	printf 'from outreach_app.main import run\n\nrun()\n' > build/phone/main.py
+	@echo "Client staged in build/phone: cd build/phone && flet build apk (needs the Flutter SDK)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
