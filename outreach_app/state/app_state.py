@@ -104,6 +104,8 @@ class AppState:
         self.syncing = False
         self.sync_progress: float | None = None
         self.sync_status: SyncStatus | None = None
+        # The server asked for the password again; unsaved forms stay open until the worker chooses.
+        self.session_expired = False
         self.on_screen: Callable[[], None] = lambda: None
         self.on_sync_bar: Callable[[], None] = lambda: None
         self.on_notice: Callable[[Notice], None] = lambda notice: None
@@ -129,6 +131,8 @@ class AppState:
         return self.screen not in (Screen.SIGN_IN, Screen.SET_PIN, Screen.UNLOCK)
 
     def sync_text(self) -> str:
+        if self.session_expired:
+            return "Sign in again to send your changes"
         if self.sync_status is None:
             return "Not synced yet"
         return sync_status_text(self.sync_status, syncing=self.syncing, now_ms=self.now_ms())
@@ -173,6 +177,7 @@ class AppState:
         if profile is None:
             return
         self.profile = profile
+        self.session_expired = False
         status = await self._run(self.gatepost.account.status)
         if status is AccountStatus.NEEDS_PIN:
             self.screen = Screen.SET_PIN
@@ -211,6 +216,11 @@ class AppState:
         self.pin_message = None
         await self._enter_caseload()
         await self.sync_now(quiet=True)
+
+    def _ask_for_password(self) -> None:
+        self.screen = Screen.SIGN_IN
+        self.register_mode = False
+        self.on_screen()
 
     def use_password_instead(self) -> None:
         self.screen = Screen.SIGN_IN
@@ -320,6 +330,10 @@ class AppState:
         """Push and pull now. ``quiet`` (automatic syncs) shows no notice when offline."""
         if not self.unlocked or self._sync_lock.locked():
             return
+        if self.session_expired:
+            if not quiet:
+                self._ask_for_password()
+            return
         async with self._sync_lock:
             self.syncing, self.sync_progress = True, 0.0
             self.on_sync_bar()
@@ -333,10 +347,9 @@ class AppState:
                 report = await self._run(lambda: self.gatepost.sync.sync_now(progress))
             except SessionExpired as expired:
                 self.syncing, self.sync_progress = False, None
+                self.session_expired = True
                 await self.refresh_sync_status()
-                self.screen = Screen.SIGN_IN
-                self.on_screen()
-                self.on_notice(Notice(expired.message, is_error=True))
+                self.on_notice(Notice(f"{expired.message} Press Sign in when you are ready.", is_error=True))
                 return
             except AppError as error:
                 report = None
@@ -387,9 +400,9 @@ class AppState:
             self._problems(invalid.problems)
             return None
         except SessionExpired as expired:
+            self.session_expired = True
             self.on_notice(Notice(expired.message, is_error=True))
-            self.screen = Screen.SIGN_IN
-            self.on_screen()
+            self.on_sync_bar()
             return None
         except AppError as error:
             self.on_notice(Notice(error.message, is_error=True))

@@ -53,6 +53,7 @@ def mount(page: ft.Page, state: AppState) -> None:
         progress.visible = state.syncing or state.busy
         progress.value = state.sync_progress if state.syncing else None
         sync_button.disabled = state.syncing
+        sync_button.content = "Sign in" if state.session_expired else "Sync now"
 
     def on_sync_bar() -> None:
         render_bar()
