@@ -100,6 +100,8 @@ class AppState:
         self.case_id: str | None = None
         self.record: PersonRecord | None = None
         self.form_problems: dict[str, str] = {}
+        # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
+        self.draft: dict[str, str] = {}
         self.pin_message: str | None = None
         self.syncing = False
         self.sync_progress: float | None = None
@@ -145,6 +147,7 @@ class AppState:
         self.on_screen()
 
     async def sign_in(self, server_url: str, email: str, password: str) -> None:
+        self.draft = {"server": server_url, "email": email}
         problems = _required({"server": server_url, "email": email, "password": password})
         if problems:
             return self._problems(problems)
@@ -155,6 +158,7 @@ class AppState:
     async def register(
         self, server_url: str, invitation_code: str, display_name: str, email: str, password: str
     ) -> None:
+        self.draft = {"server": server_url, "code": invitation_code, "name": display_name, "email": email}
         problems = _required(
             {"server": server_url, "code": invitation_code, "name": display_name, "email": email, "password": password}
         )
@@ -256,11 +260,12 @@ class AppState:
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
-        self.form_problems = {}
+        self.form_problems, self.draft = {}, {}
         self.screen = Screen.ADD_PERSON
         self.on_screen()
 
     async def add_person(self, values: Mapping[str, str]) -> None:
+        self.draft = dict(values)
         cleaned = {name: value.strip() for name, value in values.items() if value and value.strip()}
         case_id = await self._guarded(lambda: self.gatepost.records.add_person(cleaned))
         if case_id is None:
@@ -270,14 +275,14 @@ class AppState:
         await self.sync_now(quiet=True)
 
     async def open_person(self, case_id: str) -> None:
-        self.form_problems = {}
+        self.form_problems, self.draft = {}, {}
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         self.screen = Screen.PERSON
         self.on_screen()
 
     def start_logging_contact(self) -> None:
-        self.form_problems = {}
+        self.form_problems, self.draft = {}, {}
         self.screen = Screen.LOG_CONTACT
         self.on_screen()
 
@@ -290,6 +295,14 @@ class AppState:
         case_id = self.case_id
         if case_id is None:
             return
+        self.draft = {
+            "occurred_at": occurred_at,
+            "setting": setting,
+            "contact_type": contact_type,
+            "note": note,
+            "basis": basis,
+            "tier": tier,
+        }
         when = occurred_at.strip().replace(" ", "T", 1)
         saved = await self._guarded(
             lambda: self.gatepost.records.log_contact(

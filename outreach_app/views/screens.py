@@ -33,13 +33,15 @@ TIER_CHOICES = {
 
 
 def sign_in_screen(state: AppState, page: ft.Page) -> ft.Control:
-    problems = state.form_problems
-    server = field("Server address", value=state.default_server_url, error=problems.get("server"))
-    email = field("Email", keyboard=ft.KeyboardType.EMAIL, error=problems.get("email"))
+    problems, draft = state.form_problems, state.draft
+    server = field("Server address", value=draft.get("server", state.default_server_url), error=problems.get("server"))
+    email = field("Email", value=draft.get("email", ""), keyboard=ft.KeyboardType.EMAIL, error=problems.get("email"))
     password = field("Password", password=True, error=problems.get("password"))
     if state.register_mode:
-        code = field("Invitation code", error=problems.get("code"), hint="From your coordinator")
-        name = field("Your name", error=problems.get("name"))
+        code = field(
+            "Invitation code", value=draft.get("code", ""), error=problems.get("code"), hint="From your coordinator"
+        )
+        name = field("Your name", value=draft.get("name", ""), error=problems.get("name"))
 
         async def create(_: Any) -> None:
             await state.register(
@@ -202,18 +204,21 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
 
 
 def add_person_screen(state: AppState, page: ft.Page) -> ft.Control:
-    problems = state.form_problems
+    problems, draft = state.form_problems, state.draft
     specs = PERSON.fields
     controls: dict[str, ft.TextField] = {}
     for name in ("name", "other_names", "date_of_birth", "phone", "local_connection", "establishment"):
         spec = specs[name]
         hint = "YYYY-MM-DD" if name == "date_of_birth" else None
-        controls[name] = field(spec.label, error=problems.get(name), hint=hint)
-    release_date = field("Release date", hint="YYYY-MM-DD", error=problems.get("release_at"))
-    release_time = field("Release time", hint="HH:MM — leave empty if not confirmed")
+        controls[name] = field(spec.label, value=draft.get(name, ""), error=problems.get(name), hint=hint)
+    release_date_text, _, release_time_text = draft.get("release_at", "").partition("T")
+    release_date = field("Release date", value=release_date_text, hint="YYYY-MM-DD", error=problems.get("release_at"))
+    release_time = field("Release time", value=release_time_text, hint="HH:MM — leave empty if not confirmed")
     for name in ("risk_summary", "goals", "lead_professional"):
         spec = specs[name]
-        controls[name] = field(spec.label, error=problems.get(name), multiline=spec.max_length > 200)
+        controls[name] = field(
+            spec.label, value=draft.get(name, ""), error=problems.get(name), multiline=spec.max_length > 200
+        )
 
     async def save(_: Any) -> None:
         values = {name: control.value or "" for name, control in controls.items()}
@@ -404,17 +409,23 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
 
 
 def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
-    problems = state.form_problems
+    problems, draft = state.form_problems, state.draft
     when = field(
-        "Date and time", value=state.default_contact_time(), hint="YYYY-MM-DD HH:MM", error=problems.get("occurred_at")
+        "Date and time",
+        value=draft.get("occurred_at") or state.default_contact_time(),
+        hint="YYYY-MM-DD HH:MM",
+        error=problems.get("occurred_at"),
     )
-    where = choice("Where", CONTACT_SETTINGS, error=problems.get("setting"))
-    kind = choice("Type of contact", CONTACT_TYPES, error=problems.get("contact_type"))
-    note = field("Note", multiline=True, error=problems.get("note"))
-    basis = radio_choice(NOTE_BASIS, "fact")
+    where = choice("Where", CONTACT_SETTINGS, value=draft.get("setting") or None, error=problems.get("setting"))
+    kind = choice(
+        "Type of contact", CONTACT_TYPES, value=draft.get("contact_type") or None, error=problems.get("contact_type")
+    )
+    note = field("Note", value=draft.get("note", ""), multiline=True, error=problems.get("note"))
+    basis = radio_choice(NOTE_BASIS, draft.get("basis") or "fact")
     is_mentor = state.profile is not None and state.profile.role.value == "peer_mentor"
     tier = radio_choice(
-        {"basic": TIER_CHOICES["basic"]} if is_mentor else TIER_CHOICES, "basic" if is_mentor else "full"
+        {"basic": TIER_CHOICES["basic"]} if is_mentor else TIER_CHOICES,
+        "basic" if is_mentor else (draft.get("tier") or "full"),
     )
     name = state.record.name if state.record and state.record.name else "this person"
 

@@ -67,7 +67,7 @@ def mount(page: ft.Page, state: AppState) -> None:
     def on_notice(notice: Notice) -> None:
         page.show_dialog(
             ft.SnackBar(
-                ft.Text(notice.text, size=16),
+                ft.Text(notice.text, size=16, color=ft.Colors.ON_ERROR_CONTAINER if notice.is_error else None),
                 show_close_icon=True,
                 bgcolor=ft.Colors.ERROR_CONTAINER if notice.is_error else None,
                 duration=ft.Duration(seconds=6 if notice.is_error else 3),
