@@ -1,0 +1,275 @@
+"""Driving the Gatepost app in Chromium the way a worker does, by the labels they see.
+
+Flutter draws on a canvas; its accessibility tree (turned on in ``open_app``) gives every control
+a role and a name, so the tests find controls by the same labels a screen reader reads out.
+See ``/tmp/flet_spike/NOTES.md`` for why each step is done this way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+from tests.e2e.processes import ARTIFACTS, PIN, TeamMember
+
+__all__ = [
+    "SCREENSHOTS",
+    "SYNCED",
+    "WAITING",
+    "WAITING_OFFLINE",
+    "ContactForm",
+    "PersonForm",
+    "add_person",
+    "button",
+    "choose",
+    "expect_value",
+    "fill_field",
+    "go_back",
+    "log_contact",
+    "open_app",
+    "press_sync_now",
+    "reveal",
+    "set_pin",
+    "shot",
+    "sign_in",
+    "sign_in_with_new_pin",
+    "sync_status",
+    "textbox",
+]
+
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+SYNCED = re.compile(r"^(All changes synced|Synced just now|Synced \d+ min ago)$")
+WAITING_OFFLINE = re.compile(r"^\d+ changes? waiting — offline$")
+WAITING = re.compile(r"^\d+ changes? waiting$")
+_STATUS = re.compile(
+    r"^(All changes synced|Synced just now|Synced \d+ min ago|\d+ changes? waiting( — offline)?|Syncing…)$"
+)
+
+
+# --- the app in a browser -------------------------------------------------------------------
+
+
+def open_app(context: BrowserContext, url: str) -> Page:
+    """A new tab on the app, with the accessibility tree on, once the app's first screen shows."""
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
+    page.evaluate("document.querySelector('flt-semantics-placeholder')?.click()")
+    first_screen = (
+        page.get_by_role("button", name="Sign in", exact=True)
+        .or_(page.get_by_role("button", name="Unlock", exact=True))
+        .or_(page.get_by_role("button", name="Set PIN", exact=True))
+        .or_(page.get_by_text("Caseload", exact=True))
+    )
+    expect(first_screen.first).to_be_visible(timeout=30_000)
+    return page
+
+
+def fill_field(field: Locator, text: str) -> None:
+    """Type into a Flet ``TextField`` so the value reaches Python.
+
+    A bare ``fill()`` can be lost: Flutter attaches its text-editing session a moment after focus
+    and resets the DOM value. The attach flips ``autocorrect`` to "on" (the ``TextField`` default),
+    so wait for that; fields without autocorrect (passwords) get a short pause and a re-check.
+    """
+    for _attempt in range(3):
+        field.click()
+        try:
+            expect(field).to_have_attribute("autocorrect", "on", timeout=1_500)
+        except AssertionError:
+            field.page.wait_for_timeout(300)
+        field.fill(text)
+        try:
+            expect(field).to_have_value(text, timeout=2_000)
+            field.page.wait_for_timeout(150)
+            expect(field).to_have_value(text, timeout=1_000)
+            return
+        except AssertionError:
+            continue
+    expect(field).to_have_value(text)
+
+
+def reveal(locator: Locator, *, steps: int = 12) -> Locator:
+    """Bring ``locator`` onto the screen. Scrolling the accessibility node into view scrolls the
+    Flutter list too; a node not built yet (a lazy list) is looked for by turning the wheel."""
+    page = locator.page
+    target = locator.first
+    height = (page.viewport_size or {"height": 915})["height"]
+    for direction in (1, -1):
+        for _ in range(steps):
+            if target.count():
+                target.scroll_into_view_if_needed()
+                return target
+            page.mouse.move(206, height * 0.6)
+            page.mouse.wheel(0, 300 * direction)
+            page.wait_for_timeout(120)
+    expect(target).to_be_attached()
+    return target
+
+
+def expect_value(field: Locator, expected: str | re.Pattern[str]) -> None:
+    """Check what a text field holds. Flutter puts a field's text into the DOM only while the
+    field is being edited, so focus it first (as a worker would, to check it)."""
+    field.click()
+    try:
+        expect(field).to_have_attribute("autocorrect", "on", timeout=1_500)
+    except AssertionError:
+        field.page.wait_for_timeout(300)
+    expect(field).to_have_value(expected)
+
+
+def textbox(page: Page, name: str) -> Locator:
+    """The text field labelled ``name``. While an empty field has focus Flutter adds its hint to
+    the accessible name ("Date of birth YYYY-MM-DD"), so a trailing hint is allowed."""
+    return page.get_by_role("textbox", name=re.compile(rf"^{re.escape(name)}(\s.*)?$", re.DOTALL))
+
+
+def button(page: Page, name: str) -> Locator:
+    return page.get_by_role("button", name=name, exact=True)
+
+
+def choose(page: Page, dropdown_label: str, option_text: str) -> None:
+    """Open the dropdown named ``dropdown_label``, pick ``option_text``, and see the menu close.
+
+    (Flutter does not expose the chosen option to the accessibility tree; the saved record shows it.)
+    """
+    dropdown = page.get_by_role("button", name=dropdown_label, exact=True)
+    reveal(dropdown).click()
+    expect(page.get_by_role("button", name=dropdown_label, exact=True, expanded=True)).to_have_count(1)
+    page.get_by_role("button", name=option_text, exact=True).last.click()
+    expect(page.get_by_role("button", name=dropdown_label, exact=True, expanded=True)).to_have_count(0)
+    expect(page.get_by_role("button", name=option_text, exact=True)).to_have_count(0)
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save what the worker sees to ``test-artifacts/screenshots/<test>/<name>.png``."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "outside-a-test")
+    test_name = current.split("::")[-1].split(" ")[0]
+    folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.wait_for_timeout(600)  # the canvas paints a little after the accessibility tree updates
+    page.screenshot(path=str(path))
+    return path
+
+
+def sync_status(page: Page) -> Locator:
+    """The sync status line that is always visible once the app is unlocked."""
+    return page.get_by_text(_STATUS)
+
+
+# --- what a worker does ---------------------------------------------------------------------
+
+
+def sign_in(page: Page, member: TeamMember, password: str, *, server_url: str | None = None) -> None:
+    """On the sign-in screen: (the server address is filled in already) email, password, Sign in."""
+    expect(button(page, "Sign in")).to_be_visible()
+    expect(button(page, "I have an invitation code")).to_be_visible()
+    server = textbox(page, "Server address")
+    if server_url is not None:
+        fill_field(server, server_url)
+    fill_field(textbox(page, "Email"), member.email)
+    fill_field(textbox(page, "Password"), password)
+    button(page, "Sign in").click()
+
+
+def set_pin(page: Page, pin: str = PIN) -> None:
+    expect(button(page, "Set PIN")).to_be_visible(timeout=20_000)
+    fill_field(textbox(page, "New PIN"), pin)
+    fill_field(textbox(page, "Repeat PIN"), pin)
+    button(page, "Set PIN").click()
+    expect(page.get_by_text("Caseload", exact=True)).to_be_visible(timeout=20_000)
+    # Setting the PIN syncs by itself (the new phone fetches its keys); let it finish, as a worker
+    # watching the sync line would, so the next tap does not race the caseload being redrawn.
+    expect(sync_status(page)).to_have_text(SYNCED, timeout=20_000)
+
+
+def sign_in_with_new_pin(page: Page, member: TeamMember, password: str, *, server_url: str | None = None) -> None:
+    sign_in(page, member, password, server_url=server_url)
+    set_pin(page)
+
+
+@dataclass(frozen=True)
+class PersonForm:
+    name: str
+    other_names: str = ""
+    date_of_birth: str = ""
+    phone: str = ""
+    local_connection: str = ""
+    establishment: str = ""
+    release_date: str = ""
+    release_time: str = ""
+    risk: str = ""
+    goals: str = ""
+    lead_professional: str = ""
+
+    def by_label(self) -> dict[str, str]:
+        return {
+            "Name": self.name,
+            "Other names they use": self.other_names,
+            "Date of birth": self.date_of_birth,
+            "Phone": self.phone,
+            "Local connection (borough)": self.local_connection,
+            "Prison or establishment": self.establishment,
+            "Release date": self.release_date,
+            "Release time": self.release_time,
+            "Risk, in plain words": self.risk,
+            "Their own goals, in their words": self.goals,
+            "Lead professional": self.lead_professional,
+        }
+
+
+def add_person(page: Page, person: PersonForm, *, screenshot: str | None = None) -> None:
+    """From the caseload: Add person, fill the form, Save person; ends on the person's record."""
+    button(page, "Add person").click()
+    expect(button(page, "Save person")).to_be_visible()
+    for label, value in person.by_label().items():
+        field = reveal(textbox(page, label))  # every field of the contract is there
+        if value:
+            fill_field(field, value)
+    if screenshot:
+        shot(page, screenshot)
+    reveal(button(page, "Save person")).click()
+    expect(button(page, "Log contact")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(person.name, exact=True).first).to_be_visible()
+
+
+@dataclass(frozen=True)
+class ContactForm:
+    note: str
+    where: str = "Prison gate"
+    contact_type: str = "Met face to face"
+    basis: str = "Fact"  # or "My opinion or judgement"
+    who_can_see: str = "Link workers and coordinators only"  # or "Mentors can see this"
+
+
+def log_contact(page: Page, contact: ContactForm, *, screenshot: str | None = None) -> None:
+    """From a person's record: Log contact, fill the form, Save contact; ends on the record."""
+    button(page, "Log contact").click()
+    expect_value(textbox(page, "Date and time"), re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$"))
+    choose(page, "Where", contact.where)
+    choose(page, "Type of contact", contact.contact_type)
+    fill_field(reveal(textbox(page, "Note")), contact.note)
+    for radio_name in (contact.basis, contact.who_can_see):
+        radio = reveal(page.get_by_role("radio", name=radio_name, exact=True))
+        radio.click()
+        expect(radio).to_be_checked()
+    if screenshot:
+        shot(page, screenshot)
+    reveal(button(page, "Save contact")).click()
+    expect(button(page, "Log contact")).to_be_visible(timeout=20_000)
+
+
+def press_sync_now(page: Page) -> None:
+    sync = button(page, "Sync now")
+    expect(sync).to_be_enabled(timeout=15_000)  # disabled while a sync is already running
+    sync.click()
+
+
+def go_back(page: Page) -> None:
+    button(page, "Back").first.click()
