@@ -1,0 +1,63 @@
+"""Retake the README's phone screenshots from a running ``make demo``.
+
+    make demo            # in one terminal
+    .venv/bin/python -m tests.e2e.readme_screenshots   # in another
+
+Signs in as the demo link worker in a fresh Chromium context at 412x915 and saves
+``assets/screenshots/{caseload,record,log-contact}.png``. Nothing is saved to the demo's record
+(the contact form is left without saving).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e.conftest import CHROMIUM_ARGS, PHONE
+from tests.e2e.processes import TeamMember
+from tests.e2e.ui import SYNCED, button, choose, fill_field, open_app, reveal, set_pin, sign_in, sync_status, textbox
+from shared.protocol import Role
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "assets" / "screenshots"
+DEMO_WORKER = TeamMember("worker@demo.test", "Sam Okoro", Role.LINK_WORKER)
+
+
+def main() -> None:
+    app_url = f"http://127.0.0.1:{os.environ.get('OUTREACH_APP_PORT', '8550')}/"
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=os.environ.get("OUTREACH_CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport=PHONE)
+        context.set_default_timeout(30_000)
+        page = open_app(context, app_url)
+        sign_in(page, DEMO_WORKER, "demo-password")
+        set_pin(page, "1234")
+        expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "caseload.png"))
+
+        person = page.get_by_role("button", name=re.compile(r"^Dean Walsh"))
+        reveal(person).click()
+        expect(button(page, "Log contact")).to_be_visible()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "record.png"))
+
+        button(page, "Log contact").click()
+        choose(page, "Where", "Prison gate")
+        choose(page, "Type of contact", "Met face to face")
+        fill_field(textbox(page, "Note"), "Met at the gate at 08:40 with a travel warrant. Walked to housing options; bedspace held at St Mungo's.")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "log-contact.png"))
+        context.close()
+        browser.close()
+    print(f"Saved to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
