@@ -1,0 +1,163 @@
+"""``make demo`` as a newcomer uses it: the launcher starts the server and the app, seeds the demo
+organisation, the link worker signs in in a browser and logs a contact, and the coordinator's demo
+phone receives it. Stopping with Ctrl-C stops both; a second start reuses the demo data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from outreach_app.demo import COORDINATOR, DEMO_PASSWORD, DEMO_PIN, WORKER
+from outreach_app.services import Gatepost, device_store_path
+from tests.e2e.conftest import PHONE
+from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
+from tests.e2e.ui import SYNCED, ContactForm, button, log_contact, open_app, set_pin, shot, sign_in, sync_status
+
+pytestmark = pytest.mark.browser
+
+BANNER = "Gatepost demo is running."
+START_TIMEOUT_S = 240.0
+
+
+class Launcher:
+    """``python -m outreach_app.demo_launcher`` (what ``make demo`` runs) on free ports."""
+
+    def __init__(self, data_dir: Path, server_port: int, app_port: int, log_path: Path) -> None:
+        self.data_dir = data_dir
+        self.server_url = f"http://127.0.0.1:{server_port}"
+        self.app_url = f"http://127.0.0.1:{app_port}/"
+        self.env = dict(os.environ, OUTREACH_SERVER_PORT=str(server_port), OUTREACH_APP_PORT=str(app_port))
+        self.log_path = log_path
+        self.output: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> Launcher:
+        self.output.clear()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "outreach_app.demo_launcher", "--data-dir", str(self.data_dir)],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not any(BANNER in line for line in self.output):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"make demo did not come up. It printed:\n{self.printed()}", pytrace=False)
+            time.sleep(0.2)
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        with self.log_path.open("a", encoding="utf-8") as log:
+            for line in self.process.stdout:
+                self.output.append(line)
+                log.write(line)
+                log.flush()
+
+    def printed(self) -> str:
+        return "".join(self.output)
+
+    def stop(self) -> int:
+        """Ctrl-C, as a person would; returns the launcher's exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        return self.process.returncode
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Launcher]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    launcher = Launcher(tmp_path / "demo", free_port(), free_port(), LOGS / "demo-launcher.log")
+    try:
+        yield launcher
+    finally:
+        if launcher.process is not None:
+            launcher.stop()
+
+
+def _port_is_free(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
+    except (urllib.error.URLError, OSError):
+        return True
+    return False
+
+
+def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: Launcher, browser: Browser) -> None:
+    demo.start()
+    printed = demo.printed()
+    for expected in (demo.app_url, demo.server_url, "worker@demo.test", "coordinator@demo.test", "mentor@demo.test"):
+        assert expected in printed, f"the banner does not show {expected}:\n{printed}"
+    assert f"password: {DEMO_PASSWORD}" in printed
+    assert "people added: 12" in printed
+
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(30_000)
+    try:
+        page = open_app(context, demo.app_url)
+        sign_in(page, TeamMember(WORKER.email, WORKER.display_name, WORKER.role), DEMO_PASSWORD)
+        set_pin(page, DEMO_PIN)
+        shot(page, "01-demo-caseload")
+        person = page.get_by_role("button", name=re.compile(r"^Kayleigh Dawson"))
+        expect(person).to_be_visible()
+        person.click()
+        note = "Met Kayleigh at the visitor centre; she wants her GP appointment moved to Friday."
+        log_contact(page, ContactForm(note=note, where="Prison (in-reach visit)", contact_type="Met face to face"))
+        expect(page.get_by_text(note)).to_be_visible()
+        expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
+        shot(page, "02-demo-contact-logged")
+    finally:
+        context.close()
+
+    # The coordinator's demo phone (made by the seeding, unlocked with the demo PIN) receives it.
+    coordinator = Gatepost.open(device_store_path(demo.data_dir / "app-data", COORDINATOR.slot))
+    try:
+        coordinator.account.unlock(DEMO_PIN)
+        assert not coordinator.sync.sync_now().offline
+        people = {summary.name: summary.case_id for summary in coordinator.records.list_people()}
+        assert len(people) == 12
+        contacts = coordinator.records.person_record(people["Kayleigh Dawson"]).contacts
+        mine = [entry for entry in contacts if entry.note == note]
+        assert len(mine) == 1
+        assert mine[0].author.name == WORKER.display_name
+    finally:
+        coordinator.close()
+
+    assert demo.stop() == 0
+    assert "Demo stopped." in demo.printed()
+    assert _port_is_free(f"{demo.server_url}/healthz") and _port_is_free(demo.app_url)
+
+    # A second `make demo` reuses what is there: nobody is added twice, the contact is still there.
+    demo.start()
+    assert "The demo organisation exists" in demo.printed()
+    assert "people added: 0, contacts added: 0; caseload: 12" in demo.printed()
+    assert demo.stop() == 0
