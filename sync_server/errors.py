@@ -15,6 +15,7 @@ words a worker can read in the app; they never contain secrets, stack traces or 
      ├── NotFound                    404     (given)
      ├── Conflict                    409     (given)        e.g. email taken, organisation key already set
      ├── PayloadTooLarge             413     payload_too_large
+     ├── TooManyAttempts             429     too_many_attempts  sign-in throttled (with Retry-After)
      ├── InvalidInput                422     (given)        a value passed validation but is unusable
      └── UnsupportedProtocol         426     unsupported_protocol
 
@@ -37,6 +38,7 @@ __all__ = [
     "SessionExpired",
     "SessionRevoked",
     "SignInFailed",
+    "TooManyAttempts",
     "Unauthenticated",
     "UnsupportedProtocol",
 ]
@@ -130,6 +132,21 @@ class PayloadTooLarge(ApiError):
 class InvalidInput(ApiError):
     status = 422
     title = "Invalid input"
+
+
+class TooManyAttempts(ApiError):
+    """Too many failed sign-ins for this email or from this address; the same for unknown emails."""
+
+    status = 429
+    title = "Too many attempts"
+
+    def __init__(self, retry_after_s: int) -> None:
+        minutes = max(1, -(-retry_after_s // 60))
+        super().__init__(
+            "too_many_attempts",
+            f"Too many sign-in attempts. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again",
+            headers={"Retry-After": str(max(1, retry_after_s))},
+        )
 
 
 class UnsupportedProtocol(ApiError):

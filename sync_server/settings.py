@@ -50,6 +50,10 @@ class ServerSettings(BaseSettings):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_clock_ahead_ms: int = Field(default=MAX_CLOCK_AHEAD_MS, ge=0)
     invitation_ttl_days: int = Field(default=14, gt=0)
+    # Sign-in throttling: failures counted per typed email and per client address over a window.
+    sign_in_window_seconds: int = Field(default=15 * 60, gt=0)
+    sign_in_failures_per_account: int = Field(default=5, gt=0)
+    sign_in_failures_per_address: int = Field(default=50, gt=0)
     auto_migrate: bool = True
 
     @model_validator(mode="after")

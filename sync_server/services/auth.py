@@ -3,6 +3,11 @@
 Responses never reveal whether an email is registered: prelogin answers unknown emails with a
 stable fake salt in the same shape, and login gives one identical ``sign_in_failed`` problem for
 an unknown email and a wrong password (after the same amount of hashing work).
+
+Sign-in is throttled: failures are counted per typed email (known or not, so the throttle tells
+nothing either) and per client address over ``sign_in_window_seconds``; past the limit every
+attempt, right or wrong, gets ``429 too_many_attempts`` until the oldest failure leaves the window.
+The counts live in the database, so several server processes share them.
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ from sync_server.errors import (
     SessionExpired,
     SessionRevoked,
     SignInFailed,
+    TooManyAttempts,
     Unauthenticated,
 )
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.organisation import hash_invitation_code, organisation_info
 from sync_server.services.tokens import TokenService, hash_refresh_token, new_refresh_token
-from sync_server.storage import accounts, organisations
+from sync_server.storage import accounts, organisations, throttle
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import DeviceRow, OrganisationRow, RefreshTokenRow, UserRow
 
@@ -128,9 +134,13 @@ def register(ctx: ServerContext, tokens: TokenService, session: Session, request
     return grant
 
 
-def login(ctx: ServerContext, tokens: TokenService, session: Session, request: LoginRequest) -> SessionGrant:
+def login(
+    ctx: ServerContext, tokens: TokenService, session: Session, request: LoginRequest, *, client_address: str
+) -> SessionGrant:
     begin_write(session)
     now = ctx.now_ms()
+    subjects = _throttle_subjects(ctx, request.email, client_address)
+    _refuse_if_throttled(ctx, session, subjects, now)
     user = accounts.get_user_by_email(session, request.email)
     try:
         auth_key = b64decode(request.auth_key)
@@ -138,7 +148,9 @@ def login(ctx: ServerContext, tokens: TokenService, session: Session, request: L
     except CryptoError:
         matches = False
     if user is None or not matches:
+        _record_failure(ctx, session, subjects, now)
         raise SignInFailed()
+    throttle.clear_failures(session, _ACCOUNT, subjects[_ACCOUNT])
     org = organisations.get_organisation(session, user.org_id)
     if org is None:
         raise SignInFailed()
@@ -191,6 +203,44 @@ def _reused() -> SessionRevoked:
 def _revoke_family(session: Session, family_id: str, now: int) -> None:
     accounts.revoke_refresh_family(session, family_id, now_ms=now)
     session.commit()
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+_ACCOUNT = "account"
+_ADDRESS = "address"
+_THROTTLE_DOMAIN = b"gatepost/v1/sign-in-throttle|"
+
+
+def _throttle_subjects(ctx: ServerContext, email: str, client_address: str) -> dict[str, str]:
+    """Keyed hashes of the typed email and the address: the table stores neither."""
+    secret = ctx.settings.server_secret.get_secret_value().encode("utf-8")
+
+    def keyed(scope: str, value: str) -> str:
+        message = _THROTTLE_DOMAIN + scope.encode() + b"|" + value.encode("utf-8")
+        return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+    return {_ACCOUNT: keyed(_ACCOUNT, email.strip().lower()), _ADDRESS: keyed(_ADDRESS, client_address)}
+
+
+def _refuse_if_throttled(ctx: ServerContext, session: Session, subjects: dict[str, str], now: int) -> None:
+    settings = ctx.settings
+    window_ms = settings.sign_in_window_seconds * 1000
+    limits = {_ACCOUNT: settings.sign_in_failures_per_account, _ADDRESS: settings.sign_in_failures_per_address}
+    wait_ms = 0
+    for scope, subject in subjects.items():
+        count, oldest = throttle.failures_since(session, scope, subject, now - window_ms)
+        if count >= limits[scope] and oldest is not None:
+            wait_ms = max(wait_ms, oldest + window_ms - now)
+    if wait_ms > 0:
+        raise TooManyAttempts(retry_after_s=-(-wait_ms // 1000))
+
+
+def _record_failure(ctx: ServerContext, session: Session, subjects: dict[str, str], now: int) -> None:
+    throttle.prune_failures(session, now - ctx.settings.sign_in_window_seconds * 1000)
+    for scope, subject in subjects.items():
+        throttle.add_failure(session, scope, subject, now)
+    session.commit()  # the failure counts even though the request ends in an error
 
 
 # --- authenticating requests -----------------------------------------------------------------

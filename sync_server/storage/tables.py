@@ -23,6 +23,7 @@ __all__ = [
     "RecordRow",
     "RefreshTokenRow",
     "ServerTable",
+    "SignInFailureRow",
     "UserRow",
     "VersionRow",
 ]
@@ -170,3 +171,16 @@ class KeyGrantRow(ServerTable, table=True):
     created_by_user_id: str = Field(foreign_key="user.id", max_length=36)
     content_hash: str = Field(max_length=64)
     created_at_ms: int = Field(sa_type=BigInteger)
+
+
+class SignInFailureRow(ServerTable, table=True):
+    """One failed sign-in, counted for throttling. ``subject`` is an HMAC of the typed email or of
+    the client address, so the table names nobody; rows older than the window are pruned."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_scope_subject_at_ms", "scope", "subject", "at_ms"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    scope: str = Field(max_length=10)  # "account" or "address"
+    subject: str = Field(max_length=64)
+    at_ms: int = Field(sa_type=BigInteger)

@@ -22,7 +22,7 @@ from outreach_app.demo import COORDINATOR, DEMO_PASSWORD, DEMO_PIN, WORKER
 from outreach_app.services import Gatepost, device_store_path
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
-from tests.e2e.ui import SYNCED, ContactForm, button, log_contact, open_app, set_pin, shot, sign_in, sync_status
+from tests.e2e.ui import SYNCED, ContactForm, log_contact, open_app, set_pin, shot, sign_in, sync_status
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +65,8 @@ class Launcher:
         return self
 
     def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         with self.log_path.open("a", encoding="utf-8") as log:
             for line in self.process.stdout:
                 self.output.append(line)
@@ -106,7 +107,7 @@ def _port_is_free(url: str) -> bool:
     import urllib.request
 
     try:
-        urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
+        urllib.request.urlopen(url, timeout=2)
     except (urllib.error.URLError, OSError):
         return True
     return False
@@ -154,7 +155,8 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
 
     assert demo.stop() == 0
     assert "Demo stopped." in demo.printed()
-    assert _port_is_free(f"{demo.server_url}/healthz") and _port_is_free(demo.app_url)
+    assert _port_is_free(f"{demo.server_url}/healthz")
+    assert _port_is_free(demo.app_url)
 
     # A second `make demo` reuses what is there: nobody is added twice, the contact is still there.
     demo.start()

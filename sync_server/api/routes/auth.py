@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from shared.protocol import (
     LoginRequest,
@@ -32,9 +32,13 @@ def register(body: RegisterRequest, context: ContextDep, tokens: TokensDep, sess
     return auth.register(context, tokens, session, body)
 
 
-@router.post("/login", response_model=SessionGrant, summary="Sign in a device", responses=problem_responses(401))
-def login(body: LoginRequest, context: ContextDep, tokens: TokensDep, session: SessionDep) -> SessionGrant:
-    return auth.login(context, tokens, session, body)
+@router.post("/login", response_model=SessionGrant, summary="Sign in a device", responses=problem_responses(401, 429))
+def login(
+    body: LoginRequest, request: Request, context: ContextDep, tokens: TokensDep, session: SessionDep
+) -> SessionGrant:
+    # Behind a reverse proxy, run uvicorn with --proxy-headers so this is the phone's address.
+    client_address = request.client.host if request.client is not None else "unknown"
+    return auth.login(context, tokens, session, body, client_address=client_address)
 
 
 @router.post(
