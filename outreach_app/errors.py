@@ -7,6 +7,7 @@ AppError                      base; ``str(error)`` is a plain-words message for 
  │    └── DeviceInUse         this device holds unsent work by someone else
  ├── ServerRejected           the server refused a request; carries its ``Problem``
  ├── UpgradeRequired          426: this app is too old for the server; message to show
+ ├── InsecureServer           a plain http:// address that is not this computer: refused
  ├── WrongPin                 ``attempts_left`` before the device key is destroyed
  ├── DeviceKeyDestroyed       too many wrong PINs: sign in with the password to restore keys
  ├── Locked                   the device is locked: enter the PIN
@@ -22,6 +23,7 @@ __all__ = [
     "AppError",
     "DeviceInUse",
     "DeviceKeyDestroyed",
+    "InsecureServer",
     "Locked",
     "NotReady",
     "OfflineError",
@@ -84,6 +86,13 @@ class ServerRejected(AppError):
 
 class UpgradeRequired(AppError):
     default_message = "This version of the app is too old for the server. Please update the app."
+
+
+class InsecureServer(AppError):
+    default_message = (
+        "The server address must start with https:// so that nothing travels unprotected "
+        "(http:// is allowed only for a server on this computer)."
+    )
 
 
 class WrongPin(AppError):

@@ -11,6 +11,7 @@ Configuration comes from ``OUTREACH_*`` environment variables (see ``sync_server
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -59,17 +60,32 @@ def _print_invitation(invitation: Invitation) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: OUTREACH_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: OUTREACH_SERVER_PORT, 8000)")] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option("--ssl-certfile", help="TLS certificate chain (PEM): serve https directly")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM)")] = None,
+    proxy_headers: Annotated[
+        bool, typer.Option("--proxy-headers", help="Behind a TLS reverse proxy: trust its X-Forwarded-* headers")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option("--forwarded-allow-ips", help="Proxy addresses trusted with --proxy-headers")
+    ] = "127.0.0.1",
 ) -> None:
-    """Run the server with uvicorn."""
+    """Run the server with uvicorn (https with --ssl-certfile/--ssl-keyfile, or behind a proxy)."""
     import uvicorn
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise typer.BadParameter("give both --ssl-certfile and --ssl-keyfile, or neither")
     settings = _settings()
     uvicorn.run(
         "sync_server.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port if port is not None else settings.server_port,
-        proxy_headers=False,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None,
     )
 
 

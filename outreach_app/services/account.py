@@ -21,6 +21,7 @@ from outreach_app.errors import (
     AppError,
     DeviceInUse,
     DeviceKeyDestroyed,
+    InsecureServer,
     NotReady,
     ServerRejected,
     SignInFailed,
@@ -40,7 +41,7 @@ from outreach_app.services.keys import (
 from outreach_app.services.versions import restamp_pending
 from outreach_app.storage import LocalStore, StateKey
 from outreach_app.storage.tables import DeviceState, KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
-from outreach_app.sync.transport import SyncApi
+from outreach_app.sync.transport import SyncApi, is_allowed_server_url
 from shared.crypto import (
     ScryptParams,
     account_keys,
@@ -452,8 +453,8 @@ def ensure_organisation_key(device: Device, api: SyncApi, server_key_version: in
 
 def _check_common(server_url: str, email: str, device_name: str) -> dict[str, str]:
     problems: dict[str, str] = {}
-    if not server_url.startswith(("http://", "https://")):
-        problems["server_url"] = "The server address must start with https:// (or http:// for testing)."
+    if not is_allowed_server_url(server_url):
+        problems["server_url"] = InsecureServer.default_message
     if not _EMAIL.fullmatch(email):
         problems["email"] = "Enter an email address like name@example.org."
     if not device_name.strip():

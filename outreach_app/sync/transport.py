@@ -10,12 +10,16 @@ failures become the client's own errors:
 - 426 -> ``UpgradeRequired`` with the server's message
 - any other problem reply -> ``ServerRejected`` carrying the ``Problem``
 
+Only ``https://`` servers are spoken to, except ``http://`` to this computer (localhost, 127.0.0.0/8,
+::1) for development: ``SyncApi`` refuses any other address with ``InsecureServer``.
+
 The ``transport`` is injectable so tests can run the real server app in process or simulate a
 network that drops requests and replies (``httpx.MockTransport``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -23,7 +27,14 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from outreach_app.errors import OfflineError, ServerRejected, SessionExpired, SignInFailed, UpgradeRequired
+from outreach_app.errors import (
+    InsecureServer,
+    OfflineError,
+    ServerRejected,
+    SessionExpired,
+    SignInFailed,
+    UpgradeRequired,
+)
 from shared.protocol import (
     DEFAULT_PULL_LIMIT,
     PROTOCOL_HEADER,
@@ -45,12 +56,32 @@ from shared.protocol import (
     SessionGrant,
 )
 
-__all__ = ["DEFAULT_TIMEOUT_S", "SyncApi"]
+__all__ = ["DEFAULT_TIMEOUT_S", "SyncApi", "is_allowed_server_url"]
 
 DEFAULT_TIMEOUT_S = 20.0
 _GATEWAY_DOWN = frozenset({502, 503, 504})
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def is_allowed_server_url(url: str) -> bool:
+    """``https://`` anywhere, or ``http://`` only to this computer."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError):
+        return False
+    if not parsed.host:
+        return False
+    if parsed.scheme == "https":
+        return True
+    if parsed.scheme != "http":
+        return False
+    if parsed.host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parsed.host).is_loopback
+    except ValueError:
+        return False
 
 
 class SyncApi:
@@ -65,6 +96,8 @@ class SyncApi:
         refresh_token: str | None = None,
         on_session: Callable[[SessionGrant], None] | None = None,
     ) -> None:
+        if not is_allowed_server_url(base_url):
+            raise InsecureServer()
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(
             base_url=self.base_url,

@@ -30,7 +30,7 @@ with warnings.catch_warnings():
 
     from tests.support.server import bootstrap_organisation, create_test_app, invite_member
 
-SERVER_URL = "http://gatepost.test"
+SERVER_URL = "https://gatepost.test"
 PASSWORD = "correct horse battery"
 PIN = "2468"
 

@@ -99,3 +99,13 @@ def test_form_problems_are_plain_words(team: Team) -> None:
     with pytest.raises(ValidationFailed):
         team.worker.app.account.set_pin("12")
     assert records.update_person(case_id, "name", "Lee Carter") is None  # unchanged: no new version
+
+
+def test_sign_in_form_refuses_plain_http_to_another_machine(tmp_path: Path) -> None:
+    device = Gatepost.open(tmp_path / "gatepost.sqlite")
+    try:
+        with pytest.raises(ValidationFailed) as refused:
+            device.account.sign_in("http://sync.example.org", "sam@example.org", "password", "Work phone")
+        assert refused.value.problems["server_url"].startswith("The server address must start with https://")
+    finally:
+        device.close()

@@ -8,8 +8,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from outreach_app.errors import OfflineError, ServerRejected, SessionExpired, SignInFailed, UpgradeRequired
-from outreach_app.sync.transport import SyncApi
+from outreach_app.errors import (
+    InsecureServer,
+    OfflineError,
+    ServerRejected,
+    SessionExpired,
+    SignInFailed,
+    UpgradeRequired,
+)
+from outreach_app.sync.transport import SyncApi, is_allowed_server_url
 from shared.protocol import LoginRequest, PushRequest, SessionGrant
 
 USER = "0190f0e0-0000-7000-8000-000000000001"
@@ -40,7 +47,7 @@ EMPTY_PUSH = {"results": [], "grant_results": [], "server_time_ms": 1}
 
 
 def api_with(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> SyncApi:
-    return SyncApi("http://server.test/", transport=httpx.MockTransport(handler), **kwargs)  # type: ignore[arg-type]
+    return SyncApi("https://server.test/", transport=httpx.MockTransport(handler), **kwargs)  # type: ignore[arg-type]
 
 
 def test_every_request_names_the_protocol_and_authorised_ones_carry_the_token() -> None:
@@ -142,3 +149,38 @@ def test_login_keeps_the_session_tokens() -> None:
     grant = api.login(LoginRequest(email="a@example.org", auth_key="YXV0aC1rZXktYnl0ZXM", device_name="Phone"))
     assert isinstance(grant, SessionGrant)
     assert (api.access_token, api.refresh_token) == ("access-token-0001", "refresh-token-1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sync.example.org",
+        "https://10.1.2.3:8443",
+        "http://localhost:8000",
+        "http://127.0.0.1:8000",
+        "http://[::1]:8000",
+    ],
+)
+def test_https_anywhere_and_plain_http_only_to_this_computer(url: str) -> None:
+    assert is_allowed_server_url(url)
+    SyncApi(url, transport=httpx.MockTransport(lambda request: httpx.Response(200))).close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sync.example.org",
+        "http://192.168.1.20:8000",
+        "http://10.0.0.5",
+        "ftp://sync.example.org",
+        "sync.example.org",
+        "",
+    ],
+)
+def test_plain_http_to_another_machine_is_refused_before_anything_is_sent(url: str) -> None:
+    sent: list[httpx.Request] = []
+    assert not is_allowed_server_url(url)
+    with pytest.raises(InsecureServer) as refused:
+        SyncApi(url, transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200)))
+    assert refused.value.message.startswith("The server address must start with https://")
+    assert sent == []

@@ -159,11 +159,12 @@ class ServerProcess(_Process):
         )
         return env
 
+    def command(self) -> list[str]:
+        """``outreach-server serve`` on this server's port."""
+        return [sys.executable, "-m", "sync_server.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+
     def start(self) -> ServerProcess:
-        self._spawn(
-            [sys.executable, "-m", "sync_server.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            self.env(),
-        )
+        self._spawn(self.command(), self.env())
         self._wait_for(f"{self.url}/healthz")
         return self
 
