@@ -13,6 +13,8 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     POST /v1/auth/refresh                RefreshRequest   -> SessionGrant
     POST /v1/org/keys                    OrganisationKeySetup -> OrganisationInfo (first coordinator, once)
     POST /v1/invitations                 InvitationRequest -> Invitation (coordinators)
+    GET  /v1/devices                                      -> DeviceList (your devices; a coordinator's: the team's)
+    POST /v1/devices/{device_id}/revoke                   -> DeviceInfo (your own device, or any for coordinators)
     POST /v1/sync/push                   PushRequest      -> PushResponse
     GET  /v1/sync/pull?since=SEQ&limit=N                  -> PullResponse
 
@@ -40,6 +42,8 @@ __all__ = [
     "ChangeIn",
     "ChangeResult",
     "ChangeStatus",
+    "DeviceInfo",
+    "DeviceList",
     "GrantResult",
     "Health",
     "Invitation",
@@ -250,6 +254,27 @@ class Invitation(Wire):
     role: Role
     email: str | None
     expires_at_ms: int
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+
+class DeviceInfo(Wire):
+    """A registered phone or browser. ``last_seen_at_ms`` is its last sign-in or sync (to the minute)."""
+
+    device_id: Uuid
+    name: str
+    user_id: Uuid
+    user_display_name: str
+    role: Role
+    created_at_ms: int
+    last_seen_at_ms: int
+    revoked_at_ms: int | None
+    this_device: bool
+
+
+class DeviceList(Wire):
+    devices: list[DeviceInfo]
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ words a worker can read in the app; they never contain secrets, stack traces or 
      ├── Unauthenticated             401     (given)        missing, invalid or expired credentials
      │    ├── SignInFailed           401     sign_in_failed  unknown email or wrong password (identical)
      │    ├── SessionExpired         401     session_expired a refresh token past its lifetime
-     │    └── SessionRevoked         401     session_revoked reused refresh token, revoked device
+     │    ├── SessionRevoked         401     session_revoked reused refresh token
+     │    └── DeviceRevoked          401     device_revoked  this device was signed out: the app wipes itself
      ├── Forbidden                   403     (given)        signed in but not allowed
      │    └── InvitationInvalid      403     invitation_invalid  unknown, used, expired or for another email
      ├── NotFound                    404     (given)
@@ -30,6 +31,7 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "Conflict",
+    "DeviceRevoked",
     "Forbidden",
     "InvalidInput",
     "InvitationInvalid",
@@ -95,6 +97,15 @@ class SessionExpired(Unauthenticated):
 class SessionRevoked(Unauthenticated):
     def __init__(self, detail: str = "This session was ended: sign in again") -> None:
         super().__init__("session_revoked", detail)
+
+
+class DeviceRevoked(Unauthenticated):
+    """The device was signed out by its user or a coordinator; the app erases its data on seeing this."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "device_revoked", "This device was signed out by your organisation, and its Gatepost data is to be erased"
+        )
 
 
 class Forbidden(ApiError):

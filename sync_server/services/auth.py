@@ -35,6 +35,7 @@ from shared.protocol import (
 from sync_server.context import ServerContext
 from sync_server.errors import (
     Conflict,
+    DeviceRevoked,
     InvalidInput,
     InvitationInvalid,
     SessionExpired,
@@ -173,6 +174,9 @@ def refresh(ctx: ServerContext, tokens: TokenService, session: Session, request:
     row = accounts.get_refresh_token_by_hash(session, hash_refresh_token(request.refresh_token))
     if row is None:
         raise Unauthenticated("session_invalid", "This session is not known: sign in again")
+    token_device = accounts.get_device(session, row.device_id)
+    if token_device is not None and token_device.revoked_at_ms is not None:
+        raise DeviceRevoked()  # said before anything else, so the app knows to erase itself
     if row.revoked_at_ms is not None:
         raise SessionRevoked()
     if row.used_at_ms is not None:
@@ -183,10 +187,10 @@ def refresh(ctx: ServerContext, tokens: TokenService, session: Session, request:
     if not accounts.mark_refresh_token_used(session, row.id, now_ms=now):  # a concurrent refresh won
         _revoke_family(session, row.family_id, now)
         raise _reused()
-    device = accounts.get_device(session, row.device_id)
+    device = token_device
     user = accounts.get_user(session, device.user_id) if device is not None else None
     org = organisations.get_organisation(session, user.org_id) if user is not None else None
-    if device is None or device.revoked_at_ms is not None or user is None or org is None:
+    if device is None or user is None or org is None:
         _revoke_family(session, row.family_id, now)
         raise SessionRevoked("This device was signed out: sign in again")
     device.last_seen_at_ms = now
@@ -253,7 +257,7 @@ def authenticate(ctx: ServerContext, tokens: TokenService, session: Session, tok
     if device is None or device.user_id != claims.user_id or device.org_id != claims.org_id:
         raise Unauthenticated("token_invalid", "Your session is not valid: sign in again")
     if device.revoked_at_ms is not None:
-        raise SessionRevoked("This device was signed out: sign in again")
+        raise DeviceRevoked()
     user = accounts.get_user(session, claims.user_id)
     if user is None or user.org_id != claims.org_id:
         raise Unauthenticated("token_invalid", "Your session is not valid: sign in again")

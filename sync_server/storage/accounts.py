@@ -19,9 +19,11 @@ __all__ = [
     "get_user",
     "get_user_by_email",
     "get_users",
+    "list_devices",
     "mark_refresh_token_used",
     "members_without_grant",
     "mentor_assigned_case_ids",
+    "revoke_device",
     "revoke_refresh_family",
     "touch_device",
 ]
@@ -65,6 +67,35 @@ def consume_invitation(session: Session, invitation_id: str, *, user_id: str, no
 def get_device(session: Session, device_id: str) -> DeviceRow | None:
     # Always re-read: a device may have been revoked since this session first loaded it.
     return session.get(DeviceRow, device_id, populate_existing=True)
+
+
+def list_devices(session: Session, org_id: str, user_id: str | None = None) -> list[tuple[DeviceRow, UserRow]]:
+    """The organisation's devices with their users (only ``user_id``'s when given), newest first."""
+    statement = (
+        select(DeviceRow, UserRow)
+        .join(UserRow, col(UserRow.id) == col(DeviceRow.user_id))
+        .where(DeviceRow.org_id == org_id)
+        .order_by(col(DeviceRow.revoked_at_ms).is_not(None), col(DeviceRow.last_seen_at_ms).desc())
+    )
+    if user_id is not None:
+        statement = statement.where(DeviceRow.user_id == user_id)
+    return [(device, user) for device, user in session.exec(statement).all()]
+
+
+def revoke_device(session: Session, device_id: str, *, now_ms: int) -> None:
+    """Mark the device revoked and end every refresh token it holds."""
+    session.execute(
+        update(DeviceRow)
+        .where(col(DeviceRow.id) == device_id, col(DeviceRow.revoked_at_ms).is_(None))
+        .values(revoked_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(RefreshTokenRow)
+        .where(col(RefreshTokenRow.device_id) == device_id, col(RefreshTokenRow.revoked_at_ms).is_(None))
+        .values(revoked_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def touch_device(session: Session, device_id: str, *, now_ms: int) -> None:

@@ -131,7 +131,7 @@ def test_login_reuses_a_known_device_only(app: FastAPI, harness: Harness, client
     with Session(app.state.engine) as session:
         session.execute(text("UPDATE device SET revoked_at_ms = 1 WHERE id = :id"), {"id": member.device_id})
         session.commit()
-    problem(client.get("/v1/sync/pull", headers=member.headers), 401, "session_revoked")
+    problem(client.get("/v1/sync/pull", headers=member.headers), 401, "device_revoked")
     assert login(member.device_id).device_id != member.device_id
 
 

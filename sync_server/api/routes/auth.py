@@ -36,7 +36,7 @@ def register(body: RegisterRequest, context: ContextDep, tokens: TokensDep, sess
 def login(
     body: LoginRequest, request: Request, context: ContextDep, tokens: TokensDep, session: SessionDep
 ) -> SessionGrant:
-    # Behind a reverse proxy, run uvicorn with --proxy-headers so this is the phone's address.
+    # Behind a TLS proxy, `outreach-server serve --proxy-headers` makes this the phone's address.
     client_address = request.client.host if request.client is not None else "unknown"
     return auth.login(context, tokens, session, body, client_address=client_address)
 
