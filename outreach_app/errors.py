@@ -3,6 +3,7 @@
 AppError                      base; ``str(error)`` is a plain-words message for a worker
  ├── OfflineError             the server could not be reached (work is kept in the outbox)
  ├── SessionExpired           sign in again with the password; unsaved work is kept
+ ├── DeviceRevoked            this device was signed out by its user or a coordinator: it erased itself
  ├── SignInFailed             wrong email or password, or the invitation was refused
  │    └── DeviceInUse         this device holds unsent work by someone else
  ├── ServerRejected           the server refused a request; carries its ``Problem``
@@ -23,6 +24,7 @@ __all__ = [
     "AppError",
     "DeviceInUse",
     "DeviceKeyDestroyed",
+    "DeviceRevoked",
     "InsecureServer",
     "Locked",
     "NotReady",
@@ -55,6 +57,13 @@ class OfflineError(AppError):
 
 class SessionExpired(AppError):
     default_message = "Please sign in again with your password. Nothing you saved has been lost."
+
+
+class DeviceRevoked(AppError):
+    default_message = (
+        "This phone was signed out by your organisation, so Gatepost has erased its data here. "
+        "If this is your phone, sign in again with your password."
+    )
 
 
 class SignInFailed(AppError):

@@ -52,7 +52,8 @@ async def main(page: ft.Page) -> None:
         if not slot:
             slot = f"browser-{uuid.uuid4().hex}"
             await preferences.set(DEVICE_SLOT_KEY, slot)
-        device_name = "Web browser"
+        # A short tail of the slot tells a worker's browsers apart in the Devices list.
+        device_name = f"Web browser {str(slot)[-4:]}"
     else:
         slot = "this-device"
         device_name = f"{page.platform.value.capitalize()} device" if page.platform else "This device"

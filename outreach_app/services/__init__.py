@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from outreach_app.services.account import AccountService, AccountStatus, Profile
+from outreach_app.services.account import AccountService, AccountStatus, Profile, RegisteredDevice
 from outreach_app.services.device import Device
 from outreach_app.services.records import (
     Author,
@@ -50,6 +50,7 @@ __all__ = [
     "PersonRecord",
     "PersonSummary",
     "Profile",
+    "RegisteredDevice",
     "SyncReport",
     "SyncService",
     "SyncStatus",

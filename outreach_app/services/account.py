@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
-from sqlmodel import Session, delete, func, select
+from sqlmodel import Session, func, select
 
 from outreach_app.errors import (
     AppError,
     DeviceInUse,
     DeviceKeyDestroyed,
+    DeviceRevoked,
     InsecureServer,
     NotReady,
     ServerRejected,
@@ -40,7 +43,7 @@ from outreach_app.services.keys import (
 )
 from outreach_app.services.versions import restamp_pending
 from outreach_app.storage import LocalStore, StateKey
-from outreach_app.storage.tables import DeviceState, KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
+from outreach_app.storage.tables import KeyringEntry, LocalVersion
 from outreach_app.sync.transport import SyncApi, is_allowed_server_url
 from shared.crypto import (
     ScryptParams,
@@ -58,6 +61,7 @@ from shared.crypto import (
 )
 from shared.errors import CryptoError
 from shared.protocol import (
+    DeviceInfo,
     Invitation,
     InvitationRequest,
     KdfParams,
@@ -76,6 +80,9 @@ MAX_PIN_ATTEMPTS = 5
 MIN_PASSWORD_LENGTH = 8
 _PIN = re.compile(r"^[0-9]{4,8}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+T = TypeVar("T")
 
 
 class AccountStatus(StrEnum):
@@ -97,6 +104,31 @@ class Profile:
     server_url: str
     # False until a coordinator's device has granted this user the organisation key.
     has_organisation_key: bool
+
+
+@dataclass(frozen=True)
+class RegisteredDevice:
+    """A phone or browser registered to someone in the organisation."""
+
+    device_id: str
+    name: str
+    owner: str
+    role: Role
+    last_seen_at_ms: int
+    signed_out: bool
+    this_device: bool
+
+    @classmethod
+    def from_info(cls, info: DeviceInfo) -> RegisteredDevice:
+        return cls(
+            device_id=info.device_id,
+            name=info.name,
+            owner=info.user_display_name,
+            role=info.role,
+            last_seen_at_ms=info.last_seen_at_ms,
+            signed_out=info.revoked_at_ms is not None,
+            this_device=info.this_device,
+        )
 
 
 class AccountService:
@@ -249,7 +281,7 @@ class AccountService:
                 if not same_user and state:
                     if _unsent_count(session) > 0:
                         raise DeviceInUse()
-                    _wipe_device(session)
+                    Device.erase_data(session)
                     device.plaintext_cache.clear()
                 if previous_keys is None or not same_user:
                     # No usable device key (locked, destroyed or never set): start a new one and
@@ -387,8 +419,26 @@ class AccountService:
             email = email.strip().lower() or None
             if email is not None and not _EMAIL.fullmatch(email):
                 raise ValidationFailed({"email": "Enter an email address like name@example.org."})
+        return self._online(lambda api: api.create_invitation(InvitationRequest(role=role, email=email)))
+
+    # --- devices -------------------------------------------------------------------------------
+
+    def devices(self) -> list[RegisteredDevice]:
+        """Your devices; a coordinator sees the whole team's (online)."""
+        listed = self._online(lambda api: api.list_devices())
+        return [RegisteredDevice.from_info(info) for info in listed.devices]
+
+    def sign_out_device(self, device_id: str) -> RegisteredDevice:
+        """Sign a device out (a lost phone): it stops syncing at once and erases itself at its next contact."""
+        return RegisteredDevice.from_info(self._online(lambda api: api.revoke_device(device_id)))
+
+    def _online(self, work: Callable[[SyncApi], T]) -> T:
         with self._device.net_lock:
-            return self._device.api().create_invitation(InvitationRequest(role=role, email=email))
+            try:
+                return work(self._device.api())
+            except DeviceRevoked:
+                self._device.erase_after_revocation()
+                raise
 
 
 def ensure_organisation_key(device: Device, api: SyncApi, server_key_version: int | None = None) -> None:
@@ -466,7 +516,3 @@ def _unsent_count(session: Session) -> int:
     versions = session.exec(select(func.count()).select_from(LocalVersion).where(LocalVersion.pending)).one()
     return int(versions)
 
-
-def _wipe_device(session: Session) -> None:
-    for table in (LocalVersion, KeyGrantRow, PushRejection, KeyringEntry, DeviceState):
-        session.exec(delete(table))

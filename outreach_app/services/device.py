@@ -19,7 +19,7 @@ from outreach_app.services.keys import (
     user_private_key_id,
 )
 from outreach_app.storage import LocalStore, StateKey
-from outreach_app.storage.tables import KeyGrantRow, KeyringEntry
+from outreach_app.storage.tables import DeviceState, KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
 from outreach_app.sync.transport import SyncApi
 from shared.clock import Hlc, HybridClock
 from shared.crypto import JsonValue, ScryptParams
@@ -223,6 +223,18 @@ class Device:
     def learn_server_time(self, session: Session, server_time_ms: int) -> None:
         """Remember how far this phone's clock is from the server's, so stamps follow the server."""
         LocalStore.put(session, {StateKey.CLOCK_OFFSET_MS: server_time_ms - self.now_ms()})
+
+    @staticmethod
+    def erase_data(session: Session) -> None:
+        """Delete everything this device holds: records, outbox, keys, grants and who signed in."""
+        for table in (LocalVersion, KeyGrantRow, PushRejection, KeyringEntry, DeviceState):
+            session.exec(delete(table))
+
+    def erase_after_revocation(self) -> None:
+        """The server says this device was signed out: erase it, as a lost phone should."""
+        with self.store.write() as session:
+            self.erase_data(session)
+        self.forget_keys()
 
     def forget_keys(self) -> None:
         self.keys = None

@@ -21,7 +21,7 @@ from typing import Literal
 
 from sqlmodel import Session, col, func, select
 
-from outreach_app.errors import AppError, OfflineError, SessionExpired
+from outreach_app.errors import AppError, DeviceRevoked, OfflineError, SessionExpired
 from outreach_app.ids import uuid7
 from outreach_app.services.account import ensure_organisation_key
 from outreach_app.services.device import Device, Identity
@@ -163,6 +163,9 @@ class SyncService:
                 self._record(offline=True, error=str(error))
                 say(1.0, "Offline: your work is kept on this phone")
                 return tally.report(offline=True, message=str(error))
+            except DeviceRevoked:
+                device.erase_after_revocation()
+                raise
             except SessionExpired as error:
                 with device.store.write() as session:
                     device.save_refresh_token(session, None)

@@ -18,6 +18,7 @@ from typing import TypeVar
 from outreach_app.errors import (
     AppError,
     DeviceKeyDestroyed,
+    DeviceRevoked,
     SessionExpired,
     ValidationFailed,
     WrongPin,
@@ -28,11 +29,12 @@ from outreach_app.services import (
     PersonRecord,
     PersonSummary,
     Profile,
+    RegisteredDevice,
     SyncStatus,
     system_now_ms,
 )
 
-__all__ = ["AppState", "Notice", "Screen", "sync_status_text"]
+__all__ = ["AppState", "Notice", "Screen", "sync_status_text", "time_ago"]
 
 T = TypeVar("T")
 
@@ -48,6 +50,7 @@ class Screen(StrEnum):
     ADD_PERSON = "add_person"
     PERSON = "person"
     LOG_CONTACT = "log_contact"
+    DEVICES = "devices"
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,18 @@ def sync_status_text(status: SyncStatus, *, syncing: bool, now_ms: int) -> str:
         return "Offline — everything you saved is on this phone"
     if status.last_synced_at_ms is None:
         return "Not synced yet"
-    minutes = max(0, now_ms - status.last_synced_at_ms) // 60_000
+    return f"Synced {time_ago(status.last_synced_at_ms, now_ms)}"
+
+
+def time_ago(then_ms: int, now_ms: int) -> str:
+    """"just now", "5 min ago", "3 h ago", "4 days ago"."""
+    minutes = max(0, now_ms - then_ms) // 60_000
     if minutes < 1:
-        return "Synced just now"
+        return "just now"
     if minutes < 60:
-        return f"Synced {minutes} min ago"
+        return f"{minutes} min ago"
     hours = minutes // 60
-    return f"Synced {hours} h ago" if hours < 48 else f"Synced {hours // 24} days ago"
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
 
 
 class AppState:
@@ -106,6 +114,7 @@ class AppState:
         self.syncing = False
         self.sync_progress: float | None = None
         self.sync_status: SyncStatus | None = None
+        self.devices: list[RegisteredDevice] = []
         # The server asked for the password again; unsaved forms stay open until the worker chooses.
         self.session_expired = False
         self.on_screen: Callable[[], None] = lambda: None
@@ -333,6 +342,35 @@ class AppState:
         await self.open_person(case_id)
         await self.sync_now(quiet=True)
 
+    # --- devices -------------------------------------------------------------------------------
+
+    async def show_devices(self) -> None:
+        """Your devices (a coordinator: the team's), from the server."""
+        devices = await self._guarded(self.gatepost.account.devices)
+        if devices is None:
+            return
+        self.devices = list(devices)
+        self.screen = Screen.DEVICES
+        self.on_screen()
+
+    async def sign_out_device(self, device_id: str) -> None:
+        signed_out = await self._guarded(lambda: self.gatepost.account.sign_out_device(device_id))
+        if signed_out is None:
+            return
+        self.on_notice(
+            Notice(f"{signed_out.name} is signed out. It will erase its Gatepost data when it next connects.")
+        )
+        await self.show_devices()
+
+    def _after_revocation(self, revoked: DeviceRevoked) -> None:
+        """This device was signed out elsewhere and has erased itself: nothing of the caseload stays on screen."""
+        self.profile, self.people, self.record, self.case_id, self.devices = None, [], None, None, []
+        self.draft, self.form_problems, self.session_expired = {}, {}, False
+        self.screen = Screen.SIGN_IN
+        self.register_mode = False
+        self.on_screen()
+        self.on_notice(Notice(revoked.message, is_error=True))
+
     # --- sync ----------------------------------------------------------------------------------
 
     async def refresh_sync_status(self) -> None:
@@ -358,6 +396,10 @@ class AppState:
 
             try:
                 report = await self._run(lambda: self.gatepost.sync.sync_now(progress))
+            except DeviceRevoked as revoked:
+                self.syncing, self.sync_progress = False, None
+                self._after_revocation(revoked)
+                return
             except SessionExpired as expired:
                 self.syncing, self.sync_progress = False, None
                 self.session_expired = True
@@ -411,6 +453,9 @@ class AppState:
             result = await self._run(work)
         except ValidationFailed as invalid:
             self._problems(invalid.problems)
+            return None
+        except DeviceRevoked as revoked:
+            self._after_revocation(revoked)
             return None
         except SessionExpired as expired:
             self.session_expired = True

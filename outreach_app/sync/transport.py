@@ -7,6 +7,7 @@ failures become the client's own errors:
 - 401 at sign-in or registration -> ``SignInFailed``; 401 elsewhere -> one refresh of the session
   (rotating the refresh token, handed to ``on_session`` to persist) and one retry; when that fails
   -> ``SessionExpired``
+- 401 ``device_revoked`` (this device was signed out) -> ``DeviceRevoked``, never retried
 - 426 -> ``UpgradeRequired`` with the server's message
 - any other problem reply -> ``ServerRejected`` carrying the ``Problem``
 
@@ -28,6 +29,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from outreach_app.errors import (
+    DeviceRevoked,
     InsecureServer,
     OfflineError,
     ServerRejected,
@@ -39,6 +41,8 @@ from shared.protocol import (
     DEFAULT_PULL_LIMIT,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    DeviceInfo,
+    DeviceList,
     Health,
     Invitation,
     InvitationRequest,
@@ -171,6 +175,14 @@ class SyncApi:
         """``POST /v1/invitations`` (coordinators)."""
         return self._parse(Invitation, self._authorised("POST", "/v1/invitations", body=request))
 
+    def list_devices(self) -> DeviceList:
+        """``GET /v1/devices``: your devices (a coordinator: the organisation's)."""
+        return self._parse(DeviceList, self._authorised("GET", "/v1/devices"))
+
+    def revoke_device(self, device_id: str) -> DeviceInfo:
+        """``POST /v1/devices/{id}/revoke``: sign a device out."""
+        return self._parse(DeviceInfo, self._authorised("POST", f"/v1/devices/{device_id}/revoke"))
+
     def push(self, request: PushRequest) -> PushResponse:
         """``POST /v1/sync/push``: idempotent per change id and grant id."""
         return self._parse(PushResponse, self._authorised("POST", "/v1/sync/push", body=request))
@@ -232,6 +244,9 @@ class SyncApi:
             raise OfflineError()
         if response.status_code == 426:
             raise UpgradeRequired(problem.detail or None)
+        if response.status_code == 401 and problem.code == "device_revoked":
+            self.forget_session()
+            raise DeviceRevoked()
         if response.status_code == 401:
             if sign_in:
                 raise SignInFailed(problem.detail or None)

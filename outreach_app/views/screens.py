@@ -7,8 +7,15 @@ from typing import Any
 
 import flet as ft
 
-from outreach_app.services import ContactEntry, FieldValue, FieldView, PersonSummary, UnreadableEntry
-from outreach_app.state import AppState
+from outreach_app.services import (
+    ContactEntry,
+    FieldValue,
+    FieldView,
+    PersonSummary,
+    RegisteredDevice,
+    UnreadableEntry,
+)
+from outreach_app.state import AppState, time_ago
 from outreach_app.views.widgets import (
     back_button,
     choice,
@@ -167,6 +174,9 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
     async def lock(_: Any) -> None:
         await state.lock()
 
+    async def show_devices(_: Any) -> None:
+        await state.show_devices()
+
     who = state.profile
     subtitle = f"{who.display_name} · {who.org_name}" if who else ""
     waiting = []
@@ -190,6 +200,11 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
         ft.Row(
             [
                 ft.Column([heading("Caseload"), ft.Text(subtitle, size=14)], spacing=2, expand=True),
+                ft.IconButton(
+                    icon=ft.Icon(ft.Icons.DEVICES_OUTLINED, semantics_label="Devices"),
+                    on_click=show_devices,
+                    tooltip="Devices",
+                ),
                 ft.IconButton(icon=ft.Icon(ft.Icons.LOCK_OUTLINE, semantics_label="Lock"), on_click=lock),
             ]
         ),
@@ -458,6 +473,86 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
     )
 
 
+# --- devices ---------------------------------------------------------------------------------
+
+
+def _device_card(state: AppState, page: ft.Page, device: RegisteredDevice, show_owner: bool) -> ft.Control:
+    facts = []
+    if show_owner:
+        facts.append(f"{device.owner} ({device.role.value.replace('_', ' ')})")
+    if device.signed_out:
+        facts.append("Signed out")
+    else:
+        facts.append(f"Last synced {time_ago(device.last_seen_at_ms, state.now_ms())}")
+    title = f"{device.name} (this device)" if device.this_device else device.name
+
+    async def confirmed(_: Any) -> None:
+        page.pop_dialog()
+        await state.sign_out_device(device.device_id)
+
+    def ask(_: Any) -> None:
+        page.show_dialog(
+            ft.AlertDialog(
+                modal=True,
+                title=ft.Text(f"Sign out {device.name}?"),
+                content=ft.Text(
+                    "It stops syncing at once and erases its Gatepost data the next time it connects. "
+                    "Anything it has already shown cannot be taken back.",
+                    size=16,
+                ),
+                actions=[
+                    ft.TextButton("Cancel", on_click=lambda _: page.pop_dialog()),
+                    ft.FilledButton("Sign it out", on_click=confirmed),
+                ],
+            )
+        )
+
+    actions: list[ft.Control] = []
+    if not device.signed_out:
+        actions.append(
+            ft.OutlinedButton(
+                f"Sign out {device.name}",
+                icon=ft.Icons.LOGOUT,
+                on_click=ask,
+                height=48,
+                style=ft.ButtonStyle(color=ft.Colors.ERROR),
+            )
+        )
+    return ft.Card(
+        content=ft.Container(
+            ft.Column(
+                [
+                    ft.Text(title, size=18, weight=ft.FontWeight.W_600),
+                    ft.Text(" · ".join(facts), size=15),
+                    *actions,
+                ],
+                spacing=8,
+                horizontal_alignment=ft.CrossAxisAlignment.START,
+            ),
+            padding=14,
+        )
+    )
+
+
+def devices_screen(state: AppState, page: ft.Page) -> ft.Control:
+    coordinator = state.profile is not None and state.profile.role.value == "coordinator"
+
+    async def back(_: Any) -> None:
+        await state.show_caseload()
+
+    explanation = (
+        "Every phone and browser signed in to your team. Sign out a lost or stolen one here."
+        if coordinator
+        else "The phones and browsers signed in as you. Sign out one you have lost or no longer use."
+    )
+    cards = [_device_card(state, page, device, coordinator) for device in state.devices]
+    return screen(
+        ft.Row([back_button(back), heading("Devices")]),
+        ft.Text(explanation, size=16),
+        *cards,
+    )
+
+
 SCREENS = {
     "sign_in": sign_in_screen,
     "set_pin": set_pin_screen,
@@ -466,6 +561,7 @@ SCREENS = {
     "add_person": add_person_screen,
     "person": person_screen,
     "log_contact": log_contact_screen,
+    "devices": devices_screen,
 }
 
 __all__ = ["SCREENS"]
