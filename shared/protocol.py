@@ -15,6 +15,7 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     POST /v1/invitations                 InvitationRequest -> Invitation (coordinators)
     GET  /v1/devices                                      -> DeviceList (your devices; a coordinator's: the team's)
     POST /v1/devices/{device_id}/revoke                   -> DeviceInfo (your own device, or any for coordinators)
+    GET  /v1/audit?before=POSITION&limit=N                -> AuditPage (coordinators: the organisation's trail)
     POST /v1/sync/push                   PushRequest      -> PushResponse
     GET  /v1/sync/pull?since=SEQ&limit=N                  -> PullResponse
 
@@ -39,6 +40,8 @@ __all__ = [
     "PROTOCOL_HEADER",
     "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
+    "AuditEntry",
+    "AuditPage",
     "ChangeIn",
     "ChangeResult",
     "ChangeStatus",
@@ -275,6 +278,26 @@ class DeviceInfo(Wire):
 
 class DeviceList(Wire):
     devices: list[DeviceInfo]
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+class AuditEntry(Wire):
+    """One event of the organisation's audit trail, with the names a coordinator reads."""
+
+    position: int
+    at_ms: int
+    action: str  # e.g. signed_in, sign_in_failed, pushed, pulled, device_signed_out
+    actor_name: str | None
+    device_name: str | None
+    target_device_name: str | None = None
+    details: dict[str, int] = {}
+
+
+class AuditPage(Wire):
+    entries: list[AuditEntry]  # newest first
+    next_before: int | None  # pass as ``before`` for older entries; None when there are none
 
 
 # --- keys ------------------------------------------------------------------------------------

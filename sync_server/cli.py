@@ -4,6 +4,7 @@
     outreach-server migrate
     outreach-server init-org NAME --coordinator-email EMAIL
     outreach-server invite --org NAME --role ROLE [--email EMAIL]
+    outreach-server audit verify
 
 Configuration comes from ``OUTREACH_*`` environment variables (see ``sync_server.settings``).
 """
@@ -146,6 +147,30 @@ def invite(
     finally:
         engine.dispose()
     _print_invitation(invitation)
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit chain: exit 0 when intact, 1 naming each altered or removed entry."""
+    from sync_server.services import audit
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with Session(engine) as session:
+            report = audit.verify(ServerContext(settings), session)
+    finally:
+        engine.dispose()
+    for problem in report.problems:
+        typer.echo(f"TAMPERED: {problem}", err=True)
+    verdict = "intact" if report.intact else "TAMPERED"
+    typer.echo(f"audit: chains={report.chains} entries={report.entries} problems={len(report.problems)} {verdict}")
+    if not report.intact:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,7 @@ from sync_server.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from sync_server.services.audit import SERVER_CHAIN, AuditAction, record
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.organisation import hash_invitation_code, organisation_info
 from sync_server.services.tokens import TokenService, hash_refresh_token, new_refresh_token
@@ -131,6 +132,14 @@ def register(ctx: ServerContext, tokens: TokenService, session: Session, request
         raise InvitationInvalid()
     device = _new_device(session, user, request.device_name, now)
     grant = _issue_session(ctx, tokens, session, user, org, device, family_id=str(uuid.uuid4()), now_ms=now)
+    record(
+        ctx,
+        session,
+        chain=org.id,
+        action=AuditAction.REGISTERED,
+        actor_user_id=user.id,
+        actor_device_id=device.id,
+    )
     session.commit()
     return grant
 
@@ -149,7 +158,7 @@ def login(
     except CryptoError:
         matches = False
     if user is None or not matches:
-        _record_failure(ctx, session, subjects, now)
+        _record_failure(ctx, session, subjects, now, user)
         raise SignInFailed()
     throttle.clear_failures(session, _ACCOUNT, subjects[_ACCOUNT])
     org = organisations.get_organisation(session, user.org_id)
@@ -163,6 +172,7 @@ def login(
     else:
         device = _new_device(session, user, request.device_name, now)
     grant = _issue_session(ctx, tokens, session, user, org, device, family_id=str(uuid.uuid4()), now_ms=now)
+    record(ctx, session, chain=org.id, action=AuditAction.SIGNED_IN, actor_user_id=user.id, actor_device_id=device.id)
     session.commit()
     return grant
 
@@ -180,11 +190,13 @@ def refresh(ctx: ServerContext, tokens: TokenService, session: Session, request:
     if row.revoked_at_ms is not None:
         raise SessionRevoked()
     if row.used_at_ms is not None:
+        _note_reuse(ctx, session, token_device)
         _revoke_family(session, row.family_id, now)
         raise _reused()
     if row.expires_at_ms <= now:
         raise SessionExpired()
     if not accounts.mark_refresh_token_used(session, row.id, now_ms=now):  # a concurrent refresh won
+        _note_reuse(ctx, session, token_device)
         _revoke_family(session, row.family_id, now)
         raise _reused()
     device = token_device
@@ -202,6 +214,18 @@ def refresh(ctx: ServerContext, tokens: TokenService, session: Session, request:
 
 def _reused() -> SessionRevoked:
     return SessionRevoked("This session was used twice, so it was ended for safety: sign in again")
+
+
+def _note_reuse(ctx: ServerContext, session: Session, device: DeviceRow | None) -> None:
+    if device is not None:
+        record(
+            ctx,
+            session,
+            chain=device.org_id,
+            action=AuditAction.SESSION_REUSED,
+            actor_user_id=device.user_id,
+            actor_device_id=device.id,
+        )
 
 
 def _revoke_family(session: Session, family_id: str, now: int) -> None:
@@ -240,10 +264,20 @@ def _refuse_if_throttled(ctx: ServerContext, session: Session, subjects: dict[st
         raise TooManyAttempts(retry_after_s=-(-wait_ms // 1000))
 
 
-def _record_failure(ctx: ServerContext, session: Session, subjects: dict[str, str], now: int) -> None:
+def _record_failure(
+    ctx: ServerContext, session: Session, subjects: dict[str, str], now: int, user: UserRow | None
+) -> None:
     throttle.prune_failures(session, now - ctx.settings.sign_in_window_seconds * 1000)
     for scope, subject in subjects.items():
         throttle.add_failure(session, scope, subject, now)
+    # A known account's coordinators see failed sign-ins; an unknown email goes to the server's chain.
+    record(
+        ctx,
+        session,
+        chain=user.org_id if user is not None else SERVER_CHAIN,
+        action=AuditAction.SIGN_IN_FAILED,
+        actor_user_id=user.id if user is not None else None,
+    )
     session.commit()  # the failure counts even though the request ends in an error
 
 

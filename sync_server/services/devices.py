@@ -13,6 +13,7 @@ from sqlmodel import Session
 from shared.protocol import DeviceInfo, DeviceList, Role
 from sync_server.context import ServerContext
 from sync_server.errors import NotFound
+from sync_server.services.audit import AuditAction, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.storage import accounts
 from sync_server.storage.database import begin_write
@@ -58,7 +59,9 @@ def revoke_device(ctx: ServerContext, session: Session, caller: AuthenticatedDev
     if not allowed or device is None or user is None:
         # Another organisation's device and one you may not manage look the same: not found.
         raise NotFound("device_not_found", "There is no such device among the ones you can manage")
-    accounts.revoke_device(session, device.id, now_ms=ctx.now_ms())
+    if device.revoked_at_ms is None:
+        accounts.revoke_device(session, device.id, now_ms=ctx.now_ms())
+        record_for(ctx, session, caller, AuditAction.DEVICE_SIGNED_OUT, device_id=device.id)
     session.commit()
     refreshed = accounts.get_device(session, device.id)
     assert refreshed is not None

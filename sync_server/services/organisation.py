@@ -25,6 +25,7 @@ from shared.protocol import (
 )
 from sync_server.context import ServerContext
 from sync_server.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sync_server.services.audit import AuditAction, record, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
@@ -116,6 +117,7 @@ def invite(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, re
     invitation = create_invitation(
         ctx, session, org_id=caller.org_id, role=request.role, email=request.email, created_by=caller.user_id
     )
+    record_for(ctx, session, caller, AuditAction.INVITATION_CREATED, role=request.role.value)
     session.commit()
     return invitation
 
@@ -140,6 +142,7 @@ def ensure_organisation(ctx: ServerContext, session: Session, name: str) -> tupl
     org = OrganisationRow(id=str(uuid.uuid4()), name=cleaned, created_at_ms=ctx.now_ms())
     try:
         organisations.add_organisation(session, org)
+        record(ctx, session, chain=org.id, action=AuditAction.ORGANISATION_CREATED)
         session.commit()
     except IntegrityError:  # created concurrently
         session.rollback()
@@ -246,5 +249,6 @@ def setup_keys(
     org.public_key = setup.public_key
     org.key_version = setup.key_version
     session.add(org)
+    record_for(ctx, session, caller, AuditAction.ORGANISATION_KEY_SET_UP, key_version=setup.key_version)
     session.commit()
     return organisation_info(org)

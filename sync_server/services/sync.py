@@ -40,6 +40,7 @@ from shared.protocol import (
 )
 from sync_server.context import ServerContext
 from sync_server.errors import SessionRevoked
+from sync_server.services.audit import AuditAction, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
@@ -125,6 +126,7 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
     org.last_seq = batch.next_seq
     session.add(org)
     accounts.touch_device(session, caller.device_id, now_ms=now)
+    _audit_push(ctx, session, caller, results, grant_results)
     session.commit()
     return PushResponse(results=results, grant_results=grant_results, server_time_ms=now)
 
@@ -399,7 +401,43 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         members_awaiting_key=awaiting,
     )
     _note_seen(session, caller, now)
+    if items:
+        # Only a pull that delivered something is access worth auditing; a no-change pull is not.
+        begin_write(session)
+        record_for(
+            ctx,
+            session,
+            caller,
+            AuditAction.PULLED,
+            versions=len(response.versions),
+            key_grants=len(response.key_grants),
+            since=since,
+            next=response.next,
+        )
+        session.commit()
     return response
+
+
+def _audit_push(
+    ctx: ServerContext,
+    session: Session,
+    caller: AuthenticatedDevice,
+    results: Sequence[ChangeResult],
+    grant_results: Sequence[GrantResult],
+) -> None:
+    counts = {status: 0 for status in ChangeStatus}
+    for result in results:
+        counts[result.status] += 1
+    record_for(
+        ctx,
+        session,
+        caller,
+        AuditAction.PUSHED,
+        accepted=counts[ChangeStatus.ACCEPTED],
+        duplicate=counts[ChangeStatus.DUPLICATE],
+        rejected=counts[ChangeStatus.REJECTED],
+        key_grants=sum(1 for result in grant_results if result.status is ChangeStatus.ACCEPTED),
+    )
 
 
 def _members_awaiting_key(

@@ -14,6 +14,7 @@ __all__ = [
     "add",
     "consume_invitation",
     "get_device",
+    "get_devices",
     "get_invitation_by_code_hash",
     "get_refresh_token_by_hash",
     "get_user",
@@ -96,6 +97,13 @@ def revoke_device(session: Session, device_id: str, *, now_ms: int) -> None:
         .values(revoked_at_ms=now_ms)
         .execution_options(synchronize_session=False)
     )
+
+
+def get_devices(session: Session, device_ids: Sequence[str]) -> dict[str, DeviceRow]:
+    if not device_ids:
+        return {}
+    rows = session.exec(select(DeviceRow).where(col(DeviceRow.id).in_(set(device_ids)))).all()
+    return {row.id: row for row in rows}
 
 
 def touch_device(session: Session, device_id: str, *, now_ms: int) -> None:

@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "SERVER_METADATA",
+    "AuditEntryRow",
+    "AuditHeadRow",
     "DeviceRow",
     "InvitationRow",
     "KeyGrantRow",
@@ -184,3 +186,34 @@ class SignInFailureRow(ServerTable, table=True):
     scope: str = Field(max_length=10)  # "account" or "address"
     subject: str = Field(max_length=64)
     at_ms: int = Field(sa_type=BigInteger)
+
+
+class AuditHeadRow(ServerTable, table=True):
+    """The newest entry of one audit chain (an organisation's, or ``server``): locked to append."""
+
+    __tablename__ = "audit_head"
+
+    chain: str = Field(primary_key=True, max_length=36)
+    position: int = Field(default=0, sa_type=BigInteger)
+    entry_hash: str = Field(max_length=64)
+
+
+class AuditEntryRow(ServerTable, table=True):
+    """One audited event. ``entry_hash`` is an HMAC over the entry and the previous entry's hash.
+
+    ``details`` is JSON of counts and identifiers the server already holds; never content.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_chain_position", "chain", "position", unique=True),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    chain: str = Field(max_length=36)
+    position: int = Field(sa_type=BigInteger)
+    at_ms: int = Field(sa_type=BigInteger)
+    action: str = Field(max_length=40)
+    actor_user_id: str | None = Field(default=None, max_length=36)
+    actor_device_id: str | None = Field(default=None, max_length=36)
+    details: str = Field(sa_type=Text)
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)
