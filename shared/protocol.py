@@ -292,7 +292,7 @@ class AuditEntry(Wire):
     actor_name: str | None
     device_name: str | None
     target_device_name: str | None = None
-    details: dict[str, int] = {}
+    details: dict[str, int | str] = {}  # counts, and a role's name
 
 
 class AuditPage(Wire):

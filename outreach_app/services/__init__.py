@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from outreach_app.services.account import AccountService, AccountStatus, Profile, RegisteredDevice
+from outreach_app.services.account import AccountService, AccountStatus, AuditEvent, Profile, RegisteredDevice
 from outreach_app.services.device import Device
 from outreach_app.services.records import (
     Author,
@@ -39,6 +39,7 @@ __all__ = [
     "STORE_FILE_NAME",
     "AccountService",
     "AccountStatus",
+    "AuditEvent",
     "Author",
     "CaseloadService",
     "ConflictView",

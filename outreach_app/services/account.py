@@ -61,6 +61,7 @@ from shared.crypto import (
 )
 from shared.errors import CryptoError
 from shared.protocol import (
+    AuditEntry,
     DeviceInfo,
     Invitation,
     InvitationRequest,
@@ -104,6 +105,64 @@ class Profile:
     server_url: str
     # False until a coordinator's device has granted this user the organisation key.
     has_organisation_key: bool
+
+
+_AUDIT_WORDS = {
+    "organisation_created": "The organisation was created",
+    "registered": "{actor} joined on {device}",
+    "signed_in": "{actor} signed in on {device}",
+    "sign_in_failed": "A sign-in as {actor} failed (wrong password)",
+    "session_reused": "A used session of {actor} on {device} was presented again, so it was ended",
+    "organisation_key_set_up": "{actor} set up the organisation key",
+    "invitation_created": "{actor} invited a new {role}",
+    "pushed": "{actor} sent {what} from {device}",
+    "pulled": "{actor} received {what} on {device}",
+    "device_signed_out": "{actor} signed out {target}",
+}
+
+
+def _counted(count: object, one: str, many: str) -> str | None:
+    if not isinstance(count, int) or count <= 0:
+        return None
+    return f"{count} {one if count == 1 else many}"
+
+
+def _what(details: dict[str, int | str]) -> str:
+    """"3 changes and 1 key", "2 changes already on the server", "nothing new"."""
+    parts = [
+        _counted(details.get("accepted", details.get("versions")), "change", "changes"),
+        _counted(details.get("key_grants"), "key", "keys"),
+    ]
+    said = " and ".join(part for part in parts if part)
+    repeated = _counted(details.get("duplicate"), "change", "changes")
+    refused = _counted(details.get("rejected"), "change", "changes")
+    extras = [f"{repeated} already on the server" if repeated else None, f"{refused} refused" if refused else None]
+    extras_said = ", ".join(extra for extra in extras if extra)
+    if said and extras_said:
+        return f"{said} ({extras_said})"
+    return said or extras_said or "nothing new"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited event of the organisation, in words a coordinator reads."""
+
+    position: int
+    at_ms: int
+    action: str
+    text: str
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry) -> AuditEvent:
+        words = _AUDIT_WORDS.get(entry.action, entry.action.replace("_", " ").capitalize())
+        values = {
+            "actor": entry.actor_name or "The server admin",
+            "device": entry.device_name or "a device",
+            "target": entry.target_device_name or "a device",
+            "role": str(entry.details.get("role", "member")).replace("_", " "),
+            "what": _what(entry.details),
+        }
+        return cls(position=entry.position, at_ms=entry.at_ms, action=entry.action, text=words.format(**values))
 
 
 @dataclass(frozen=True)
@@ -431,6 +490,11 @@ class AccountService:
     def sign_out_device(self, device_id: str) -> RegisteredDevice:
         """Sign a device out (a lost phone): it stops syncing at once and erases itself at its next contact."""
         return RegisteredDevice.from_info(self._online(lambda api: api.revoke_device(device_id)))
+
+    def audit_trail(self, limit: int = 100) -> list[AuditEvent]:
+        """The organisation's newest audit events, in plain words (coordinators; online)."""
+        page = self._online(lambda api: api.audit_trail(limit=limit))
+        return [AuditEvent.from_entry(entry) for entry in page.entries]
 
     def _online(self, work: Callable[[SyncApi], T]) -> T:
         with self._device.net_lock:

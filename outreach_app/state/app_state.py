@@ -25,6 +25,7 @@ from outreach_app.errors import (
 )
 from outreach_app.services import (
     AccountStatus,
+    AuditEvent,
     Gatepost,
     PersonRecord,
     PersonSummary,
@@ -51,6 +52,7 @@ class Screen(StrEnum):
     PERSON = "person"
     LOG_CONTACT = "log_contact"
     DEVICES = "devices"
+    AUDIT = "audit"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class AppState:
         self.sync_progress: float | None = None
         self.sync_status: SyncStatus | None = None
         self.devices: list[RegisteredDevice] = []
+        self.audit_events: list[AuditEvent] = []
         # The server asked for the password again; unsaved forms stay open until the worker chooses.
         self.session_expired = False
         self.on_screen: Callable[[], None] = lambda: None
@@ -362,9 +365,19 @@ class AppState:
         )
         await self.show_devices()
 
+    async def show_audit_trail(self) -> None:
+        """The organisation's audit trail, newest first (coordinators)."""
+        events = await self._guarded(self.gatepost.account.audit_trail)
+        if events is None:
+            return
+        self.audit_events = list(events)
+        self.screen = Screen.AUDIT
+        self.on_screen()
+
     def _after_revocation(self, revoked: DeviceRevoked) -> None:
         """This device was signed out elsewhere and has erased itself: nothing of the caseload stays on screen."""
-        self.profile, self.people, self.record, self.case_id, self.devices = None, [], None, None, []
+        self.profile, self.people, self.record, self.case_id = None, [], None, None
+        self.devices, self.audit_events = [], []
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
         self.register_mode = False

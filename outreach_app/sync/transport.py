@@ -41,6 +41,7 @@ from shared.protocol import (
     DEFAULT_PULL_LIMIT,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    AuditPage,
     DeviceInfo,
     DeviceList,
     Health,
@@ -182,6 +183,13 @@ class SyncApi:
     def revoke_device(self, device_id: str) -> DeviceInfo:
         """``POST /v1/devices/{id}/revoke``: sign a device out."""
         return self._parse(DeviceInfo, self._authorised("POST", f"/v1/devices/{device_id}/revoke"))
+
+    def audit_trail(self, before: int | None = None, limit: int = 50) -> AuditPage:
+        """``GET /v1/audit``: the organisation's audit trail, newest first (coordinators)."""
+        params: dict[str, int] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        return self._parse(AuditPage, self._authorised("GET", "/v1/audit", params=params))
 
     def push(self, request: PushRequest) -> PushResponse:
         """``POST /v1/sync/push``: idempotent per change id and grant id."""

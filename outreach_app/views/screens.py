@@ -177,6 +177,9 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
     async def show_devices(_: Any) -> None:
         await state.show_devices()
 
+    async def show_audit(_: Any) -> None:
+        await state.show_audit_trail()
+
     who = state.profile
     subtitle = f"{who.display_name} · {who.org_name}" if who else ""
     waiting = []
@@ -200,6 +203,17 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
         ft.Row(
             [
                 ft.Column([heading("Caseload"), ft.Text(subtitle, size=14)], spacing=2, expand=True),
+                *(
+                    [
+                        ft.IconButton(
+                            icon=ft.Icon(ft.Icons.HISTORY, semantics_label="Audit trail"),
+                            on_click=show_audit,
+                            tooltip="Audit trail",
+                        )
+                    ]
+                    if who is not None and who.role.value == "coordinator"
+                    else []
+                ),
                 ft.IconButton(
                     icon=ft.Icon(ft.Icons.DEVICES_OUTLINED, semantics_label="Devices"),
                     on_click=show_devices,
@@ -553,6 +567,35 @@ def devices_screen(state: AppState, page: ft.Page) -> ft.Control:
     )
 
 
+def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
+    async def back(_: Any) -> None:
+        await state.show_caseload()
+
+    rows: list[ft.Control] = [
+        # One screen-reader node per event, not one run-on paragraph for the whole trail.
+        ft.Semantics(
+            container=True,
+            content=ft.ListTile(
+                title=ft.Text(event.text, size=16),
+                subtitle=ft.Text(
+                    dt.datetime.fromtimestamp(event.at_ms / 1000).strftime("%a %d %b %Y, %H:%M"), size=14
+                ),
+                dense=True,
+            ),
+        )
+        for event in state.audit_events
+    ]
+    return screen(
+        ft.Row([back_button(back), heading("Audit trail")]),
+        ft.Text(
+            "Who signed in, sent and received changes, and signed devices out, newest first. "
+            "The server keeps this trail tamper-evident.",
+            size=16,
+        ),
+        *(rows or [ft.Text("Nothing recorded yet.", size=16)]),
+    )
+
+
 SCREENS = {
     "sign_in": sign_in_screen,
     "set_pin": set_pin_screen,
@@ -562,6 +605,7 @@ SCREENS = {
     "person": person_screen,
     "log_contact": log_contact_screen,
     "devices": devices_screen,
+    "audit": audit_screen,
 }
 
 __all__ = ["SCREENS"]

@@ -191,7 +191,11 @@ def trail(session: Session, caller: AuthenticatedDevice, before: int | None, lim
                 actor_name=actor.display_name if actor else None,
                 device_name=device.name if device else None,
                 target_device_name=target.name if target else None,
-                details={k: v for k, v in details.items() if isinstance(v, int) and not isinstance(v, bool)},
+                details={
+                    key: value
+                    for key, value in details.items()
+                    if isinstance(value, int | str) and not isinstance(value, bool) and key != "device_id"
+                },
             )
         )
     return AuditPage(entries=entries, next_before=rows[-1].position if more and rows else None)

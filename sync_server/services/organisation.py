@@ -162,6 +162,7 @@ def init_organisation(
     invitation = create_invitation(
         ctx, session, org_id=org.id, role=Role.COORDINATOR, email=coordinator_email, created_by=None
     )
+    record(ctx, session, chain=org.id, action=AuditAction.INVITATION_CREATED, details={"role": Role.COORDINATOR.value})
     session.commit()
     return org, invitation, created
 
@@ -174,6 +175,7 @@ def invite_by_org_name(
         raise NotFound("unknown_organisation", f"There is no organisation called {org_name!r}")
     begin_write(session)
     invitation = create_invitation(ctx, session, org_id=org.id, role=role, email=email, created_by=None)
+    record(ctx, session, chain=org.id, action=AuditAction.INVITATION_CREATED, details={"role": role.value})
     session.commit()
     return org, invitation
 

@@ -1,5 +1,6 @@
 """A lost phone, in the browser: the worker finds their device's name, the coordinator signs it out
-from the Devices screen, and the lost phone erases itself at its next sync and shows why."""
+from the Devices screen (and the audit trail says so), and the lost phone erases itself at its next
+sync and shows why."""
 
 from __future__ import annotations
 
@@ -42,9 +43,17 @@ def test_coordinator_signs_out_a_lost_phone_which_erases_itself(new_phone: Calla
     expect(desk.get_by_text(f"Sign out {device_name}?")).to_be_visible()
     shot(desk, "02-confirm-sign-out")
     button(desk, "Sign it out").click()
-    expect(desk.get_by_text(re.compile(rf"^{re.escape(device_name)} is signed out\.")).first).to_be_visible()
+    signed_out = rf"^{re.escape(device_name)}\s+{re.escape(WORKER.display_name)} \(link worker\) · Signed out$"
+    expect(desk.get_by_text(re.compile(signed_out))).to_be_visible()
     expect(button(desk, f"Sign out {device_name}")).to_have_count(0)
     shot(desk, "03-signed-out")
+
+    # The coordinator's audit trail says who signed which device out.
+    button(desk, "Back").first.click()
+    button(desk, "Audit trail").click()
+    audited = rf"^{re.escape(COORDINATOR.display_name)} signed out {re.escape(device_name)}\s"
+    expect(desk.get_by_text(re.compile(audited))).to_be_visible()
+    shot(desk, "03b-audit-trail")
 
     # The lost phone's next contact: it is told, erases itself and shows the sign-in screen.
     press_sync_now(lost)

@@ -47,6 +47,7 @@ def test_the_trail_records_what_happened_in_plain_facts(harness: Harness, client
     actions = [entry.action for entry in reversed(entries)]
     assert actions == [
         "organisation_created",
+        "invitation_created",  # the first coordinator's, by the server admin
         "registered",
         "organisation_key_set_up",
         "invitation_created",
