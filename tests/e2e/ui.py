@@ -2,7 +2,6 @@
 
 Flutter draws on a canvas; its accessibility tree (turned on in ``open_app``) gives every control
 a role and a name, so the tests find controls by the same labels a screen reader reads out.
-See ``/tmp/flet_spike/NOTES.md`` for why each step is done this way.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ __all__ = [
     "press_sync_now",
     "reveal",
     "set_pin",
+    "settle",
     "shot",
     "sign_in",
     "sign_in_with_new_pin",
@@ -70,6 +70,19 @@ def open_app(context: BrowserContext, url: str) -> Page:
     return page
 
 
+def settle(locator: Locator, *, tries: int = 20) -> Locator:
+    """Wait until ``locator``'s box stops moving. Flutter updates its accessibility nodes a frame or
+    more after a scroll; clicking a node that is still moving can land on whatever is under it."""
+    previous = None
+    for _ in range(tries):
+        box = locator.bounding_box()
+        if box is not None and box == previous:
+            return locator
+        previous = box
+        locator.page.wait_for_timeout(80)
+    return locator
+
+
 def fill_field(field: Locator, text: str) -> None:
     """Type into a Flet ``TextField`` so the value reaches Python.
 
@@ -78,7 +91,7 @@ def fill_field(field: Locator, text: str) -> None:
     so wait for that; fields without autocorrect (passwords) get a short pause and a re-check.
     """
     for _attempt in range(3):
-        field.click()
+        settle(field).click()
         try:
             expect(field).to_have_attribute("autocorrect", "on", timeout=1_500)
         except AssertionError:
@@ -104,7 +117,7 @@ def reveal(locator: Locator, *, steps: int = 12) -> Locator:
         for _ in range(steps):
             if target.count():
                 target.scroll_into_view_if_needed()
-                return target
+                return settle(target)
             page.mouse.move(206, height * 0.6)
             page.mouse.wheel(0, 300 * direction)
             page.wait_for_timeout(120)
