@@ -177,3 +177,13 @@ def test_a_nul_character_in_any_text_is_a_422_problem_never_a_500(
     pushed = client.post("/v1/sync/push", json={"changes": [change]}, headers=org.coordinator.headers)
     problem(pushed, 422, "validation_failed")
     assert harness.pull(org.coordinator).versions == []
+
+
+def test_keys_the_client_sent_are_named_printably_and_briefly(client: TestClient, member: Member) -> None:
+    # Found by the fuzz: an unknown key holding NUL was echoed into the problem, which then failed.
+    body = {"changes": [], "bad\u0000key": 1, "k" * 5000: 2}
+    found = problem(client.post("/v1/sync/push", json=body, headers=member.headers), 422, "validation_failed")
+    assert found.errors is not None
+    locations = [error["loc"] for error in found.errors]
+    assert "body.bad?key" in locations
+    assert all(len(location) <= 200 and location.isprintable() for location in locations)
