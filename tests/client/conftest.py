@@ -101,14 +101,28 @@ class Network:
     down: bool = False
     # Paths whose next reply is lost after the server has handled the request.
     lose_reply_to: list[str] = field(default_factory=list)
+    # Path -> how many more requests to it get through before the network goes down.
+    cut_after: dict[str, int] = field(default_factory=dict)
+    # Ask for pull pages of at most this many items (to test what happens between pages).
+    pull_limit: int | None = None
     requests: list[str] = field(default_factory=list)
     request_bytes: list[int] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         self.request_bytes.append(len(request.read()))
+        path = request.url.path
+        if path in self.cut_after:
+            self.cut_after[path] -= 1
+            if self.cut_after[path] < 0:
+                del self.cut_after[path]
+                self.down = True
         if self.down:
             raise httpx.ConnectError("server unreachable", request=request)
+        if self.pull_limit is not None and path == "/v1/sync/pull":
+            request = httpx.Request(
+                request.method, request.url.copy_set_param("limit", self.pull_limit), headers=request.headers
+            )
         response = self.server.send(request)
         if request.url.path in self.lose_reply_to:
             self.lose_reply_to.remove(request.url.path)
