@@ -3,6 +3,7 @@ missing database (rebuilt from the server, keeping the unsent work in the outbox
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from outreach_app.services import AccountStatus, store_rebuilt_message
+from outreach_app.state import AppState, Screen
 from outreach_app.storage import StateKey
 from outreach_app.storage.journal import OutboxJournal
 from outreach_app.storage.store import journal_path
@@ -215,8 +217,18 @@ def test_a_damaged_or_missing_database_is_rebuilt_from_the_server_keeping_unsent
     assert worker.app.account.status() is AccountStatus.SIGNED_OUT
     assert worker.app.sync.status().pending == unsent
 
+    # The app opens on the sign-in screen with the message; signing in clears it.
     worker.network.down = False
-    worker.app.account.sign_in(SERVER_URL, worker.email, PASSWORD, "Amira's phone")
+    state = AppState(worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+
+    async def open_and_sign_in() -> tuple[Screen, str | None]:
+        await state.start()
+        shown = (state.screen, state.sign_in_message)
+        await state.sign_in(SERVER_URL, worker.email, PASSWORD)
+        return shown
+
+    assert asyncio.run(open_and_sign_in()) == (Screen.SIGN_IN, store_rebuilt_message(rebuilt))
+    assert (state.screen, state.sign_in_message) == (Screen.SET_PIN, None)
     assert worker.app.account.store_rebuilt() is None
     assert worker.app.account.profile().device_id == device_id  # the same device, so its stamps stand
     worker.app.account.set_pin(PIN)
