@@ -52,6 +52,7 @@ class OutboxJournal:
         self.identity: dict[str, str] = {}
         self.existed = path.exists()
         self.damaged_lines = 0
+        self._needs_rewrite = False
         if self.existed:
             self._load()
 
@@ -65,6 +66,8 @@ class OutboxJournal:
                     self.damaged_lines += 1
                     continue
                 self._apply(record)
+        # A torn line (the app killed mid-append) has no newline: the next append must not follow it.
+        self._needs_rewrite = self.damaged_lines > 0
 
     def _apply(self, record: Mapping[str, Any]) -> None:
         if "identity" in record:
@@ -85,7 +88,11 @@ class OutboxJournal:
     def record(
         self, puts: Iterable[JournalEntry], drops: Iterable[str], identity: Mapping[str, str] | None = None
     ) -> None:
-        """Append one step (items new to or changed in the outbox, items that left it) and fsync it."""
+        """Append one step (items new to or changed in the outbox, items that left it) and fsync it.
+
+        The in-memory state follows only once the step is on disk, so a failed append (a full
+        disk) fails the caller's transaction and leaves the journal as it was.
+        """
         changed = [entry for entry in puts if self.live.get(entry.item_id) != entry]
         gone = sorted({item_id for item_id in drops if item_id in self.live})
         new_identity = identity is not None and dict(identity) != self.identity
@@ -98,16 +105,27 @@ class OutboxJournal:
             record["put"] = [_entry_json(entry) for entry in changed]
         if gone:
             record["drop"] = gone
-        self._apply(record)
-        if not self.live:
-            # Nothing unsent: start again from a file that holds only who the device belongs to.
-            self._write_all([{"identity": self.identity}] if self.identity else [])
+        remaining = (set(self.live) | {entry.item_id for entry in changed}) - set(gone)
+        if not remaining or self._needs_rewrite:
+            # Nothing unsent (keep only who the device belongs to), or the file's tail is damaged.
+            live, sizes, known = dict(self.live), dict(self._sizes), dict(self.identity)
+            self._apply(record)
+            try:
+                self.replace(self.live.values(), self.identity)
+            except BaseException:
+                self.live, self._sizes, self.identity = live, sizes, known
+                raise
             return
-        with self.path.open("ab") as file:
-            file.write(_line(record))
-            file.flush()
-            _sync_data(file.fileno())
+        try:
+            with self.path.open("ab") as file:
+                file.write(_line(record))
+                file.flush()
+                _sync_data(file.fileno())
+        except BaseException:
+            self._needs_rewrite = True  # a partial line may be there: never append after it
+            raise
         self._sync_directory_once()
+        self._apply(record)
         if self.path.stat().st_size > max(_COMPACT_MIN_BYTES, _COMPACT_FACTOR * self._live_bytes()):
             self.replace(self.live.values(), self.identity)
 
@@ -121,6 +139,7 @@ class OutboxJournal:
         self._apply(record)
         self._write_all([record])
         self.damaged_lines = 0
+        self._needs_rewrite = False
 
     def _write_all(self, records: list[dict[str, Any]]) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from outreach_app.services import AccountStatus, store_rebuilt_message
 from outreach_app.state import AppState, Screen
 from outreach_app.storage import StateKey
-from outreach_app.storage.journal import OutboxJournal
+from outreach_app.storage.journal import JournalEntry, OutboxJournal
 from outreach_app.storage.store import journal_path
 from shared.kinds import Tier
 from tests.client.conftest import PASSWORD, PIN, SERVER_URL, InProcessServer, Team, TestDevice
@@ -276,14 +276,19 @@ def test_the_journal_is_emptied_once_the_server_has_everything(team: Team) -> No
     assert path.stat().st_size < 2_000
 
 
-def test_a_torn_last_journal_line_is_ignored(team: Team) -> None:
-    worker = team.worker
-    case_id = shared_case(team)
-    worker.network.down = True
-    log_note(worker, case_id, "Whole")
-    path = journal_path(worker.path)
-    whole = path.read_bytes()
-    path.write_bytes(whole + whole.splitlines(keepends=True)[-1][:-40])  # a killed append
+def test_a_torn_last_journal_line_is_ignored_and_never_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "gatepost.outbox"
+    identity = {StateKey.EMAIL.value: "amira@example.org"}
     journal = OutboxJournal(path)
-    assert journal.damaged_lines == 1
-    assert len(journal.entries("version")) == 1
+    journal.record([JournalEntry("version", "a", {"ciphertext": "AAAA"})], [], identity)
+    journal.record([JournalEntry("version", "b", {"ciphertext": "BBBB"})], [], identity)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-20])  # the app was killed while appending "b"
+
+    torn = OutboxJournal(path)
+    assert (torn.damaged_lines, set(torn.live), torn.identity) == (1, {"a"}, identity)
+    torn.record([JournalEntry("version", "c", {"ciphertext": "CCCC"})], ["a"], identity)
+    again = OutboxJournal(path)
+    assert (again.damaged_lines, set(again.live), again.identity) == (0, {"c"}, identity)
+    again.record([], ["c"], identity)
+    assert (set(OutboxJournal(path).live), OutboxJournal(path).identity) == (set(), identity)
