@@ -43,7 +43,9 @@ class JournalEntry:
 
 
 class OutboxJournal:
-    """One device's journal. Not thread-safe on its own: ``LocalStore`` calls it under its write lock."""
+    """One device's journal. Not thread-safe on its own: ``LocalStore`` calls it under its write lock,
+    and one process opens a device at a time (``outreach_app.main`` keeps one ``Gatepost`` per
+    database), since each journal keeps what is live in memory."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
