@@ -85,7 +85,9 @@ class StateKey(StrEnum):
     STORE_REBUILT = "store_rebuilt"
 
 
-# Who the device belongs to: kept in the journal so a rebuilt database signs in as the same device.
+# Kept in the journal with the outbox: who the device belongs to (so a rebuilt database signs in as
+# the same device), and a coordinator's organisation key setup not yet sent (case keys made
+# meanwhile are wrapped under that key; the setup holds it sealed to the coordinator).
 _IDENTITY_KEYS = (
     StateKey.SERVER_URL,
     StateKey.DEVICE_ID,
@@ -97,6 +99,7 @@ _IDENTITY_KEYS = (
     StateKey.ORG_ID,
     StateKey.ORG_NAME,
     StateKey.ORG_KEY_VERSION,
+    StateKey.PENDING_ORG_SETUP,
 )
 
 

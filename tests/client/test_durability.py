@@ -20,7 +20,8 @@ from outreach_app.storage import StateKey
 from outreach_app.storage.journal import JournalEntry, OutboxJournal
 from outreach_app.storage.store import journal_path
 from shared.kinds import Tier
-from tests.client.conftest import PASSWORD, PIN, SERVER_URL, InProcessServer, Team, TestDevice
+from shared.protocol import Role
+from tests.client.conftest import PASSWORD, PIN, SERVER_URL, InProcessServer, Phones, Team, TestDevice
 from tests.client.test_sync import add_dean, device_state, log_note, shared_case
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,3 +293,38 @@ def test_a_torn_last_journal_line_is_ignored_and_never_appended_to(tmp_path: Pat
     assert (again.damaged_lines, set(again.live), again.identity) == (0, {"c"}, identity)
     again.record([], ["c"], identity)
     assert (set(OutboxJournal(path).live), OutboxJournal(path).identity) == (set(), identity)
+
+
+def test_a_coordinators_unsent_organisation_key_survives_a_lost_database(
+    server: InProcessServer, phones: Phones
+) -> None:
+    # The first coordinator's phone makes the organisation key; here it cannot send it, works
+    # offline (the new person's case keys are wrapped under that key), and then loses its database.
+    coordinator = phones.new("coordinator", "coordinator@example.org", "Priya Coordinator")
+    coordinator.network.cut_after["/v1/org/keys"] = 0
+    coordinator.app.account.register(
+        SERVER_URL, server.coordinator_invitation.code, coordinator.email, PASSWORD, "Priya Coordinator", "Phone"
+    )
+    coordinator.app.account.set_pin(PIN)
+    case_id = add_dean(coordinator)
+    log_note(coordinator, case_id, "Written before the key ever reached the server")
+    coordinator.app.close()
+    damage(coordinator.path, "header")
+
+    coordinator.reopen()
+    rebuilt = coordinator.app.account.store_rebuilt()
+    assert rebuilt is not None
+    assert rebuilt.kept == 4
+    coordinator.network.down = False
+    coordinator.app.account.sign_in(SERVER_URL, coordinator.email, PASSWORD, "Phone")  # sends the setup
+    coordinator.app.account.set_pin(PIN)
+    assert coordinator.app.sync.sync_now().sent == 4
+    record = coordinator.app.records.person_record(case_id)
+    assert (record.name, record.unreadable) == ("Dean Walsh", ())
+    assert [c.note for c in record.contacts] == ["Written before the key ever reached the server"]
+
+    worker = phones.register("worker", Role.LINK_WORKER, "amira@example.org", "Amira Link")
+    worker.app.sync.sync_now()
+    coordinator.app.sync.sync_now()
+    worker.app.sync.sync_now()
+    assert worker.app.records.person_record(case_id).name == "Dean Walsh"
