@@ -28,7 +28,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.clock import is_valid_hlc
 from shared.kinds import Tier
@@ -90,9 +90,27 @@ MAX_ENVELOPE_CHARS = 4_000
 
 
 class Wire(BaseModel):
-    """Base of every wire model: unknown keys are an error, instances are immutable."""
+    """Base of every wire model: unknown keys are an error, instances are immutable, and no text
+    holds a NUL character (no field needs one, and PostgreSQL cannot store it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: object) -> object:
+        if _holds_nul(value):
+            raise ValueError("must not contain the NUL character")
+        return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False
 
 
 def _check_hlc(value: str) -> str:

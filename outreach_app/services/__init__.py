@@ -18,7 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from outreach_app.services.account import AccountService, AccountStatus, AuditEvent, Profile, RegisteredDevice
+from outreach_app.services.account import (
+    AccountService,
+    AccountStatus,
+    AuditEvent,
+    Profile,
+    RegisteredDevice,
+    store_rebuilt_message,
+)
 from outreach_app.services.device import Device
 from outreach_app.services.records import (
     Author,
@@ -32,7 +39,7 @@ from outreach_app.services.records import (
     UnreadableEntry,
 )
 from outreach_app.services.sync import NotAccepted, SyncReport, SyncService, SyncStatus
-from outreach_app.storage import LocalStore
+from outreach_app.storage import LocalStore, StoreRebuilt
 from shared.crypto import ScryptParams
 
 __all__ = [
@@ -52,11 +59,13 @@ __all__ = [
     "PersonSummary",
     "Profile",
     "RegisteredDevice",
+    "StoreRebuilt",
     "SyncReport",
     "SyncService",
     "SyncStatus",
     "UnreadableEntry",
     "device_store_path",
+    "store_rebuilt_message",
     "system_now_ms",
 ]
 

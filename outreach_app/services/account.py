@@ -42,7 +42,7 @@ from outreach_app.services.keys import (
     user_private_key_id,
 )
 from outreach_app.services.versions import restamp_pending
-from outreach_app.storage import LocalStore, StateKey
+from outreach_app.storage import LocalStore, StateKey, StoreRebuilt
 from outreach_app.storage.tables import KeyringEntry, LocalVersion
 from outreach_app.sync.transport import SyncApi, is_allowed_server_url
 from shared.crypto import (
@@ -75,7 +75,14 @@ from shared.protocol import (
     org_private_key_id,
 )
 
-__all__ = ["MAX_PIN_ATTEMPTS", "AccountService", "AccountStatus", "Profile", "ensure_organisation_key"]
+__all__ = [
+    "MAX_PIN_ATTEMPTS",
+    "AccountService",
+    "AccountStatus",
+    "Profile",
+    "ensure_organisation_key",
+    "store_rebuilt_message",
+]
 
 MAX_PIN_ATTEMPTS = 5
 MIN_PASSWORD_LENGTH = 8
@@ -227,6 +234,11 @@ class AccountService:
     def device_key_destroyed(self) -> bool:
         return StateKey.DEVICE_KEY_DESTROYED in self._device.store.state()
 
+    def store_rebuilt(self) -> StoreRebuilt | None:
+        """Set when this phone's database was damaged or missing and rebuilt; cleared at sign-in."""
+        text = self._device.store.state().get(StateKey.STORE_REBUILT)
+        return StoreRebuilt.from_json(text) if text else None
+
     # --- registration and sign-in --------------------------------------------------------------
 
     def register(
@@ -374,6 +386,7 @@ class AccountService:
                         StateKey.WRAPPED_PRIVATE_KEY: grant.wrapped_private_key,
                         StateKey.KDF: grant.kdf.model_dump_json(),
                         StateKey.DEVICE_KEY_DESTROYED: None,
+                        StateKey.STORE_REBUILT: None,
                     },
                 )
                 identity = Identity.from_state(LocalStore.state_of(session))
@@ -563,6 +576,14 @@ def ensure_organisation_key(device: Device, api: SyncApi, server_key_version: in
                 StateKey.ORG_PUBLIC_KEY: public_key_text,
             },
         )
+
+
+def store_rebuilt_message(rebuilt: StoreRebuilt) -> str:
+    """What the worker reads after the database was rebuilt (until they sign in)."""
+    what = "was damaged" if rebuilt.reason == "damaged" else "went missing"
+    kept = rebuilt.kept
+    changes = f"{kept} unsent change{'s were' if kept != 1 else ' was'} kept and will be sent after you sign in"
+    return f"This phone's data {what} and is being rebuilt from the server: {changes}."
 
 
 def _check_common(server_url: str, email: str, device_name: str) -> dict[str, str]:

@@ -234,6 +234,7 @@ class Device:
         """The server says this device was signed out: erase it, as a lost phone should."""
         with self.store.write() as session:
             self.erase_data(session)
+        self.store.reconcile_journal()  # the bulk delete bypasses the journal's bookkeeping
         self.forget_keys()
 
     def forget_keys(self) -> None:

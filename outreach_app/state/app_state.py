@@ -32,6 +32,7 @@ from outreach_app.services import (
     Profile,
     RegisteredDevice,
     SyncStatus,
+    store_rebuilt_message,
     system_now_ms,
 )
 
@@ -113,6 +114,8 @@ class AppState:
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
         self.draft: dict[str, str] = {}
         self.pin_message: str | None = None
+        # Shown on the sign-in screen after this phone's database had to be rebuilt.
+        self.sign_in_message: str | None = None
         self.syncing = False
         self.sync_progress: float | None = None
         self.sync_status: SyncStatus | None = None
@@ -129,6 +132,8 @@ class AppState:
 
     async def start(self) -> None:
         status = await self._run(self.gatepost.account.status)
+        rebuilt = await self._run(self.gatepost.account.store_rebuilt)
+        self.sign_in_message = store_rebuilt_message(rebuilt) if rebuilt is not None else None
         self.screen = {
             AccountStatus.SIGNED_OUT: Screen.SIGN_IN,
             AccountStatus.NEEDS_PIN: Screen.SET_PIN,
@@ -194,6 +199,7 @@ class AppState:
             return
         self.profile = profile
         self.session_expired = False
+        self.sign_in_message = None
         status = await self._run(self.gatepost.account.status)
         if status is AccountStatus.NEEDS_PIN:
             self.screen = Screen.SET_PIN

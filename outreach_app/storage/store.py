@@ -2,26 +2,48 @@
 
 Every write happens in one ``BEGIN IMMEDIATE`` transaction (``with store.write() as session``),
 so a crash leaves either all of a change or none of it, and two threads never interleave a
-read-modify-write of the clock or the cursor.
+read-modify-write of the clock or the cursor. Before each transaction commits, what it changed
+in the outbox is appended to the ``OutboxJournal`` beside the database (``gatepost.outbox``).
+
+Opening checks the database (SQLite header, ``PRAGMA quick_check``, migrations). A database that
+fails, or that vanished while its journal remains, is moved aside (``<name>.corrupt-<UTC time>``)
+and a fresh one is built holding the journal's unsent versions and grants and who the device
+belongs to; ``StateKey.STORE_REBUILT`` says what happened until the user signs in again (the
+keys were in the lost database), after which a sync pulls everything else from the server.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
 
-from outreach_app.storage.tables import DeviceState
+from outreach_app.storage.journal import JournalEntry, OutboxJournal
+from outreach_app.storage.tables import DeviceState, KeyGrantRow, LocalVersion
+from shared.clock import Hlc
+from shared.protocol import ChangeIn, KeyGrantIn
 
-__all__ = ["LocalStore", "StateKey"]
+__all__ = ["JOURNAL_SUFFIX", "LocalStore", "StateKey", "StoreRebuilt", "journal_path"]
+
+JOURNAL_SUFFIX = ".outbox"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_CHANGE_FIELDS = set(ChangeIn.model_fields)
+_GRANT_FIELDS = set(KeyGrantIn.model_fields)
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _BEGIN_OPTION = "gatepost_begin"
@@ -59,26 +81,131 @@ class StateKey(StrEnum):
     LAST_SYNCED_AT_MS = "last_synced_at_ms"
     SYNC_OFFLINE = "sync_offline"
     SYNC_LAST_ERROR = "sync_last_error"
+    # The database was damaged or missing and was rebuilt (JSON of StoreRebuilt); cleared at sign-in.
+    STORE_REBUILT = "store_rebuilt"
+
+
+# Kept in the journal with the outbox: who the device belongs to (so a rebuilt database signs in as
+# the same device), and a coordinator's organisation key setup not yet sent (case keys made
+# meanwhile are wrapped under that key; the setup holds it sealed to the coordinator).
+_IDENTITY_KEYS = (
+    StateKey.SERVER_URL,
+    StateKey.DEVICE_ID,
+    StateKey.DEVICE_NAME,
+    StateKey.USER_ID,
+    StateKey.EMAIL,
+    StateKey.DISPLAY_NAME,
+    StateKey.ROLE,
+    StateKey.ORG_ID,
+    StateKey.ORG_NAME,
+    StateKey.ORG_KEY_VERSION,
+    StateKey.PENDING_ORG_SETUP,
+)
+
+
+@dataclass(frozen=True)
+class StoreRebuilt:
+    """What happened when the database could not be used."""
+
+    reason: Literal["damaged", "missing"]
+    kept: int  # unsent versions recovered from the journal
+    moved_to: str | None  # file name the damaged database was moved to
+    at_ms: int
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> StoreRebuilt:
+        values = json.loads(text)
+        return cls(
+            reason=values["reason"], kept=int(values["kept"]), moved_to=values.get("moved_to"), at_ms=values["at_ms"]
+        )
+
+
+class _Damaged(Exception):
+    pass
+
+
+def journal_path(database: Path) -> Path:
+    return database.with_name(database.stem + JOURNAL_SUFFIX)
+
+
+@dataclass
+class _OutboxChanges:
+    """Outbox rows a write transaction touched, collected at each flush."""
+
+    touched: dict[str, LocalVersion | KeyGrantRow] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+
+    def collect(self, session: Session, _context: Any) -> None:
+        for obj in (*session.new, *session.dirty):
+            if isinstance(obj, LocalVersion):
+                self.touched[obj.change_id] = obj
+            elif isinstance(obj, KeyGrantRow):
+                self.touched[obj.grant_id] = obj
+        for obj in session.deleted:
+            if isinstance(obj, LocalVersion):
+                self.deleted.add(obj.change_id)
+            elif isinstance(obj, KeyGrantRow):
+                self.deleted.add(obj.grant_id)
 
 
 class LocalStore:
     """One device's database. Open with ``LocalStore.open(path)``; close when done."""
 
-    def __init__(self, path: Path, engine: Engine) -> None:
+    def __init__(self, path: Path, engine: Engine, journal: OutboxJournal) -> None:
         self.path = path
+        self.journal = journal
         self._engine = engine
         self._writer = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         self._lock = threading.RLock()
 
     @classmethod
     def open(cls, path: Path) -> LocalStore:
-        """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+        A damaged database, or one that vanished while its journal remains, is moved aside and
+        rebuilt from the journal (see the module docstring); ``StateKey.STORE_REBUILT`` says so.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        journal = OutboxJournal(journal_path(path))
+        has_data = path.exists() and path.stat().st_size > 0
+        reason: Literal["damaged", "missing"] = "missing"
+        if has_data or not journal.existed:  # no data and no journal: a new device
+            try:
+                store = cls._connect(path, journal, check=has_data)
+            except (_Damaged, SQLAlchemyError, sqlite3.Error, CommandError):
+                reason = "damaged"
+            else:
+                store.reconcile_journal()
+                return store
+        moved_to = _move_aside(path)
+        store = cls._connect(path, journal, check=False)
+        store._rebuild(reason, moved_to)
+        return store
+
+    @classmethod
+    def _connect(cls, path: Path, journal: OutboxJournal, *, check: bool) -> LocalStore:
+        if check:
+            with path.open("rb") as file:
+                if file.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                    raise _Damaged("not a SQLite database")
         engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
         _configure(engine)
-        store = cls(path, engine)
-        store.migrate()
+        store = cls(path, engine, journal)
+        try:
+            if check:
+                with engine.connect() as connection:
+                    result = [row[0] for row in connection.exec_driver_sql("PRAGMA quick_check")]
+                if result != ["ok"]:
+                    raise _Damaged("; ".join(str(line) for line in result[:3]))
+            store.migrate()
+            store.state()
+        except BaseException:
+            engine.dispose()
+            raise
         return store
 
     def migrate(self) -> None:
@@ -93,10 +220,18 @@ class LocalStore:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        What it changed in the outbox reaches the journal (fsynced) before the commit, so the
+        journal never holds less than the committed outbox.
+        """
         with self._lock, Session(self._writer, expire_on_commit=False) as session:
+            changes = _OutboxChanges()
+            event.listen(session, "after_flush", changes.collect)
             try:
                 yield session
+                session.flush()
+                self._journal_step(session, changes)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -108,6 +243,55 @@ class LocalStore:
         # Closing (not rolling back) ends the transaction and keeps loaded objects usable.
         with Session(self._engine, expire_on_commit=False) as session:
             yield session
+
+    # --- the outbox journal --------------------------------------------------------------------
+
+    def _journal_step(self, session: Session, changes: _OutboxChanges) -> None:
+        puts: list[JournalEntry] = []
+        drops = set(changes.deleted)
+        for item_id, row in changes.touched.items():
+            if item_id in changes.deleted:
+                continue
+            if row.pending:
+                puts.append(_journal_entry(row))
+            else:
+                drops.add(item_id)
+        self.journal.record(puts, drops, _identity(self.state_of(session)))
+
+    def reconcile_journal(self) -> None:
+        """Make the journal hold exactly the database's outbox (a healthy database is the truth)."""
+        with self._lock, self.read() as session:
+            rows: list[LocalVersion | KeyGrantRow] = [
+                *session.exec(select(KeyGrantRow).where(KeyGrantRow.pending).order_by(col(KeyGrantRow.grant_id))),
+                *session.exec(select(LocalVersion).where(LocalVersion.pending).order_by(col(LocalVersion.hlc))),
+            ]
+            identity = _identity(self.state_of(session))
+            self.journal.replace([_journal_entry(row) for row in rows], identity)
+
+    def _rebuild(self, reason: Literal["damaged", "missing"], moved_to: Path | None) -> None:
+        journal = self.journal
+        versions = [ChangeIn.model_validate(entry.data) for entry in journal.entries("version")]
+        grants = [KeyGrantIn.model_validate(entry.data) for entry in journal.entries("grant")]
+        rebuilt = StoreRebuilt(
+            reason=reason,
+            kept=len(versions),
+            moved_to=moved_to.name if moved_to is not None else None,
+            at_ms=time.time_ns() // 1_000_000,
+        )
+        with self.write() as session:
+            values: dict[StateKey, str | int | None] = {
+                key: journal.identity[key.value] for key in _IDENTITY_KEYS if key.value in journal.identity
+            }
+            values[StateKey.STORE_REBUILT] = rebuilt.to_json()
+            if versions:
+                # The clock must stay ahead of every stamp this device already handed out.
+                newest = max(Hlc.parse(version.hlc) for version in versions)
+                values[StateKey.HLC_WALL], values[StateKey.HLC_COUNTER] = newest.wall_ms, newest.counter
+            self.put(session, values)
+            for grant in grants:
+                session.add(KeyGrantRow.outgoing(grant))
+            for version in versions:
+                session.add(LocalVersion(**version.model_dump(mode="json"), pending=True, acknowledged=False))
 
     # --- device_state ----------------------------------------------------------------------------
 
@@ -156,3 +340,24 @@ def _configure(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _journal_entry(row: LocalVersion | KeyGrantRow) -> JournalEntry:
+    if isinstance(row, LocalVersion):
+        return JournalEntry("version", row.change_id, row.model_dump(mode="json", include=_CHANGE_FIELDS))
+    return JournalEntry("grant", row.grant_id, row.model_dump(mode="json", include=_GRANT_FIELDS))
+
+
+def _identity(state: Mapping[str, str]) -> dict[str, str]:
+    return {key.value: state[key.value] for key in _IDENTITY_KEYS if key.value in state}
+
+
+def _move_aside(path: Path) -> Path | None:
+    """Move a damaged database (and its WAL and shared-memory files) out of the way; keep them."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            source.replace(target.with_name(target.name + suffix))
+    return target if target.exists() else None

@@ -72,6 +72,7 @@ def sign_in_screen(state: AppState, page: ft.Page) -> ft.Control:
 
     return screen(
         heading("Gatepost"),
+        ft.Text(state.sign_in_message or "", color=ft.Colors.ERROR, size=16, visible=bool(state.sign_in_message)),
         ft.Text("Sign in to your caseload. Notes are kept encrypted on this phone.", size=16),
         email,
         password,

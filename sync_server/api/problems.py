@@ -20,6 +20,7 @@ __all__ = ["PROBLEM_MEDIA_TYPE", "install_problem_handlers", "problem_response",
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _log = logging.getLogger("sync_server")
 _MAX_LISTED_ERRORS = 50
+_MAX_TEXT_CHARS = 200
 
 _CODES = {
     400: "bad_request",
@@ -60,8 +61,14 @@ def problem_response(
     )
 
 
+def _printable(text: str, limit: int = _MAX_TEXT_CHARS) -> str:
+    # A location can name a key the client sent: keep it short and free of control characters.
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 def _location(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc) or "request"
+    return _printable(".".join(str(part) for part in loc)) or "request"
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -71,8 +78,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
         listed.append(
             {
                 "loc": _location(error.get("loc", ())),
-                "msg": str(error.get("msg", "invalid value")),
-                "type": str(error.get("type", "value_error")),
+                "msg": _printable(str(error.get("msg", "invalid value"))),
+                "type": _printable(str(error.get("type", "value_error"))),
             }
         )
     return listed

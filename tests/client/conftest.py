@@ -1,6 +1,8 @@
-"""Devices against the real sync server, in process.
+"""Devices against the real sync server, in process, on SQLite and on PostgreSQL.
 
-The server is the real FastAPI app (``tests.support.server.create_test_app``). Each device is a
+The server is the real FastAPI app (``tests.support.server.create_test_app``); the ``server``
+fixture runs every test twice, once on SQLite and once on PostgreSQL (one database for the run,
+emptied before each test; the test FAILS, never skips, when PostgreSQL is unreachable). Each device is a
 ``Gatepost`` whose ``httpx`` transport is a ``Network``: an ``httpx.MockTransport`` that forwards
 each request to the app through Starlette's ``TestClient`` (public API; it runs the ASGI app
 synchronously), unless the test has cut the network (``httpx.ConnectError``) or asked it to lose
@@ -9,6 +11,7 @@ the reply after the server has committed (``httpx.ReadError``). Mocks stop at th
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 
 from outreach_app.services import Gatepost
 from shared.crypto import FAST_TEST_SCRYPT
@@ -28,7 +31,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-    from tests.support.server import bootstrap_organisation, create_test_app, invite_member
+    from tests.support.server import (
+        PostgresUnavailable,
+        bootstrap_organisation,
+        create_test_app,
+        invite_member,
+        postgres_database_url,
+    )
 
 SERVER_URL = "https://gatepost.test"
 PASSWORD = "correct horse battery"
@@ -38,11 +47,12 @@ PIN = "2468"
 class InProcessServer:
     """The server app behind a synchronous ``TestClient``; ``send`` takes and returns httpx messages."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         self.data_dir = tmp_path
+        self.database_url = database_url  # None: SQLite in ``data_dir``
         # Tests move the server's clock forward (expired sessions) by raising this.
         self.clock_offset_ms = 0
-        self.app = create_test_app(tmp_path, clock=lambda: system_ms() + self.clock_offset_ms)
+        self.app = create_test_app(tmp_path, database_url, clock=lambda: system_ms() + self.clock_offset_ms)
         self.client = TestClient(self.app, base_url=SERVER_URL, raise_server_exceptions=True)
         self.client.__enter__()
         self.org_id, self.coordinator_invitation = bootstrap_organisation(self.app, "Test Outreach")
@@ -63,6 +73,18 @@ class InProcessServer:
         with self.app.state.engine.connect() as connection:
             return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
+    def rows_as_text(self) -> str:
+        """Every row of every server table, as text (what a copy of the database would hold)."""
+        with self.app.state.engine.connect() as connection:
+            names = inspect(connection).get_table_names()
+            return "\n".join(
+                repr(tuple(row)) for name in names for row in connection.execute(text(f'SELECT * FROM "{name}"'))
+            )
+
+    @property
+    def backend(self) -> str:
+        return str(self.app.state.engine.dialect.name)
+
     def close(self) -> None:
         self.client.__exit__(None, None, None)
 
@@ -79,14 +101,28 @@ class Network:
     down: bool = False
     # Paths whose next reply is lost after the server has handled the request.
     lose_reply_to: list[str] = field(default_factory=list)
+    # Path -> how many more requests to it get through before the network goes down.
+    cut_after: dict[str, int] = field(default_factory=dict)
+    # Ask for pull pages of at most this many items (to test what happens between pages).
+    pull_limit: int | None = None
     requests: list[str] = field(default_factory=list)
     request_bytes: list[int] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         self.request_bytes.append(len(request.read()))
+        path = request.url.path
+        if path in self.cut_after:
+            self.cut_after[path] -= 1
+            if self.cut_after[path] < 0:
+                del self.cut_after[path]
+                self.down = True
         if self.down:
             raise httpx.ConnectError("server unreachable", request=request)
+        if self.pull_limit is not None and path == "/v1/sync/pull":
+            request = httpx.Request(
+                request.method, request.url.copy_set_param("limit", self.pull_limit), headers=request.headers
+            )
         response = self.server.send(request)
         if request.url.path in self.lose_reply_to:
             self.lose_reply_to.remove(request.url.path)
@@ -158,9 +194,36 @@ class Phones:
             device.app.close()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[InProcessServer]:
-    running = InProcessServer(tmp_path / "server")
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL database for the run; each test empties it first (faster than a new one)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database_url("gatepost_client"))
+        except PostgresUnavailable as error:
+            pytest.fail(f"The client sync tests need PostgreSQL and cannot reach it: {error}", pytrace=False)
+        yield url
+
+
+def empty_database(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            tables = [name for name in inspect(connection).get_table_names() if name != "alembic_version"]
+            if tables:
+                listed = ", ".join(f'"{name}"' for name in tables)
+                connection.execute(text(f"TRUNCATE {listed} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InProcessServer]:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+        empty_database(database_url)
+    running = InProcessServer(tmp_path / "server", database_url)
     yield running
     running.close()
 

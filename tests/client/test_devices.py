@@ -9,6 +9,7 @@ import pytest
 
 from outreach_app.errors import DeviceRevoked, ServerRejected
 from outreach_app.services import AccountStatus
+from outreach_app.storage.store import journal_path
 from tests.client.conftest import PASSWORD, PIN, SERVER_URL, Phones, Team, TestDevice
 from tests.client.test_sync import add_dean, log_note
 
@@ -49,13 +50,19 @@ def test_a_lost_phone_signed_out_while_offline_erases_itself_when_it_reconnects(
     signed_out = team.coordinator.app.account.sign_out_device(lost_id)
     assert signed_out.signed_out
 
+    log_note(lost, case_id, "Written on the lost phone after it went missing.")
     assert lost.app.sync.sync_now().offline  # nothing happens while it cannot reach the server
     assert _rows(lost)["local_version"] > 0
+    assert team.worker.email.encode() in journal_path(lost.path).read_bytes()
     lost.network.down = False
     with pytest.raises(DeviceRevoked) as told:
         lost.app.sync.sync_now()
     assert "erased" in told.value.message
     assert _rows(lost) == dict.fromkeys(_PERSONAL_TABLES, 0)
+    # Nor is anything left in the outbox journal beside the database (not even who it belonged to).
+    journal = journal_path(lost.path)
+    assert team.worker.email.encode() not in journal.read_bytes()
+    assert b'"version"' not in journal.read_bytes()
     assert lost.app.account.status() is AccountStatus.SIGNED_OUT
     # And after reopening (the app restarted), there is still nothing.
     lost.reopen()

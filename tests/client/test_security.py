@@ -10,6 +10,7 @@ import pytest
 
 from outreach_app.errors import DeviceInUse, DeviceKeyDestroyed, Locked, WrongPin
 from outreach_app.services import AccountStatus
+from outreach_app.storage.store import journal_path
 from shared.kinds import Tier
 from shared.protocol import Role
 from tests.client.conftest import PASSWORD, PIN, SERVER_URL, InProcessServer, Phones, Team
@@ -34,11 +35,21 @@ def test_canary_never_reaches_a_disk_in_plaintext(team: Team, server: InProcessS
         assert record.name == name_canary
         assert note_canary in record.contacts[0].note
 
-    # ...and no file of the server or either device holds it: databases, WAL and SHM files
-    # included (read while the apps are open, before any checkpoint on close).
+    # One more, unsent, so the outbox journal beside the worker's database holds it too.
+    worker.network.down = True
+    log_note(worker, case_id, f"Unsent: {note_canary} again")
+    assert journal_path(worker.path).stat().st_size > 1_000
+
+    # ...and no file of the server or either device holds it: databases, WAL and SHM files and
+    # the outbox journal included (read while the apps are open, before any checkpoint on close).
+    # On PostgreSQL the server's rows are read through SQL (its files belong to another user).
     files = files_under(server.data_dir, tmp_path / "devices")
+    assert journal_path(worker.path) in files
+    files[Path("server rows")] = server.rows_as_text().encode()
     assert any(path.name.endswith("-wal") for path in files)
-    assert sum(path.suffix in (".sqlite", ".db") for path in files) >= 3
+    databases = 3 if server.backend == "sqlite" else 2
+    assert sum(path.suffix in (".sqlite", ".db") for path in files) >= databases
+    assert b"Test Outreach" in files[Path("server rows")]  # the dump really holds the rows
     for canary in (name_canary, note_canary, "Quinlan"):
         for encoded in (canary.encode("utf-8"), canary.encode("utf-16-le")):
             leaks = [path for path, data in files.items() if encoded in data]

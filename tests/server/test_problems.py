@@ -160,3 +160,30 @@ def test_unexpected_errors_are_a_500_problem_without_internals(database_url: str
     assert "secret" not in response.text
     assert "RuntimeError" not in response.text
     assert json.loads(response.text)["detail"] == body.detail
+
+
+def test_a_nul_character_in_any_text_is_a_422_problem_never_a_500(
+    client: TestClient, harness: Harness, member: Member
+) -> None:
+    # Found by tests/server/test_fuzz.py: PostgreSQL cannot store NUL, so it must never reach storage.
+    login = {"email": "sam@example.org\u0000", "auth_key": "A" * 43, "device_name": "Phone"}
+    assert problem(client.post("/v1/auth/login", json=login), 422, "validation_failed").errors
+    problem(client.post("/v1/auth/prelogin", json={"email": "\u0000@example.org"}), 422, "validation_failed")
+    invitation = {"role": "link_worker", "email": "x\u0000y@example.org"}
+    problem(client.post("/v1/invitations", json=invitation, headers=member.headers), 422, "validation_failed")
+    org = harness.new_org()
+    change = contact_change(org, org.coordinator, new_id()).model_dump(mode="json")
+    change["nonce"] = "\u0000" * 16
+    pushed = client.post("/v1/sync/push", json={"changes": [change]}, headers=org.coordinator.headers)
+    problem(pushed, 422, "validation_failed")
+    assert harness.pull(org.coordinator).versions == []
+
+
+def test_keys_the_client_sent_are_named_printably_and_briefly(client: TestClient, member: Member) -> None:
+    # Found by the fuzz: an unknown key holding NUL was echoed into the problem, which then failed.
+    body = {"changes": [], "bad\u0000key": 1, "k" * 5000: 2}
+    found = problem(client.post("/v1/sync/push", json=body, headers=member.headers), 422, "validation_failed")
+    assert found.errors is not None
+    locations = [error["loc"] for error in found.errors]
+    assert "body.bad?key" in locations
+    assert all(len(location) <= 200 and location.isprintable() for location in locations)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
-from outreach_app.services import SyncStatus
+from outreach_app.services import StoreRebuilt, SyncStatus, store_rebuilt_message
 from outreach_app.state import sync_status_text
 
 NOW = 1_800_000_000_000
@@ -32,3 +34,26 @@ def status(pending: int = 0, *, offline: bool = False, synced_ago_ms: int | None
 )
 def test_sync_line(given: SyncStatus, syncing: bool, expected: str) -> None:
     assert sync_status_text(given, syncing=syncing, now_ms=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "kept", "expected"),
+    [
+        (
+            "damaged",
+            1,
+            "This phone's data was damaged and is being rebuilt from the server: "
+            "1 unsent change was kept and will be sent after you sign in.",
+        ),
+        (
+            "missing",
+            0,
+            "This phone's data went missing and is being rebuilt from the server: "
+            "0 unsent changes were kept and will be sent after you sign in.",
+        ),
+    ],
+)
+def test_rebuilt_database_message(reason: Literal["damaged", "missing"], kept: int, expected: str) -> None:
+    rebuilt = StoreRebuilt(reason=reason, kept=kept, moved_to=None, at_ms=NOW)
+    assert StoreRebuilt.from_json(rebuilt.to_json()) == rebuilt
+    assert store_rebuilt_message(rebuilt) == expected
