@@ -206,30 +206,45 @@ class Team:
         return device
 
 
-def make_team(server: ServerProcess, org_name: str, devices_dir: Path) -> Team:
-    """An organisation (made with the CLI) with a coordinator and a link worker, each registered
-    from a phone of the harness's through the client services (fast Scrypt), and the worker given
-    the organisation key by the coordinator's phone, as a real team would do it."""
-    code = server.init_org(org_name, COORDINATOR.email)
+def make_team(
+    server: ServerProcess,
+    org_name: str,
+    devices_dir: Path,
+    *,
+    coordinator_member: TeamMember = COORDINATOR,
+    worker_member: TeamMember | None = WORKER,
+) -> Team:
+    """An organisation (made with the CLI) with a coordinator and (unless ``worker_member`` is None)
+    a link worker, each registered from a phone of the harness's through the client services (fast
+    Scrypt), and the worker given the organisation key by the coordinator's phone, as a real team
+    would do it. Emails are unique per server: a second team on one server needs other members."""
+    code = server.init_org(org_name, coordinator_member.email)
     coordinator = Gatepost.open(device_store_path(devices_dir, "coordinator"), scrypt_params=FAST_TEST_SCRYPT)
-    worker = Gatepost.open(device_store_path(devices_dir, "worker"), scrypt_params=FAST_TEST_SCRYPT)
     try:
         coordinator.account.register(
-            server.url, code, COORDINATOR.email, PASSWORD, COORDINATOR.display_name, "Coordinator's phone"
+            server.url, code, coordinator_member.email, PASSWORD, coordinator_member.display_name, "Coordinator's phone"
         )
         coordinator.account.set_pin(PIN)
         assert not coordinator.sync.sync_now().offline
-        invitation = coordinator.account.create_invitation(WORKER.role, WORKER.email)
-        worker.account.register(server.url, invitation.code, WORKER.email, PASSWORD, WORKER.display_name, "Old phone")
+        if worker_member is not None:
+            _add_worker(server, coordinator, worker_member, devices_dir)
+    finally:
+        coordinator.close()
+    return Team(server=server, org_name=org_name, devices_dir=devices_dir)
+
+
+def _add_worker(server: ServerProcess, coordinator: Gatepost, member: TeamMember, devices_dir: Path) -> None:
+    worker = Gatepost.open(device_store_path(devices_dir, "worker"), scrypt_params=FAST_TEST_SCRYPT)
+    try:
+        invitation = coordinator.account.create_invitation(member.role, member.email)
+        worker.account.register(server.url, invitation.code, member.email, PASSWORD, member.display_name, "Old phone")
         worker.account.set_pin(PIN)
         assert not worker.sync.sync_now().offline
         assert not coordinator.sync.sync_now().offline  # seals the organisation key to the worker
         assert not worker.sync.sync_now().offline
         assert worker.account.profile().has_organisation_key, "the worker did not receive the organisation key"
     finally:
-        coordinator.close()
         worker.close()
-    return Team(server=server, org_name=org_name, devices_dir=devices_dir)
 
 
 class AppProcess(_Process):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from shared.protocol import Role
-from tests.e2e.processes import COORDINATOR, PASSWORD, PIN, WORKER, AppProcess, Team
+from tests.e2e.processes import COORDINATOR, PASSWORD, PIN, WORKER, AppProcess, Team, TeamMember, make_team
 from tests.e2e.ui import (
     SYNCED,
     ContactForm,
@@ -150,7 +151,18 @@ def test_wrong_pin_says_so_and_counts_down(new_phone: NewPhone) -> None:
     expect(page.get_by_text("Caseload", exact=True)).to_be_visible()
 
 
-def test_new_starter_joins_with_an_invitation_code(new_phone: NewPhone, team: Team) -> None:
+def test_new_starter_joins_with_an_invitation_code(new_phone: NewPhone, team: Team, tmp_path: Path) -> None:
+    # An organisation of its own: no coordinator's browser left open by another test may sync
+    # (and so grant access) before this test's coordinator does.
+    tag = secrets.token_hex(3)
+    coordinator = TeamMember(f"coordinator-{tag}@e2e.test", "Nia Okafor", Role.COORDINATOR)
+    team = make_team(
+        team.server,
+        f"New Starter Outreach {tag}",
+        tmp_path / "devices",
+        coordinator_member=coordinator,
+        worker_member=None,
+    )
     email = f"new-{secrets.token_hex(3)}@e2e.test"
     code = team.server.invite(team.org_name, Role.LINK_WORKER, email)  # the admin CLI
     page = new_phone()
