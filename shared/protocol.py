@@ -11,8 +11,10 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     POST /v1/auth/register               RegisterRequest  -> SessionGrant
     POST /v1/auth/login                  LoginRequest     -> SessionGrant
     POST /v1/auth/refresh                RefreshRequest   -> SessionGrant
+    POST /v1/auth/reset                  PasswordResetRequest -> SessionGrant (with a coordinator's reset code)
     POST /v1/org/keys                    OrganisationKeySetup -> OrganisationInfo (first coordinator, once)
     POST /v1/invitations                 InvitationRequest -> Invitation (coordinators)
+    POST /v1/members/{user_id}/password-reset             -> Invitation (coordinators: a reset code)
     GET  /v1/devices                                      -> DeviceList (your devices; a coordinator's: the team's)
     POST /v1/devices/{device_id}/revoke                   -> DeviceInfo (your own device, or any for coordinators)
     GET  /v1/audit?before=POSITION&limit=N                -> AuditPage (coordinators: the organisation's trail)
@@ -58,6 +60,7 @@ __all__ = [
     "MemberAwaitingKey",
     "OrganisationInfo",
     "OrganisationKeySetup",
+    "PasswordResetRequest",
     "PreloginRequest",
     "PreloginResponse",
     "Problem",
@@ -208,6 +211,22 @@ class RegisterRequest(Wire):
     invitation_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=64)]
     email: Email
     display_name: DisplayName
+    kdf: KdfParams
+    auth_key: ShortBase64
+    public_key: ShortBase64
+    wrapped_private_key: Envelope
+    device_name: DeviceName
+
+
+class PasswordResetRequest(Wire):
+    """A member who forgot their password: a new password means new keys, made on the phone.
+
+    The coordinator's device then seals the organisation key to the new public key; nothing the
+    member had synced is lost (it is under case keys, which the organisation key opens).
+    """
+
+    reset_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=64)]
+    email: Email
     kdf: KdfParams
     auth_key: ShortBase64
     public_key: ShortBase64

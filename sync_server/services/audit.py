@@ -47,6 +47,8 @@ class AuditAction(StrEnum):
     PUSHED = "pushed"
     PULLED = "pulled"
     DEVICE_SIGNED_OUT = "device_signed_out"
+    PASSWORD_RESET_CREATED = "password_reset_created"  # noqa: S105 - an action's name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an action's name
 
 
 def _key(ctx: ServerContext) -> bytes:

@@ -24,6 +24,7 @@ from shared.errors import CryptoError
 from shared.protocol import (
     KdfParams,
     LoginRequest,
+    PasswordResetRequest,
     PreloginRequest,
     PreloginResponse,
     RefreshRequest,
@@ -60,6 +61,7 @@ __all__ = [
     "prelogin",
     "refresh",
     "register",
+    "reset_password",
 ]
 
 FAKE_KDF_N = 2**15
@@ -100,6 +102,7 @@ def register(ctx: ServerContext, tokens: TokenService, session: Session, request
         invitation is None
         or invitation.used_at_ms is not None
         or invitation.expires_at_ms <= now
+        or invitation.reset_user_id is not None  # a reset code opens no new account
         or (invitation.email is not None and invitation.email != request.email)
     ):
         raise InvitationInvalid()
@@ -139,6 +142,50 @@ def register(ctx: ServerContext, tokens: TokenService, session: Session, request
         action=AuditAction.REGISTERED,
         actor_user_id=user.id,
         actor_device_id=device.id,
+    )
+    session.commit()
+    return grant
+
+
+def reset_password(
+    ctx: ServerContext, tokens: TokenService, session: Session, request: PasswordResetRequest
+) -> SessionGrant:
+    """Replace a member's password and keys with a coordinator's reset code.
+
+    Every session of theirs ends; grants sealed to the old public key stop counting, so the
+    coordinator's next sync seals the organisation key to the new one.
+    """
+    begin_write(session)
+    now = ctx.now_ms()
+    invitation = accounts.get_invitation_by_code_hash(session, hash_invitation_code(ctx, request.reset_code))
+    user = accounts.get_user_by_email(session, request.email)
+    if (
+        invitation is None
+        or invitation.reset_user_id is None
+        or invitation.used_at_ms is not None
+        or invitation.expires_at_ms <= now
+        or user is None
+        or invitation.reset_user_id != user.id
+    ):
+        raise InvitationInvalid()
+    auth_key = _decode_key(request.auth_key, "auth_key", "invalid_auth_key")
+    _decode_key(request.public_key, "public_key", "invalid_public_key")
+    org = organisations.get_organisation(session, user.org_id)
+    if org is None or not accounts.consume_invitation(session, invitation.id, user_id=user.id, now_ms=now):
+        session.rollback()
+        raise InvitationInvalid()
+    user.kdf = request.kdf.model_dump_json()
+    user.auth_key_hash = hash_auth_key(auth_key)
+    user.public_key = request.public_key
+    user.wrapped_private_key = request.wrapped_private_key
+    user.keys_reset_at_ms = now
+    session.add(user)
+    accounts.revoke_user_sessions(session, user.id, now_ms=now)
+    throttle.clear_failures(session, _ACCOUNT, _throttle_subjects(ctx, user.email, "")[_ACCOUNT])
+    device = _new_device(session, user, request.device_name, now)
+    grant = _issue_session(ctx, tokens, session, user, org, device, family_id=str(uuid.uuid4()), now_ms=now)
+    record(
+        ctx, session, chain=org.id, action=AuditAction.PASSWORD_RESET, actor_user_id=user.id, actor_device_id=device.id
     )
     session.commit()
     return grant
@@ -295,6 +342,8 @@ def authenticate(ctx: ServerContext, tokens: TokenService, session: Session, tok
     user = accounts.get_user(session, claims.user_id)
     if user is None or user.org_id != claims.org_id:
         raise Unauthenticated("token_invalid", "Your session is not valid: sign in again")
+    if user.keys_reset_at_ms is not None and claims.issued_at_ms < user.keys_reset_at_ms:
+        raise SessionRevoked("Your password was reset: sign in with the new one")
     # The role comes from the database, so a changed role applies at once.
     return AuthenticatedDevice(user_id=user.id, device_id=device.id, org_id=user.org_id, role=Role(user.role))
 

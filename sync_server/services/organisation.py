@@ -36,6 +36,7 @@ from sync_server.storage.tables import InvitationRow, KeyGrantRow, OrganisationR
 __all__ = [
     "INVITATION_ALPHABET",
     "create_invitation",
+    "create_password_reset",
     "ensure_organisation",
     "hash_invitation_code",
     "init_organisation",
@@ -53,6 +54,7 @@ _CODE_GROUPS = 3
 _GROUP_LENGTH = 4
 _CODE_DOMAIN = b"gatepost/v1/invitation|"
 _MAX_ORG_NAME = 200
+_RESET_TTL_MS = 24 * 3600 * 1000
 
 
 def organisation_info(org: OrganisationRow) -> OrganisationInfo:
@@ -120,6 +122,40 @@ def invite(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, re
     record_for(ctx, session, caller, AuditAction.INVITATION_CREATED, role=request.role.value)
     session.commit()
     return invitation
+
+
+def create_password_reset(
+    ctx: ServerContext, session: Session, caller: AuthenticatedDevice, user_id: str
+) -> Invitation:
+    """A one-day code with which ``user_id`` (a member of the caller's organisation) sets a new password."""
+    if caller.role is not Role.COORDINATOR:
+        raise Forbidden("coordinators_only", "Only a coordinator can reset a password")
+    begin_write(session)
+    member = accounts.get_user(session, user_id)
+    if member is None or member.org_id != caller.org_id:
+        raise NotFound("member_not_found", "There is no such member in your organisation")
+    if member.id == caller.user_id:
+        raise Conflict("own_password", "Another coordinator must reset your password")
+    now = ctx.now_ms()
+    expires = now + _RESET_TTL_MS
+    code = new_invitation_code()
+    accounts.add(
+        session,
+        InvitationRow(
+            id=str(uuid.uuid4()),
+            code_hash=hash_invitation_code(ctx, code),
+            org_id=member.org_id,
+            role=member.role,
+            email=member.email,
+            created_by=caller.user_id,
+            created_at_ms=now,
+            expires_at_ms=expires,
+            reset_user_id=member.id,
+        ),
+    )
+    record_for(ctx, session, caller, AuditAction.PASSWORD_RESET_CREATED, user_id=member.id)
+    session.commit()
+    return Invitation(code=code, role=Role(member.role), email=member.email, expires_at_ms=expires)
 
 
 # --- organisations (server admin, through the CLI) -------------------------------------------

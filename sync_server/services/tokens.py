@@ -38,7 +38,8 @@ __all__ = [
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 _ALGORITHM = "EdDSA"
-_REQUIRED_CLAIMS = ["iss", "aud", "sub", "dev", "org", "role", "typ", "iat", "nbf", "exp", "jti"]
+# ``iat_ms``: the issue time to the millisecond, so a password reset can end tokens issued before it.
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "dev", "org", "role", "typ", "iat", "iat_ms", "nbf", "exp", "jti"]
 _LEEWAY_SECONDS = 5
 
 
@@ -48,6 +49,7 @@ class AccessClaims:
     device_id: str
     org_id: str
     role: str
+    issued_at_ms: int
 
 
 def load_signing_key(settings: ServerSettings) -> Ed25519PrivateKey:
@@ -117,6 +119,7 @@ class TokenService:
             "role": role,
             "typ": ACCESS_TOKEN_TYPE,
             "iat": now,
+            "iat_ms": now_ms,
             "nbf": now,
             "exp": now + self.ttl_seconds,
             "jti": str(uuid.uuid4()),
@@ -151,7 +154,10 @@ class TokenService:
         if claims.get("typ") != ACCESS_TOKEN_TYPE or not all(isinstance(value, str) for value in values):
             raise _invalid()
         user_id, device_id, org_id, role = (str(value) for value in values)
-        return AccessClaims(user_id=user_id, device_id=device_id, org_id=org_id, role=role)
+        issued_at_ms = claims.get("iat_ms")
+        if type(issued_at_ms) is not int:
+            raise _invalid()
+        return AccessClaims(user_id=user_id, device_id=device_id, org_id=org_id, role=role, issued_at_ms=issued_at_ms)
 
 
 def _invalid() -> Unauthenticated:

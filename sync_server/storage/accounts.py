@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, exists, func, update
 from sqlmodel import Session, col, select
 
 from sync_server.storage.tables import DeviceRow, InvitationRow, KeyGrantRow, RefreshTokenRow, UserRow
@@ -26,6 +26,7 @@ __all__ = [
     "mentor_assigned_case_ids",
     "revoke_device",
     "revoke_refresh_family",
+    "revoke_user_sessions",
     "touch_device",
 ]
 
@@ -106,6 +107,17 @@ def get_devices(session: Session, device_ids: Sequence[str]) -> dict[str, Device
     return {row.id: row for row in rows}
 
 
+def revoke_user_sessions(session: Session, user_id: str, *, now_ms: int) -> None:
+    """End every refresh token of every device of ``user_id`` (the devices stay registered)."""
+    device_ids = select(DeviceRow.id).where(DeviceRow.user_id == user_id).scalar_subquery()
+    session.execute(
+        update(RefreshTokenRow)
+        .where(col(RefreshTokenRow.device_id).in_(device_ids), col(RefreshTokenRow.revoked_at_ms).is_(None))
+        .values(revoked_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def touch_device(session: Session, device_id: str, *, now_ms: int) -> None:
     session.execute(
         update(DeviceRow)
@@ -141,18 +153,17 @@ def revoke_refresh_family(session: Session, family_id: str, *, now_ms: int) -> N
 
 def members_without_grant(session: Session, org_id: str, roles: Sequence[str], key_id: str) -> list[UserRow]:
     """Members of ``org_id`` with one of ``roles`` to whom no user grant of ``key_id`` is addressed."""
-    granted = (
-        select(KeyGrantRow.recipient_id)
-        .where(
-            KeyGrantRow.org_id == org_id,
-            KeyGrantRow.recipient_kind == "user",
-            KeyGrantRow.key_id == key_id,
-        )
-        .scalar_subquery()
+    # A grant counts only if it was made after the member's keys were last replaced (a reset).
+    granted = exists().where(
+        col(KeyGrantRow.org_id) == org_id,
+        col(KeyGrantRow.recipient_kind) == "user",
+        col(KeyGrantRow.key_id) == key_id,
+        col(KeyGrantRow.recipient_id) == col(UserRow.id),
+        col(KeyGrantRow.created_at_ms) >= func.coalesce(col(UserRow.keys_reset_at_ms), 0),
     )
     statement = (
         select(UserRow)
-        .where(UserRow.org_id == org_id, col(UserRow.role).in_(list(roles)), col(UserRow.id).not_in(granted))
+        .where(UserRow.org_id == org_id, col(UserRow.role).in_(list(roles)), ~granted)
         .order_by(col(UserRow.created_at_ms), col(UserRow.id))
     )
     return list(session.exec(statement).all())

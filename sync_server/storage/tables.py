@@ -71,6 +71,9 @@ class UserRow(ServerTable, table=True):
     public_key: str = Field(sa_type=Text)
     wrapped_private_key: str = Field(sa_type=Text)
     created_at_ms: int = Field(sa_type=BigInteger)
+    # When a coordinator-led password reset gave the member a new key pair: grants sealed to the
+    # old public key before then no longer count as access.
+    keys_reset_at_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class InvitationRow(ServerTable, table=True):
@@ -86,6 +89,8 @@ class InvitationRow(ServerTable, table=True):
     expires_at_ms: int = Field(sa_type=BigInteger)
     used_at_ms: int | None = Field(default=None, sa_type=BigInteger)
     used_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    # Set for a password-reset code: only this member may use it, and only to reset.
+    reset_user_id: str | None = Field(default=None, foreign_key="user.id", max_length=36)
 
 
 class DeviceRow(ServerTable, table=True):

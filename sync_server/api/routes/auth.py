@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 
 from shared.protocol import (
     LoginRequest,
+    PasswordResetRequest,
     PreloginRequest,
     PreloginResponse,
     RefreshRequest,
@@ -46,3 +47,15 @@ def login(
 )
 def refresh(body: RefreshRequest, context: ContextDep, tokens: TokensDep, session: SessionDep) -> SessionGrant:
     return auth.refresh(context, tokens, session, body)
+
+
+@router.post(
+    "/reset",
+    response_model=SessionGrant,
+    summary="Set a new password (and keys) with a coordinator's reset code",
+    responses=problem_responses(403),
+)
+def reset_password(
+    body: PasswordResetRequest, context: ContextDep, tokens: TokensDep, session: SessionDep
+) -> SessionGrant:
+    return auth.reset_password(context, tokens, session, body)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from shared.protocol import Invitation, InvitationRequest, OrganisationInfo, OrganisationKeySetup
 from sync_server.api.deps import ContextDep, CoordinatorDevice, SessionDep
@@ -25,3 +27,18 @@ def setup_keys(
 @router.post("/invitations", response_model=Invitation, summary="Invite someone (coordinators)")
 def invite(body: InvitationRequest, caller: CoordinatorDevice, context: ContextDep, session: SessionDep) -> Invitation:
     return organisation.invite(context, session, caller, body)
+
+
+MemberId = Annotated[str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+@router.post(
+    "/members/{user_id}/password-reset",
+    response_model=Invitation,
+    summary="A one-day code with which a member sets a new password (coordinators)",
+    responses=problem_responses(404, 409),
+)
+def password_reset(
+    user_id: MemberId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep
+) -> Invitation:
+    return organisation.create_password_reset(context, session, caller, user_id)
