@@ -46,6 +46,8 @@ from outreach_app.storage import LocalStore, StateKey, StoreRebuilt
 from outreach_app.storage.tables import KeyringEntry, LocalVersion
 from outreach_app.sync.transport import SyncApi, is_allowed_server_url
 from shared.crypto import (
+    AccountKeys,
+    KeyPair,
     ScryptParams,
     account_keys,
     b64decode,
@@ -68,6 +70,7 @@ from shared.protocol import (
     KdfParams,
     LoginRequest,
     OrganisationKeySetup,
+    PasswordResetRequest,
     RegisterRequest,
     Role,
     SessionGrant,
@@ -179,6 +182,7 @@ class RegisteredDevice:
     device_id: str
     name: str
     owner: str
+    owner_user_id: str
     role: Role
     last_seen_at_ms: int
     signed_out: bool
@@ -190,6 +194,7 @@ class RegisteredDevice:
             device_id=info.device_id,
             name=info.name,
             owner=info.user_display_name,
+            owner_user_id=info.user_id,
             role=info.role,
             last_seen_at_ms=info.last_seen_at_ms,
             signed_out=info.revoked_at_ms is not None,
@@ -266,14 +271,7 @@ class AccountService:
             raise ValidationFailed(problems)
         self._refuse_if_other_users_work(server_url, email)
 
-        params = self._device.scrypt_params
-        salt = random_salt()
-        kdf = KdfParams(n=params.n, r=params.r, p=params.p, salt=b64encode(salt))
-        keys = account_keys(derive_master_key(password, salt, params))
-        pair = generate_key_pair()
-        wrapped_private = wrap_key(
-            keys.wrap_key, pair.private_key, context=USER_PRIVATE_KEY_CONTEXT, kdf=kdf.model_dump()
-        )
+        kdf, keys, pair, wrapped_private = self._new_account_keys(password)
         api = self._device.new_api(server_url)
         grant = api.register(
             RegisterRequest(
@@ -290,6 +288,49 @@ class AccountService:
         self._adopt_session(api, grant, pair.private_key, server_url, device_name.strip())
         self._try_organisation_key(api, grant)
         return self.profile()
+
+    def reset_password(
+        self, server_url: str, reset_code: str, email: str, new_password: str, device_name: str
+    ) -> Profile:
+        """Set a new password with a coordinator's reset code. New keys are made here; until a
+        coordinator's phone syncs and seals the organisation key to them, the app says it is waiting.
+        Work this phone had not sent yet stays and goes with the next sync."""
+        server_url, email = server_url.strip().rstrip("/"), email.strip().lower()
+        problems = _check_common(server_url, email, device_name)
+        if len(new_password) < MIN_PASSWORD_LENGTH:
+            problems["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+        if len(reset_code.strip()) < 6:
+            problems["reset_code"] = "Enter the reset code your coordinator gave you."
+        if problems:
+            raise ValidationFailed(problems)
+        self._refuse_if_other_users_work(server_url, email)
+        kdf, keys, pair, wrapped_private = self._new_account_keys(new_password)
+        api = self._device.new_api(server_url)
+        grant = api.reset_password(
+            PasswordResetRequest(
+                reset_code=reset_code.strip(),
+                email=email,
+                kdf=kdf,
+                auth_key=b64encode(keys.auth_key),
+                public_key=b64encode(pair.public_key),
+                wrapped_private_key=wrapped_private,
+                device_name=device_name.strip(),
+            )
+        )
+        self._adopt_session(api, grant, pair.private_key, server_url, device_name.strip())
+        return self.profile()
+
+    def _new_account_keys(self, password: str) -> tuple[KdfParams, AccountKeys, KeyPair, str]:
+        """A fresh salt, the keys the password gives, and a new key pair wrapped under them."""
+        params = self._device.scrypt_params
+        salt = random_salt()
+        kdf = KdfParams(n=params.n, r=params.r, p=params.p, salt=b64encode(salt))
+        keys = account_keys(derive_master_key(password, salt, params))
+        pair = generate_key_pair()
+        wrapped_private = wrap_key(
+            keys.wrap_key, pair.private_key, context=USER_PRIVATE_KEY_CONTEXT, kdf=kdf.model_dump()
+        )
+        return kdf, keys, pair, wrapped_private
 
     def sign_in(self, server_url: str, email: str, password: str, device_name: str) -> Profile:
         """Sign in with the password (online). Keeps this device's outbox and data for the same user."""
@@ -499,6 +540,10 @@ class AccountService:
         """Your devices; a coordinator sees the whole team's (online)."""
         listed = self._online(lambda api: api.list_devices())
         return [RegisteredDevice.from_info(info) for info in listed.devices]
+
+    def create_password_reset(self, user_id: str) -> Invitation:
+        """A one-day code for a member who forgot their password (coordinators; online)."""
+        return self._online(lambda api: api.create_password_reset(user_id))
 
     def sign_out_device(self, device_id: str) -> RegisteredDevice:
         """Sign a device out (a lost phone): it stops syncing at once and erases itself at its next contact."""

@@ -335,12 +335,14 @@ class SyncService:
         key_id, material = org_key
         added = 0
         with device.store.write() as session:
+            # The server lists only members without a grant that counts (one made since their keys
+            # last changed), so only grants not sent yet are skipped: a reset member is sealed again.
             already = set(
                 session.exec(
                     select(KeyGrantRow.recipient_id).where(
                         KeyGrantRow.key_id == key_id,
                         KeyGrantRow.recipient_kind == "user",
-                        col(KeyGrantRow.pending) | col(KeyGrantRow.acknowledged),
+                        col(KeyGrantRow.pending),
                     )
                 ).all()
             )

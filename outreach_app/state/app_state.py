@@ -104,6 +104,7 @@ class AppState:
         self.now_ms = now_ms
         self.screen = Screen.SIGN_IN
         self.register_mode = False
+        self.reset_mode = False  # the "I forgot my password" form
         self.busy = False
         self.profile: Profile | None = None
         self.people: list[PersonSummary] = []
@@ -159,9 +160,32 @@ class AppState:
     # --- signing in ----------------------------------------------------------------------------
 
     def show_register(self, register: bool) -> None:
-        self.register_mode = register
+        self.register_mode, self.reset_mode = register, False
         self.form_problems = {}
         self.on_screen()
+
+    def show_reset(self, reset: bool) -> None:
+        self.register_mode, self.reset_mode = False, reset
+        self.form_problems = {}
+        self.on_screen()
+
+    async def reset_password(self, server_url: str, reset_code: str, email: str, new_password: str) -> None:
+        self.draft = {"server": server_url, "code": reset_code, "email": email}
+        problems = _required({"server": server_url, "reset_code": reset_code, "email": email, "password": new_password})
+        if problems:
+            return self._problems(problems)
+        await self._account_step(
+            lambda: self.gatepost.account.reset_password(
+                server_url.strip(), reset_code.strip(), email.strip(), new_password, self.device_name
+            )
+        )
+        if self.screen is not Screen.SIGN_IN:
+            self.reset_mode = False
+
+    async def create_password_reset(self, user_id: str) -> str | None:
+        """A reset code to read out to a member (coordinators); None when it could not be made."""
+        invitation = await self._guarded(lambda: self.gatepost.account.create_password_reset(user_id))
+        return invitation.code if invitation is not None else None
 
     async def sign_in(self, server_url: str, email: str, password: str) -> None:
         self.draft = {"server": server_url, "email": email}
@@ -510,6 +534,7 @@ def _required(values: Mapping[str, str]) -> dict[str, str]:
         "email": "Email",
         "password": "Password",
         "code": "Invitation code",
+        "reset_code": "Reset code",
         "name": "Your name",
     }
     return {name: f"{labels[name]} is needed." for name, value in values.items() if not value or not value.strip()}

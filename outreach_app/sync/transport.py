@@ -50,6 +50,7 @@ from shared.protocol import (
     LoginRequest,
     OrganisationInfo,
     OrganisationKeySetup,
+    PasswordResetRequest,
     PreloginRequest,
     PreloginResponse,
     Problem,
@@ -153,6 +154,15 @@ class SyncApi:
         """``POST /v1/auth/login``; keeps the session's tokens."""
         response = self._send("POST", "/v1/auth/login", body=request, sign_in=True)
         return self._accept_session(self._parse(SessionGrant, response), notify=False)
+
+    def reset_password(self, request: PasswordResetRequest) -> SessionGrant:
+        """``POST /v1/auth/reset`` with a coordinator's reset code; keeps the session's tokens."""
+        response = self._send("POST", "/v1/auth/reset", body=request, sign_in=True)
+        return self._accept_session(self._parse(SessionGrant, response), notify=False)
+
+    def create_password_reset(self, user_id: str) -> Invitation:
+        """``POST /v1/members/{id}/password-reset`` (coordinators): a code for the member."""
+        return self._parse(Invitation, self._authorised("POST", f"/v1/members/{user_id}/password-reset"))
 
     def refresh(self) -> SessionGrant:
         """``POST /v1/auth/refresh``: a new access token and a rotated refresh token."""

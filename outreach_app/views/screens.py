@@ -40,7 +40,12 @@ TIER_CHOICES = {
 
 
 def sign_in_screen(state: AppState, page: ft.Page) -> ft.Control:
-    problems, draft = state.form_problems, state.draft
+    draft = state.draft
+    # The state's own checks and the services' use different names for some fields.
+    problems = {
+        {"server_url": "server", "invitation_code": "code", "display_name": "name"}.get(key, key): text
+        for key, text in state.form_problems.items()
+    }
     server = field("Server address", value=draft.get("server", state.default_server_url), error=problems.get("server"))
     email = field("Email", value=draft.get("email", ""), keyboard=ft.KeyboardType.EMAIL, error=problems.get("email"))
     password = field("Password", password=True, error=problems.get("password"))
@@ -67,6 +72,32 @@ def sign_in_screen(state: AppState, page: ft.Page) -> ft.Control:
             text_button("I already have an account", lambda _: state.show_register(False)),
         )
 
+    if state.reset_mode:
+        reset_code = field(
+            "Reset code", value=draft.get("code", ""), error=problems.get("reset_code"), hint="From your coordinator"
+        )
+        new_password = field("New password", password=True, error=problems.get("password"))
+
+        async def reset(_: Any) -> None:
+            await state.reset_password(
+                server.value or "", reset_code.value or "", email.value or "", new_password.value or ""
+            )
+
+        return screen(
+            heading("Set a new password"),
+            ft.Text(
+                "Ask your coordinator for a reset code. Your notes are safe: once a coordinator's phone "
+                "has synced, you can read everything again, and work this phone had not sent yet still goes.",
+                size=16,
+            ),
+            reset_code,
+            email,
+            new_password,
+            server,
+            ft.Row([primary_button("Set new password", reset)]),
+            text_button("Back to sign in", lambda _: state.show_reset(False)),
+        )
+
     async def sign_in(_: Any) -> None:
         await state.sign_in(server.value or "", email.value or "", password.value or "")
 
@@ -79,6 +110,7 @@ def sign_in_screen(state: AppState, page: ft.Page) -> ft.Control:
         server,
         ft.Row([primary_button("Sign in", sign_in)]),
         text_button("I have an invitation code", lambda _: state.show_register(True)),
+        text_button("I forgot my password", lambda _: state.show_reset(True)),
     )
 
 
@@ -560,12 +592,53 @@ def devices_screen(state: AppState, page: ft.Page) -> ft.Control:
         if coordinator
         else "The phones and browsers signed in as you. Sign out one you have lost or no longer use."
     )
-    cards = [_device_card(state, page, device, coordinator) for device in state.devices]
-    return screen(
-        ft.Row([back_button(back), heading("Devices")]),
-        ft.Text(explanation, size=16),
-        *cards,
-    )
+    if not coordinator:
+        cards = [_device_card(state, page, device, False) for device in state.devices]
+        return screen(ft.Row([back_button(back), heading("Devices")]), ft.Text(explanation, size=16), *cards)
+
+    # A coordinator sees the team member by member, with a way to give a forgotten password back.
+    me = state.profile.user_id if state.profile else None
+    members: dict[str, list[RegisteredDevice]] = {}
+    for device in state.devices:
+        members.setdefault(device.owner_user_id, []).append(device)
+    sections: list[ft.Control] = []
+    for user_id, devices in members.items():
+        owner = devices[0].owner
+        header: list[ft.Control] = [section(f"{owner} ({devices[0].role.value.replace('_', ' ')})")]
+        if user_id != me:
+            header.append(_reset_button(state, page, user_id, owner))
+        sections.append(ft.Column(header, spacing=6, horizontal_alignment=ft.CrossAxisAlignment.START))
+        sections.extend(_device_card(state, page, device, False) for device in devices)
+    return screen(ft.Row([back_button(back), heading("Devices")]), ft.Text(explanation, size=16), *sections)
+
+
+def _reset_button(state: AppState, page: ft.Page, user_id: str, owner: str) -> ft.Control:
+    async def make_code(_: Any) -> None:
+        code = await state.create_password_reset(user_id)
+        if code is None:
+            return
+        page.show_dialog(
+            ft.AlertDialog(
+                modal=True,
+                title=ft.Text(f"Reset code for {owner}"),
+                content=ft.Column(
+                    [
+                        ft.Text(code, size=30, weight=ft.FontWeight.BOLD),
+                        ft.Text(
+                            f"Read it to {owner} yourself, not by text or email. It works once, for 24 hours. "
+                            "Their old password and sessions stop working as soon as they use it; your phone "
+                            "gives them their access back when it next syncs.",
+                            size=16,
+                        ),
+                    ],
+                    tight=True,
+                    spacing=12,
+                ),
+                actions=[ft.FilledButton("Done", on_click=lambda _: page.pop_dialog())],
+            )
+        )
+
+    return ft.TextButton(f"New password for {owner}", icon=ft.Icons.KEY, on_click=make_code, height=48)
 
 
 def audit_screen(state: AppState, page: ft.Page) -> ft.Control:

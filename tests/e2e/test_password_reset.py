@@ -1,0 +1,77 @@
+"""A forgotten password, in the browser: the coordinator makes a reset code from the Devices screen,
+the worker sets a new password with it on a new phone, and the coordinator's next sync gives their
+access back."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from outreach_app.services import Gatepost, device_store_path
+from shared.crypto import FAST_TEST_SCRYPT
+from shared.protocol import Role
+from tests.e2e.processes import COORDINATOR, PASSWORD, PIN, Team
+from tests.e2e.ui import (
+    SYNCED,
+    button,
+    fill_field,
+    press_sync_now,
+    set_pin,
+    shot,
+    sign_in_with_new_pin,
+    sync_status,
+    textbox,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_coordinator_gives_a_reset_code_and_the_worker_gets_back_in(
+    new_phone: Callable[[], Page], team: Team, tmp_path: Path
+) -> None:
+    # A member of the team who has used Gatepost before (registered on a phone of the harness's).
+    email = f"forgetful-{secrets.token_hex(3)}@e2e.test"
+    name = f"Robin Ashby {secrets.token_hex(2).upper()}"
+    phone = Gatepost.open(device_store_path(tmp_path, "old-phone"), scrypt_params=FAST_TEST_SCRYPT)
+    try:
+        code = team.server.invite(team.org_name, Role.LINK_WORKER, email)
+        phone.account.register(team.server.url, code, email, PASSWORD, name, "Robin's old phone")
+        phone.account.set_pin(PIN)
+        assert not phone.sync.sync_now().offline
+    finally:
+        phone.close()
+
+    desk = new_phone()
+    sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
+    button(desk, "Devices").click()
+    button(desk, f"New password for {name}").click()
+    dialog_title = desk.get_by_text(f"Reset code for {name}", exact=True)
+    expect(dialog_title).to_be_visible()
+    code_text = desk.get_by_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$"))
+    expect(code_text).to_be_visible()
+    reset_code = code_text.inner_text()
+    shot(desk, "01-reset-code")
+    button(desk, "Done").click()
+
+    worker = new_phone()
+    button(worker, "I forgot my password").click()
+    expect(button(worker, "Set new password")).to_be_visible()
+    fill_field(textbox(worker, "Reset code"), reset_code)
+    fill_field(textbox(worker, "Email"), email)
+    fill_field(textbox(worker, "New password"), "a new and better passphrase")
+    shot(worker, "02-set-new-password")
+    button(worker, "Set new password").click()
+    set_pin(worker)
+    waiting = worker.get_by_text(re.compile("Waiting for a coordinator to give this account access"))
+    expect(waiting).to_be_visible()
+
+    press_sync_now(desk)  # the coordinator's phone seals the organisation key to the new keys
+    expect(sync_status(desk)).to_have_text(SYNCED, timeout=20_000)
+    press_sync_now(worker)
+    expect(waiting).to_have_count(0, timeout=20_000)
+    shot(worker, "03-back-in")
