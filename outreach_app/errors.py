@@ -13,6 +13,7 @@ AppError                      base; ``str(error)`` is a plain-words message for 
  ├── DeviceKeyDestroyed       too many wrong PINs: sign in with the password to restore keys
  ├── Locked                   the device is locked: enter the PIN
  ├── NotReady                 e.g. waiting for a coordinator to grant the organisation key
+ ├── NotAllowed               this person's role may not do that (e.g. export a record)
  └── ValidationFailed         ``problems``: field name -> plain-words problem
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "DeviceRevoked",
     "InsecureServer",
     "Locked",
+    "NotAllowed",
     "NotReady",
     "OfflineError",
     "ServerRejected",
@@ -120,6 +122,10 @@ class DeviceKeyDestroyed(AppError):
 
 class Locked(AppError):
     default_message = "Enter your PIN to unlock."
+
+
+class NotAllowed(AppError):
+    default_message = "Your role does not allow this."
 
 
 class NotReady(AppError):

@@ -27,6 +27,7 @@ from outreach_app.services.account import (
     store_rebuilt_message,
 )
 from outreach_app.services.device import Device
+from outreach_app.services.export import ExportService, SubjectAccessFile
 from outreach_app.services.records import (
     Author,
     CaseloadService,
@@ -51,6 +52,7 @@ __all__ = [
     "CaseloadService",
     "ConflictView",
     "ContactEntry",
+    "ExportService",
     "FieldValue",
     "FieldView",
     "Gatepost",
@@ -60,6 +62,7 @@ __all__ = [
     "Profile",
     "RegisteredDevice",
     "StoreRebuilt",
+    "SubjectAccessFile",
     "SyncReport",
     "SyncService",
     "SyncStatus",
@@ -95,6 +98,7 @@ class Gatepost:
         self.account = AccountService(device)
         self.records = CaseloadService(device)
         self.sync = SyncService(device)
+        self.exports = ExportService(device, self.records)
 
     @classmethod
     def open(

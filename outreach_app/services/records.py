@@ -101,6 +101,7 @@ class FieldView:
     value: str | None  # the current value (None when never set or unreadable)
     current: FieldValue | None
     conflicts: tuple[ConflictView, ...]
+    history: tuple[FieldValue, ...] = ()  # every version, oldest first (what a subject access shows)
 
 
 @dataclass(frozen=True)
@@ -428,6 +429,12 @@ class CaseloadService:
                     value=current.value if current else None,
                     current=current,
                     conflicts=views,
+                    history=tuple(
+                        field_value(row)
+                        for row in sorted(
+                            (row for row in person_rows if row.field == name), key=lambda row: stamp_of(row).order_key
+                        )
+                    ),
                 )
             )
 

@@ -31,6 +31,7 @@ from outreach_app.services import (
     PersonSummary,
     Profile,
     RegisteredDevice,
+    SubjectAccessFile,
     SyncStatus,
     store_rebuilt_message,
     system_now_ms,
@@ -394,6 +395,19 @@ class AppState:
             Notice(f"{signed_out.name} is signed out. It will erase its Gatepost data when it next connects.")
         )
         await self.show_devices()
+
+    async def export_record(self) -> SubjectAccessFile | None:
+        """The open person's whole record as a file (coordinators); the view saves it."""
+        case_id = self.case_id
+        if case_id is None:
+            return None
+        return await self._guarded(lambda: self.gatepost.exports.subject_access(case_id))
+
+    def note_export_saved(self, file_name: str, saved: bool) -> None:
+        if not saved:
+            self.on_notice(Notice("The record was not saved."))
+            return
+        self.on_notice(Notice(f"Saved {file_name}. Give it to the person; keep no copy you do not need."))
 
     async def show_audit_trail(self) -> None:
         """The organisation's audit trail, newest first (coordinators)."""

@@ -25,6 +25,7 @@ from outreach_app.views.widgets import (
     primary_button,
     radio_choice,
     screen,
+    secondary_button,
     section,
     text_button,
 )
@@ -463,8 +464,35 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         *timeline,
         section("Details"),
         *details,
+        *_export_controls(state, page),
         text_button("Back", back),
     )
+
+
+def _export_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
+    """Coordinators: the person's whole record as a file, for a subject access request."""
+    if state.profile is None or state.profile.role.value != "coordinator":
+        return []
+
+    async def export(_: Any) -> None:
+        exported = await state.export_record()
+        if exported is None:
+            return
+        saved = await ft.FilePicker().save_file(
+            dialog_title="Save the record", file_name=exported.file_name, src_bytes=exported.content
+        )
+        # In a browser the file is downloaded and no path comes back.
+        state.note_export_saved(exported.file_name, page.web or saved is not None)
+
+    return [
+        section("The person's right to see their record"),
+        ft.Text(
+            "Make a readable copy of everything held about this person, to give them on request. "
+            "It is made on this device; the server cannot read the record.",
+            size=15,
+        ),
+        ft.Row([secondary_button("Export record", export, icon=ft.Icons.DOWNLOAD)]),
+    ]
 
 
 # --- logging a contact ------------------------------------------------------------------------

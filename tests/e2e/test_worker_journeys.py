@@ -24,6 +24,7 @@ from tests.e2e.ui import (
     go_back,
     log_contact,
     press_sync_now,
+    reveal,
     set_pin,
     shot,
     sign_in,
@@ -120,6 +121,16 @@ def test_coordinator_sees_the_contact_after_sync_now(new_phone: NewPhone) -> Non
     expect(colleague.get_by_text(note)).to_be_visible()
     expect(colleague.get_by_text(re.compile(re.escape(WORKER.display_name))).first).to_be_visible()
     shot(colleague, "02-coordinator-record")
+
+    # The person asks to see their record: the coordinator's phone makes a readable copy.
+    export = reveal(button(colleague, "Export record"))
+    with colleague.expect_download() as download_info:
+        export.click()
+    download = download_info.value
+    assert re.fullmatch(r"record-Kayleigh-Dawson-[0-9A-F]{4}-\d{4}-\d{2}-\d{2}\.html", download.suggested_filename)
+    content = Path(download.path()).read_text(encoding="utf-8")
+    assert note in content
+    assert WORKER.display_name in content
 
 
 def test_wrong_pin_says_so_and_counts_down(new_phone: NewPhone) -> None:
