@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_SERVER_URL", "app_data_dir", "default_server_url"]
+__all__ = [
+    "DEFAULT_LOCK_AFTER_SECONDS",
+    "DEFAULT_SERVER_URL",
+    "app_data_dir",
+    "default_server_url",
+    "lock_after_seconds",
+]
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8000"
+DEFAULT_LOCK_AFTER_SECONDS = 5 * 60
 
 
 def app_data_dir() -> Path:
@@ -22,3 +29,13 @@ def app_data_dir() -> Path:
 
 def default_server_url() -> str:
     return os.environ.get("OUTREACH_SERVER_URL") or DEFAULT_SERVER_URL
+
+
+def lock_after_seconds() -> int:
+    """How long an unlocked app may go untouched before it locks (``OUTREACH_LOCK_AFTER_SECONDS``)."""
+    raw = os.environ.get("OUTREACH_LOCK_AFTER_SECONDS", "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_LOCK_AFTER_SECONDS
+    except ValueError:
+        return DEFAULT_LOCK_AFTER_SECONDS
+    return value if value > 0 else DEFAULT_LOCK_AFTER_SECONDS

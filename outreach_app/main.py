@@ -17,7 +17,7 @@ from pathlib import Path
 
 import flet as ft
 
-from outreach_app.config import app_data_dir, default_server_url
+from outreach_app.config import app_data_dir, default_server_url, lock_after_seconds
 from outreach_app.services import Gatepost, device_store_path
 from outreach_app.state import AppState
 from outreach_app.views import mount
@@ -58,11 +58,21 @@ async def main(page: ft.Page) -> None:
         slot = "this-device"
         device_name = f"{page.platform.value.capitalize()} device" if page.platform else "This device"
     gatepost = _device(device_store_path(app_data_dir(), str(slot)))
-    state = AppState(gatepost, default_server_url=default_server_url(), device_name=device_name)
+    state = AppState(
+        gatepost,
+        default_server_url=default_server_url(),
+        device_name=device_name,
+        lock_after_seconds=lock_after_seconds(),
+    )
     mount(page, state)
     await state.start()
-    auto_sync = page.run_task(state.auto_sync_forever)
-    page.on_close = lambda _: auto_sync.cancel()
+    background = [page.run_task(state.auto_sync_forever), page.run_task(state.auto_lock_forever)]
+
+    def stop_background(_: object) -> None:
+        for task in background:
+            task.cancel()
+
+    page.on_close = stop_background
 
 
 def run(argv: list[str] | None = None) -> None:

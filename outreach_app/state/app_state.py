@@ -57,6 +57,10 @@ class Screen(StrEnum):
     AUDIT = "audit"
 
 
+# Where an inactivity lock may take the worker back to after the PIN.
+_RESUMABLE = frozenset({Screen.CASELOAD, Screen.ADD_PERSON, Screen.PERSON, Screen.LOG_CONTACT})
+
+
 @dataclass(frozen=True)
 class Notice:
     text: str
@@ -98,6 +102,7 @@ class AppState:
         default_server_url: str,
         device_name: str,
         now_ms: Callable[[], int] = system_now_ms,
+        lock_after_seconds: int = 5 * 60,
     ) -> None:
         self.gatepost = gatepost
         self.default_server_url = default_server_url
@@ -129,6 +134,10 @@ class AppState:
         self.on_sync_bar: Callable[[], None] = lambda: None
         self.on_notice: Callable[[Notice], None] = lambda notice: None
         self._sync_lock = asyncio.Lock()
+        # Inactivity lock: what the worker last did, and where to take them back after the PIN.
+        self.lock_after_ms = lock_after_seconds * 1000
+        self.last_activity_ms = now_ms()
+        self._resume: tuple[Screen, str | None, dict[str, str]] | None = None
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -261,8 +270,48 @@ class AppState:
             self.on_notice(Notice(error.message, is_error=True))
             return
         self.pin_message = None
-        await self._enter_caseload()
+        self.touch()
+        resume, self._resume = self._resume, None
+        if resume is not None and resume[0] in _RESUMABLE:
+            await self._return_to(*resume)
+        else:
+            await self._enter_caseload()
         await self.sync_now(quiet=True)
+
+    async def _return_to(self, screen: Screen, case_id: str | None, draft: dict[str, str]) -> None:
+        """Back to where the worker was when the app locked itself, with what they had typed."""
+        self.profile = await self._run(self.gatepost.account.profile)
+        await self.refresh_sync_status()
+        if case_id is not None:
+            self.case_id = case_id
+            self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        self.draft, self.form_problems = draft, {}
+        self.screen = screen
+        self.on_screen()
+
+    # --- inactivity ----------------------------------------------------------------------------
+
+    def touch(self) -> None:
+        """The worker did something: the inactivity lock starts counting again."""
+        self.last_activity_ms = self.now_ms()
+
+    def keep_draft(self, name: str, value: str) -> None:
+        """What the worker is typing, kept so a lock (or a problem shown) does not lose it."""
+        self.draft[name] = value
+        self.touch()
+
+    async def lock_if_idle(self) -> bool:
+        """Lock when nobody has touched the unlocked app for ``lock_after_ms``; True when it locked."""
+        if not self.unlocked or self.now_ms() - self.last_activity_ms < self.lock_after_ms:
+            return False
+        await self.lock(keep_place=True)
+        self.on_notice(Notice("Locked after a few minutes without use. Your PIN opens it where you were."))
+        return True
+
+    async def auto_lock_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, min(15.0, self.lock_after_ms / 4000)))
+            await self.lock_if_idle()
 
     def _ask_for_password(self) -> None:
         self.screen = Screen.SIGN_IN
@@ -275,8 +324,15 @@ class AppState:
         self.pin_message = None
         self.on_screen()
 
-    async def lock(self) -> None:
+    async def lock(self, *, keep_place: bool = False) -> None:
+        """Forget the keys; nothing about a person stays on screen or in this state.
+
+        ``keep_place`` (the inactivity lock): after the PIN, go back to the same screen and the
+        same half-typed form; a lock the worker asked for goes back to the caseload.
+        """
+        self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
         await self._run(self.gatepost.account.lock)
+        self.people, self.record, self.devices, self.audit_events = [], None, [], []
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -293,16 +349,19 @@ class AppState:
         self.people = await self._run(lambda: self.gatepost.records.list_people(self.search_text)) or []
 
     async def search(self, text: str) -> None:
+        self.touch()
         self.search_text = text
         await self._reload_people()
         self.on_screen()
 
     async def show_caseload(self) -> None:
+        self.touch()
         self.form_problems = {}
         self.case_id, self.record = None, None
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
+        self.touch()
         self.form_problems, self.draft = {}, {}
         self.screen = Screen.ADD_PERSON
         self.on_screen()
@@ -318,6 +377,7 @@ class AppState:
         await self.sync_now(quiet=True)
 
     async def open_person(self, case_id: str) -> None:
+        self.touch()
         self.form_problems, self.draft = {}, {}
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
@@ -325,6 +385,7 @@ class AppState:
         self.on_screen()
 
     def start_logging_contact(self) -> None:
+        self.touch()
         self.form_problems, self.draft = {}, {}
         self.screen = Screen.LOG_CONTACT
         self.on_screen()
@@ -436,6 +497,8 @@ class AppState:
 
     async def sync_now(self, *, quiet: bool = False) -> None:
         """Push and pull now. ``quiet`` (automatic syncs) shows no notice when offline."""
+        if not quiet:
+            self.touch()
         if not self.unlocked or self._sync_lock.locked():
             return
         if self.session_expired:
@@ -504,6 +567,7 @@ class AppState:
 
     async def _guarded(self, work: Callable[[], T]) -> T | None:
         """Run a service call; show a plain message instead of raising. ``None`` means it failed."""
+        self.touch()
         self.busy = True
         self.on_sync_bar()
         try:

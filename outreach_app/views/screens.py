@@ -37,6 +37,18 @@ TIER_CHOICES = {
 }
 
 
+def _keep(state: AppState, control: ft.TextField | ft.Dropdown | ft.RadioGroup, name: str) -> None:
+    """Keep what the worker types in the state as they type it (an inactivity lock keeps it)."""
+
+    def changed(_: Any) -> None:
+        state.keep_draft(name, str(control.value or ""))
+
+    if isinstance(control, ft.Dropdown):
+        control.on_select = changed
+    else:
+        control.on_change = changed
+
+
 # --- signing in -------------------------------------------------------------------------------
 
 
@@ -283,6 +295,15 @@ def add_person_screen(state: AppState, page: ft.Page) -> ft.Control:
             spec.label, value=draft.get(name, ""), error=problems.get(name), multiline=spec.max_length > 200
         )
 
+    for name, control in controls.items():
+        _keep(state, control, name)
+
+    def keep_release(_: Any) -> None:
+        date_text, time_text = (release_date.value or "").strip(), (release_time.value or "").strip()
+        state.keep_draft("release_at", f"{date_text}T{time_text}" if date_text and time_text else date_text)
+
+    release_date.on_change = release_time.on_change = keep_release
+
     async def save(_: Any) -> None:
         values = {name: control.value or "" for name, control in controls.items()}
         date_text, time_text = (release_date.value or "").strip(), (release_time.value or "").strip()
@@ -518,6 +539,15 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
         "basic" if is_mentor else (draft.get("tier") or "full"),
     )
     name = state.record.name if state.record and state.record.name else "this person"
+    for key, control in (
+        ("occurred_at", when),
+        ("setting", where),
+        ("contact_type", kind),
+        ("note", note),
+        ("basis", basis),
+        ("tier", tier),
+    ):
+        _keep(state, control, key)
 
     async def save(_: Any) -> None:
         await state.log_contact(

@@ -252,10 +252,13 @@ class AppProcess(_Process):
 
     name = "app"
 
-    def __init__(self, data_dir: Path, server_url: str, log_path: Path) -> None:
+    def __init__(
+        self, data_dir: Path, server_url: str, log_path: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         super().__init__(log_path)
         self.data_dir = data_dir
         self.server_url = server_url
+        self.extra_env = extra_env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
 
@@ -274,6 +277,7 @@ class AppProcess(_Process):
                 "FLET_SERVER_IP": "127.0.0.1",
                 "FLET_WEB_NO_CDN": "1",
                 "PYTHONUNBUFFERED": "1",
+                **self.extra_env,
             }
         )
         self._spawn([sys.executable, "-m", "outreach_app.main", "--web"], env)

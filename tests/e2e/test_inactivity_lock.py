@@ -1,0 +1,50 @@
+"""Left on a table with a form half-filled: the app locks itself, and the PIN brings the worker back
+to the same form with what they had typed. (This app process locks after 6 seconds.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.conftest import PHONE
+from tests.e2e.processes import LOGS, PASSWORD, PIN, WORKER, AppProcess, Team
+from tests.e2e.ui import button, expect_value, fill_field, open_app, shot, sign_in_with_new_pin, textbox
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def quick_lock_app(team: Team, tmp_path: Path) -> Iterator[AppProcess]:
+    process = AppProcess(
+        tmp_path / "app-data", team.server.url, LOGS / "quick-lock-app.log", {"OUTREACH_LOCK_AFTER_SECONDS": "6"}
+    )
+    try:
+        yield process.start()
+    finally:
+        process.stop()
+
+
+def test_an_idle_app_locks_and_returns_to_the_half_filled_form(browser: Browser, quick_lock_app: AppProcess) -> None:
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = open_app(context, quick_lock_app.url)
+        sign_in_with_new_pin(page, WORKER, PASSWORD)
+        button(page, "Add person").click()
+        fill_field(textbox(page, "Name"), "Lorraine Pike")
+
+        locked = page.get_by_text("Gatepost is locked", exact=True)
+        expect(locked).to_be_visible(timeout=20_000)
+        expect(textbox(page, "Name")).to_have_count(0)  # nothing of the form shows while locked
+        shot(page, "01-locked")
+
+        fill_field(textbox(page, "PIN"), PIN)
+        button(page, "Unlock").click()
+        expect(button(page, "Save person")).to_be_visible()
+        expect_value(textbox(page, "Name"), "Lorraine Pike")
+        shot(page, "02-back-to-the-form")
+    finally:
+        context.close()
