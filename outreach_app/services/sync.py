@@ -15,9 +15,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlmodel import Session, col, func, select
 
@@ -192,6 +192,7 @@ class SyncService:
         """Push everything pending once; returns the versions refused because the clock was ahead."""
         tried: set[str] = set()
         clock_ahead: set[str] = set()
+        stuck: set[str] = set()  # pushed in this round and still pending (refused for the clock, or unanswered)
         while True:
             with self._device.store.read() as session:
                 grants = [
@@ -201,10 +202,14 @@ class SyncService:
                     ).all()
                     if row.grant_id not in tried
                 ]
+                # Only what one push can carry is read: the outbox is not read again for every batch.
                 changes = [
                     row
                     for row in session.exec(
-                        select(LocalVersion).where(LocalVersion.pending).order_by(col(LocalVersion.hlc))
+                        select(LocalVersion)
+                        .where(LocalVersion.pending, col(LocalVersion.change_id).not_in(stuck))
+                        .order_by(col(LocalVersion.hlc))
+                        .limit(MAX_PUSH_CHANGES)
                     ).all()
                     if row.change_id not in tried
                 ]
@@ -221,7 +226,10 @@ class SyncService:
                     key_grants=[row.to_grant_in() for row in batch_grants],
                 )
             )
-            clock_ahead |= self._apply_push(response, tally)
+            refused_for_clock = self._apply_push(response, tally)
+            clock_ahead |= refused_for_clock
+            answered = {result.change_id for result in response.results}
+            stuck |= refused_for_clock | {row.change_id for row in batch_changes if row.change_id not in answered}
 
     def _apply_push(self, response: PushResponse, tally: _Tally) -> set[str]:
         device = self._device
@@ -230,8 +238,10 @@ class SyncService:
         clock_ahead: set[str] = set()
         with device.store.write() as session:
             device.learn_server_time(session, response.server_time_ms)
+            rows = _rows_by_id(session, LocalVersion, [result.change_id for result in response.results])
+            refused_before = _rejected_ids(session, [*rows, *(result.grant_id for result in response.grant_results)])
             for result in response.results:
-                row = session.get(LocalVersion, result.change_id)
+                row = rows.get(result.change_id)
                 if row is None:
                     continue
                 if result.status is ChangeStatus.REJECTED:
@@ -246,14 +256,16 @@ class SyncService:
                     row.pending, row.acknowledged = False, True
                     row.seq = result.seq if result.seq is not None else row.seq
                     row.org_id, row.author_user_id = identity.org_id, identity.user_id
-                    _clear_rejection(session, row.change_id)
+                    if row.change_id in refused_before:
+                        _clear_rejection(session, row.change_id)
                     if result.status is ChangeStatus.ACCEPTED:
                         tally.sent += 1
                     else:
                         tally.duplicates += 1
                 session.add(row)
+            grants = _rows_by_id(session, KeyGrantRow, [result.grant_id for result in response.grant_results])
             for grant_result in response.grant_results:
-                grant = session.get(KeyGrantRow, grant_result.grant_id)
+                grant = grants.get(grant_result.grant_id)
                 if grant is None:
                     continue
                 grant.pending = False
@@ -265,7 +277,8 @@ class SyncService:
                     grant.acknowledged = True
                     grant.seq = grant_result.seq if grant_result.seq is not None else grant.seq
                     grant.org_id, grant.created_by_user_id = identity.org_id, identity.user_id
-                    _clear_rejection(session, grant.grant_id)
+                    if grant.grant_id in refused_before:
+                        _clear_rejection(session, grant.grant_id)
                 session.add(grant)
         return clock_ahead
 
@@ -292,9 +305,10 @@ class SyncService:
         device.learn_server_time(session, page.server_time_ms)
         clock = device.clock(session)
         physical = device.physical_ms(session)
+        held = _rows_by_id(session, LocalVersion, [version.change_id for version in page.versions])
         new = 0
         for version in page.versions:
-            row = session.get(LocalVersion, version.change_id)
+            row = held.get(version.change_id)
             if row is None:
                 session.add(LocalVersion.from_version(version))
                 new += 1
@@ -307,8 +321,9 @@ class SyncService:
             # A different server copy never overwrites what this device holds.
             clock.observe(Hlc.parse(version.hlc), physical)
         Device.save_clock(session, clock)
+        held_grants = _rows_by_id(session, KeyGrantRow, [grant.grant_id for grant in page.key_grants])
         for grant in page.key_grants:
-            existing = session.get(KeyGrantRow, grant.grant_id)
+            existing = held_grants.get(grant.grant_id)
             if existing is None:
                 session.add(KeyGrantRow.from_grant(grant))
             elif existing.key_id == grant.key_id and existing.wrapped == grant.wrapped:
@@ -376,6 +391,31 @@ def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
             break
         batch.append(row)
     return batch
+
+
+_Row = TypeVar("_Row", LocalVersion, KeyGrantRow)
+_ID_CHUNK = 500
+
+
+def _rows_by_id(session: Session, model: type[_Row], ids: Sequence[str]) -> dict[str, _Row]:
+    """The rows of ``model`` with these ids (change ids or grant ids), fetched in a few queries."""
+    key = col(LocalVersion.change_id) if model is LocalVersion else col(KeyGrantRow.grant_id)
+    found: dict[str, _Row] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        for row in session.exec(select(model).where(key.in_(unique[start : start + _ID_CHUNK]))).all():
+            found[row.change_id if isinstance(row, LocalVersion) else row.grant_id] = row
+    return found
+
+
+def _rejected_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    """Which of these items have a refusal on record (so most acknowledgements need no lookup)."""
+    found: set[str] = set()
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[start : start + _ID_CHUNK]
+        found.update(session.exec(select(PushRejection.item_id).where(col(PushRejection.item_id).in_(chunk))).all())
+    return found
 
 
 def _note_rejection(session: Session, item_id: str, reason: str, detail: str | None, now_ms: int) -> None:
