@@ -61,6 +61,15 @@ class _Rejected(Exception):
         self.detail = detail
 
 
+@dataclass(frozen=True)
+class _NewRecord:
+    """A record this push creates (inserted in bulk at the end, like its versions)."""
+
+    org_id: str
+    case_id: str | None
+    kind: str
+
+
 @dataclass
 class _Batch:
     """What one push knows: rows fetched up front plus what the batch itself has added."""
@@ -70,7 +79,7 @@ class _Batch:
     now_ms: int
     max_clock_ahead_ms: int
     next_seq: int
-    records: dict[str, RecordRow]
+    records: dict[str, RecordRow | _NewRecord]
     versions: dict[str, VersionRow]
     grants: dict[str, KeyGrantRow]
     taken: set[tuple[str, str]]
@@ -79,7 +88,10 @@ class _Batch:
     session: Session
     seen_changes: set[str] = field(default_factory=set)
     seen_grants: set[str] = field(default_factory=set)
-    new_rows: list[RecordRow | VersionRow | KeyGrantRow] = field(default_factory=list)
+    # Rows to insert, as column values: one bulk insert per table instead of an ORM object per row.
+    new_records: list[dict[str, object]] = field(default_factory=list)
+    new_versions: list[dict[str, object]] = field(default_factory=list)
+    new_grants: list[dict[str, object]] = field(default_factory=list)
 
     def take_seq(self) -> int:
         self.next_seq += 1
@@ -106,7 +118,7 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
         now_ms=now,
         max_clock_ahead_ms=ctx.settings.max_clock_ahead_ms,
         next_seq=org.last_seq,
-        records=storage.get_records(session, record_ids | case_ids),
+        records=dict(storage.get_records(session, record_ids | case_ids)),
         versions=storage.get_versions(session, [change.change_id for change in request.changes]),
         grants=storage.get_grants(session, [grant.grant_id for grant in request.key_grants]),
         taken=storage.taken_entries(session, append_only_ids),
@@ -120,8 +132,7 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
     )
     grant_results = [_push_grant(batch, grant) for grant in request.key_grants]
     results = [_push_change(batch, change) for change in request.changes]
-    if batch.new_rows:
-        storage.add_rows(session, batch.new_rows)
+    storage.insert_rows(session, records=batch.new_records, versions=batch.new_versions, grants=batch.new_grants)
     org.last_seq = batch.next_seq
     session.add(org)
     accounts.touch_device(session, caller.device_id, now_ms=now)
@@ -141,39 +152,40 @@ def _push_change(batch: _Batch, change: ChangeIn) -> ChangeResult:
     seq = batch.take_seq()
     caller = batch.caller
     if change.record_id not in batch.records:
-        record = RecordRow(
-            record_id=change.record_id,
-            org_id=caller.org_id,
-            case_id=change.case_id,
-            kind=change.kind,
-            created_by_user_id=caller.user_id,
+        batch.records[change.record_id] = _NewRecord(org_id=caller.org_id, case_id=change.case_id, kind=change.kind)
+        batch.new_records.append(
+            {
+                "record_id": change.record_id,
+                "org_id": caller.org_id,
+                "case_id": change.case_id,
+                "kind": change.kind,
+                "created_by_user_id": caller.user_id,
+            }
         )
-        batch.records[change.record_id] = record
-        batch.new_rows.append(record)
     batch.taken.add((change.record_id, change.field))
-    batch.new_rows.append(
-        VersionRow(
-            change_id=change.change_id,
-            seq=seq,
-            org_id=caller.org_id,
-            record_id=change.record_id,
-            case_id=change.case_id,
-            kind=change.kind,
-            field=change.field,
-            tier=change.tier.value,
-            key_id=change.key_id,
-            hlc=change.hlc,
-            base_hlc=change.base_hlc,
-            author_user_id=caller.user_id,
-            author_device_id=change.author_device_id,
-            nonce=change.nonce,
-            ciphertext=change.ciphertext,
-            tag=change.tag,
-            amends=change.amends,
-            settles=json.dumps(list(change.settles)),
-            content_hash=content_hash(change),
-            received_at_ms=batch.now_ms,
-        )
+    batch.new_versions.append(
+        {
+            "change_id": change.change_id,
+            "seq": seq,
+            "org_id": caller.org_id,
+            "record_id": change.record_id,
+            "case_id": change.case_id,
+            "kind": change.kind,
+            "field": change.field,
+            "tier": change.tier.value,
+            "key_id": change.key_id,
+            "hlc": change.hlc,
+            "base_hlc": change.base_hlc,
+            "author_user_id": caller.user_id,
+            "author_device_id": change.author_device_id,
+            "nonce": change.nonce,
+            "ciphertext": change.ciphertext,
+            "tag": change.tag,
+            "amends": change.amends,
+            "settles": json.dumps(list(change.settles)),
+            "content_hash": content_hash(change),
+            "received_at_ms": batch.now_ms,
+        }
     )
     return ChangeResult(change_id=change.change_id, status=ChangeStatus.ACCEPTED, seq=seq)
 
@@ -273,21 +285,21 @@ def _push_grant(batch: _Batch, grant: KeyGrantIn) -> GrantResult:
     if duplicate_seq is not None:
         return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.DUPLICATE, seq=duplicate_seq)
     seq = batch.take_seq()
-    batch.new_rows.append(
-        KeyGrantRow(
-            grant_id=grant.grant_id,
-            seq=seq,
-            org_id=batch.caller.org_id,
-            key_id=grant.key_id,
-            case_id=grant.case_id,
-            recipient_kind=grant.recipient_kind,
-            recipient_id=grant.recipient_id,
-            wrapped_with=grant.wrapped_with,
-            wrapped=grant.wrapped,
-            created_by_user_id=batch.caller.user_id,
-            content_hash=content_hash(grant),
-            created_at_ms=batch.now_ms,
-        )
+    batch.new_grants.append(
+        {
+            "grant_id": grant.grant_id,
+            "seq": seq,
+            "org_id": batch.caller.org_id,
+            "key_id": grant.key_id,
+            "case_id": grant.case_id,
+            "recipient_kind": grant.recipient_kind,
+            "recipient_id": grant.recipient_id,
+            "wrapped_with": grant.wrapped_with,
+            "wrapped": grant.wrapped,
+            "created_by_user_id": batch.caller.user_id,
+            "content_hash": content_hash(grant),
+            "created_at_ms": batch.now_ms,
+        }
     )
     return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.ACCEPTED, seq=seq)
 

@@ -7,8 +7,9 @@ and fetch at most ``limit`` rows: their cost follows what is returned, not the d
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -21,6 +22,7 @@ __all__ = [
     "get_versions",
     "grants_after",
     "grants_after_statement",
+    "insert_rows",
     "taken_entries",
     "versions_after",
     "versions_after_statement",
@@ -69,6 +71,22 @@ def get_grants(session: Session, grant_ids: Collection[str]) -> dict[str, KeyGra
 def add_rows(session: Session, rows: Iterable[RecordRow | VersionRow | KeyGrantRow]) -> None:
     session.add_all(list(rows))
     session.flush()
+
+
+def insert_rows(
+    session: Session,
+    *,
+    records: Sequence[dict[str, object]] = (),
+    versions: Sequence[dict[str, object]] = (),
+    grants: Sequence[dict[str, object]] = (),
+) -> None:
+    """Insert new rows given as column values, one bulk statement per table (records first: versions
+    refer to them), in the session's transaction. A push's rows go this way: building an ORM object
+    per version costs more than the insert itself."""
+    connection = session.connection()
+    for model, rows in ((RecordRow, records), (VersionRow, versions), (KeyGrantRow, grants)):
+        if rows:
+            connection.execute(insert(model), list(rows))
 
 
 def versions_after_statement(
