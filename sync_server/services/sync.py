@@ -15,7 +15,9 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from shared.clock import Hlc, check_not_ahead
@@ -383,7 +385,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     # keeps the result gap-free even when the queries below see different snapshots.
     until = org.last_seq
     fetch = limit + 1
-    versions: list[VersionRow]
+    versions: Sequence[Row[Any]]
     if caller.role is Role.PEER_MENTOR:
         assigned = accounts.mentor_assigned_case_ids(session, caller.user_id)
         versions = (
@@ -396,14 +398,14 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
     if caller.role is not Role.PEER_MENTOR:
         grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)
-    items: list[tuple[int, VersionRow | KeyGrantRow]] = sorted(
+    items: list[tuple[int, Row[Any] | KeyGrantRow]] = sorted(
         [(row.seq, row) for row in versions] + [(row.seq, row) for row in grants], key=lambda item: item[0]
     )
     has_more = len(items) > limit
     items = items[:limit]
     awaiting = _members_awaiting_key(session, caller, org)
     response = PullResponse(
-        versions=[_version(row) for _, row in items if isinstance(row, VersionRow)],
+        versions=[_version(row) for _, row in items if not isinstance(row, KeyGrantRow)],
         key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
         next=items[-1][0] if items else since,
         has_more=has_more,
@@ -435,7 +437,8 @@ def _note_seen(session: Session, caller: AuthenticatedDevice, now: int) -> None:
     session.commit()
 
 
-def _version(row: VersionRow) -> Version:
+def _version(row: Row[Any]) -> Version:
+    """A version as the protocol sends it, from a row of the version table."""
     settles: Sequence[str] = json.loads(row.settles)
     return Version(
         change_id=row.change_id,

@@ -8,8 +8,9 @@ and fetch at most ``limit`` rows: their cost follows what is returned, not the d
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Row, insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -115,13 +116,15 @@ def versions_after(
     *,
     tier: str | None = None,
     case_ids: Collection[str] | None = None,
-) -> list[VersionRow]:
+) -> Sequence[Row[Any]]:
     """Up to ``limit`` versions of ``org_id`` with ``since < seq <= until``, in sequence order.
 
-    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view).
+    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view). The rows are plain rows of
+    the version table's columns (attribute access by column name), not ORM objects: a pull page
+    reads hundreds of versions only to send them on.
     """
     statement = versions_after_statement(org_id, since, until, limit, tier=tier, case_ids=case_ids)
-    return list(session.exec(statement).all())
+    return session.connection().execute(statement).all()
 
 
 def grants_after_statement(
