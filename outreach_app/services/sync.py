@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, func, select
 
 from outreach_app.errors import AppError, OfflineError, SessionExpired
@@ -239,31 +239,46 @@ class SyncService:
         clock_ahead: set[str] = set()
         with device.store.write() as session:
             device.learn_server_time(session, response.server_time_ms)
-            rows = _rows_by_id(session, LocalVersion, [result.change_id for result in response.results])
-            refused_before = _rejected_ids(session, [*rows, *(result.grant_id for result in response.grant_results)])
+            held = _held_seqs(session, [result.change_id for result in response.results])
+            refused_before = _rejected_ids(session, [*held, *(result.grant_id for result in response.grant_results)])
+            # Acknowledged versions are updated in one statement (no ORM object each).
+            acknowledged: list[dict[str, object]] = []
             for result in response.results:
-                row = rows.get(result.change_id)
-                if row is None:
+                if result.change_id not in held:
                     continue
-                if result.status is ChangeStatus.REJECTED:
-                    reason = result.reason.value if result.reason else "rejected"
-                    _note_rejection(session, row.change_id, reason, result.detail, now)
-                    if result.reason is RejectReason.CLOCK_AHEAD:
-                        clock_ahead.add(row.change_id)
-                        continue
-                    row.pending = False
-                    tally.not_accepted.append(NotAccepted(row.change_id, "version", reason, result.detail))
-                else:
-                    row.pending, row.acknowledged = False, True
-                    row.seq = result.seq if result.seq is not None else row.seq
-                    row.org_id, row.author_user_id = identity.org_id, identity.user_id
-                    if row.change_id in refused_before:
-                        _clear_rejection(session, row.change_id)
+                if result.status is not ChangeStatus.REJECTED:
+                    seq = result.seq if result.seq is not None else held[result.change_id]
+                    acknowledged.append({"key": result.change_id, "new_seq": seq})
+                    if result.change_id in refused_before:
+                        _clear_rejection(session, result.change_id)
                     if result.status is ChangeStatus.ACCEPTED:
                         tally.sent += 1
                     else:
                         tally.duplicates += 1
-                session.add(row)
+                    continue
+                reason = result.reason.value if result.reason else "rejected"
+                _note_rejection(session, result.change_id, reason, result.detail, now)
+                if result.reason is RejectReason.CLOCK_AHEAD:
+                    clock_ahead.add(result.change_id)
+                    continue
+                row = session.get(LocalVersion, result.change_id)
+                if row is not None:
+                    row.pending = False
+                    session.add(row)
+                tally.not_accepted.append(NotAccepted(result.change_id, "version", reason, result.detail))
+            if acknowledged:
+                session.connection().execute(
+                    update(LocalVersion)
+                    .where(col(LocalVersion.change_id) == bindparam("key"))
+                    .values(
+                        pending=False,
+                        acknowledged=True,
+                        seq=bindparam("new_seq"),
+                        org_id=identity.org_id,
+                        author_user_id=identity.user_id,
+                    ),
+                    acknowledged,
+                )
             grants = _rows_by_id(session, KeyGrantRow, [result.grant_id for result in response.grant_results])
             for grant_result in response.grant_results:
                 grant = grants.get(grant_result.grant_id)
@@ -411,6 +426,17 @@ def _rows_by_id(session: Session, model: type[_Row], ids: Sequence[str]) -> dict
     for start in range(0, len(unique), _ID_CHUNK):
         for row in session.exec(select(model).where(key.in_(unique[start : start + _ID_CHUNK]))).all():
             found[row.change_id if isinstance(row, LocalVersion) else row.grant_id] = row
+    return found
+
+
+def _held_seqs(session: Session, change_ids: Sequence[str]) -> dict[str, int | None]:
+    """change id -> seq of the versions this device holds among ``change_ids``."""
+    found: dict[str, int | None] = {}
+    unique = sorted(set(change_ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[start : start + _ID_CHUNK]
+        statement = select(LocalVersion.change_id, LocalVersion.seq).where(col(LocalVersion.change_id).in_(chunk))
+        found.update(session.exec(statement).all())
     return found
 
 
