@@ -104,6 +104,9 @@ class _Batch:
 
 
 def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, request: PushRequest) -> PushResponse:
+    # Hashed before the organisation's lock is taken, which other pushes are waiting for.
+    change_hashes = [content_hash(change) for change in request.changes]
+    grant_hashes = [content_hash(grant) for grant in request.key_grants]
     org = organisations.lock_organisation(session, caller.org_id)
     device = accounts.get_device(session, caller.device_id)
     if org is None or device is None or device.revoked_at_ms is not None:
@@ -132,8 +135,12 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
         ),
         session=session,
     )
-    grant_results = [_push_grant(batch, grant) for grant in request.key_grants]
-    results = [_push_change(batch, change) for change in request.changes]
+    grant_results = [
+        _push_grant(batch, grant, digest) for grant, digest in zip(request.key_grants, grant_hashes, strict=True)
+    ]
+    results = [
+        _push_change(batch, change, digest) for change, digest in zip(request.changes, change_hashes, strict=True)
+    ]
     storage.insert_rows(session, records=batch.new_records, versions=batch.new_versions, grants=batch.new_grants)
     org.last_seq = batch.next_seq
     session.add(org)
@@ -142,9 +149,9 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
     return PushResponse(results=results, grant_results=grant_results, server_time_ms=now)
 
 
-def _push_change(batch: _Batch, change: ChangeIn) -> ChangeResult:
+def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> ChangeResult:
     try:
-        duplicate_seq = _check_change(batch, change)
+        duplicate_seq = _check_change(batch, change, digest)
     except _Rejected as rejected:
         return ChangeResult(
             change_id=change.change_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
@@ -185,14 +192,14 @@ def _push_change(batch: _Batch, change: ChangeIn) -> ChangeResult:
             "tag": change.tag,
             "amends": change.amends,
             "settles": json.dumps(list(change.settles)),
-            "content_hash": content_hash(change),
+            "content_hash": digest,
             "received_at_ms": batch.now_ms,
         }
     )
     return ChangeResult(change_id=change.change_id, status=ChangeStatus.ACCEPTED, seq=seq)
 
 
-def _check_change(batch: _Batch, change: ChangeIn) -> int | None:
+def _check_change(batch: _Batch, change: ChangeIn, digest: str) -> int | None:
     """Raise ``_Rejected`` for a change that may not be stored; return the seq of a duplicate."""
     caller = batch.caller
     if change.change_id in batch.seen_changes:
@@ -202,7 +209,7 @@ def _check_change(batch: _Batch, change: ChangeIn) -> int | None:
     if existing is not None:
         if existing.org_id != caller.org_id:
             raise _Rejected(RejectReason.WRONG_ORGANISATION, "This change_id belongs to another organisation")
-        if existing.content_hash == content_hash(change):
+        if existing.content_hash == digest:
             return existing.seq
         raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different change with this change_id was stored before")
     if change.author_device_id != caller.device_id:
@@ -277,9 +284,9 @@ def _org_key_version(key_id: str, org_id: str) -> int | None:
     return int(match["version"])
 
 
-def _push_grant(batch: _Batch, grant: KeyGrantIn) -> GrantResult:
+def _push_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> GrantResult:
     try:
-        duplicate_seq = _check_grant(batch, grant)
+        duplicate_seq = _check_grant(batch, grant, digest)
     except _Rejected as rejected:
         return GrantResult(
             grant_id=grant.grant_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
@@ -299,14 +306,14 @@ def _push_grant(batch: _Batch, grant: KeyGrantIn) -> GrantResult:
             "wrapped_with": grant.wrapped_with,
             "wrapped": grant.wrapped,
             "created_by_user_id": batch.caller.user_id,
-            "content_hash": content_hash(grant),
+            "content_hash": digest,
             "created_at_ms": batch.now_ms,
         }
     )
     return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.ACCEPTED, seq=seq)
 
 
-def _check_grant(batch: _Batch, grant: KeyGrantIn) -> int | None:
+def _check_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> int | None:
     caller, org = batch.caller, batch.org
     if grant.grant_id in batch.seen_grants:
         raise _Rejected(RejectReason.DUPLICATE_IN_BATCH, "This grant_id appears earlier in the same push")
@@ -315,7 +322,7 @@ def _check_grant(batch: _Batch, grant: KeyGrantIn) -> int | None:
     if existing is not None:
         if existing.org_id != caller.org_id:
             raise _Rejected(RejectReason.WRONG_ORGANISATION, "This grant_id belongs to another organisation")
-        if existing.content_hash == content_hash(grant):
+        if existing.content_hash == digest:
             return existing.seq
         raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different grant with this grant_id was stored before")
     if grant.recipient_kind == "organisation":
