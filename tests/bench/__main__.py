@@ -167,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
                     pouchdb=pouch,
                 )
             results["w1"] = first
+            print(table({"w1": first}), flush=True)
         if "w2" in chosen:
             sizes = (1_000, 20_000) if options.quick else w2.SIZES
             print(f"W2: incremental pull of 100 from servers holding {' and '.join(f'{s:,}' for s in sizes)}...")
             results["w2"] = w2.run(work, sizes=sizes, runs=3 if options.quick else w2.RUNS)
+            print(table({"w2": results["w2"]}), flush=True)
         if "w3" in chosen:
             devices = 10 if options.quick else w3.DEVICES
             print(f"W3: {devices} devices syncing at once...", flush=True)
