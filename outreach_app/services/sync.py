@@ -304,11 +304,13 @@ class SyncService:
         device = self._device
         pages = 0
         while True:
-            cursor = int(device.store.state().get(StateKey.PULL_CURSOR, "0"))
+            state = device.store.state()
+            cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
             page = api.pull(cursor)
-            with device.store.write() as session:
-                tally.received += self._apply_page(session, page)
-                LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
+            if not _changes_nothing(page, cursor, state, device.now_ms()):
+                with device.store.write() as session:
+                    tally.received += self._apply_page(session, page)
+                    LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
             for member in page.members_awaiting_key:
                 tally.members[member.user_id] = member
             pages += 1
@@ -400,6 +402,18 @@ class SyncService:
             if synced:
                 values[StateKey.LAST_SYNCED_AT_MS] = self._device.now_ms()
             LocalStore.put(session, values)
+
+
+# A clock offset that moved less than this since it was stored is not written again.
+_OFFSET_TOLERANCE_MS = 1_000
+
+
+def _changes_nothing(page: PullResponse, cursor: int, state: dict[str, str], now_ms: int) -> bool:
+    """An empty page that would write nothing new (the usual no-change pull): no write transaction."""
+    if page.versions or page.key_grants or page.next > cursor:
+        return False
+    stored_offset = int(state.get(StateKey.CLOCK_OFFSET_MS) or 0)
+    return abs(page.server_time_ms - now_ms - stored_offset) < _OFFSET_TOLERANCE_MS
 
 
 def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
