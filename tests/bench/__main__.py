@@ -88,6 +88,13 @@ def table(results: dict[str, Any]) -> str:
                 "< 10 ms",
                 _met(first["noop_pull_ms"] < TARGETS["noop_pull_ms"]),
             ),
+            (
+                "W1 no-change pull, CPU ms (client + server)",
+                f"{_num(first.get('noop_pull_client_cpu_ms'), 1)} + {_num(first.get('noop_pull_server_cpu_ms'), 1)}",
+                "",
+                "what it costs without the load",
+                "",
+            ),
             ("W1 whole sync of the writer, s", _num(first["writer_sync_s"], 2), "", "push + pull of its own echo", ""),
             ("W1 local writes, notes/s", _num(first["local_write_notes_per_s"]), "", "not a target", ""),
         ]

@@ -10,6 +10,7 @@ nothing new (median). The local writes are timed separately.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import statistics
 import time
 from pathlib import Path
@@ -78,6 +79,16 @@ def timed_sync(device: Gatepost) -> tuple[float, float, Any]:
     return marks.get("pull", ended) - started, ended - started, report
 
 
+def _cpu_s(server: ServerProcess) -> float | None:
+    """CPU seconds (user + system) the server process has used so far (Linux), else None."""
+    try:
+        assert server.process is not None
+        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AssertionError):
+        return None
+
+
 def run(work: Path, *, notes: int = NOTES, people: int = PEOPLE) -> dict[str, Any]:
     server = ServerProcess(work / "w1-server", work / "logs" / "w1-server.log").start()
     try:
@@ -96,7 +107,10 @@ def run(work: Path, *, notes: int = NOTES, people: int = PEOPLE) -> dict[str, An
             assert report.received >= notes, f"the fresh device received {report.received}"
             contacts = sum(len(reader.records.person_record(p.case_id).contacts) for p in reader.records.list_people())
             assert contacts == notes, f"the fresh device shows {contacts} contacts"
+            server_cpu, client_cpu = _cpu_s(server), time.process_time()
             noops = [timed_sync(reader)[1] * 1000 for _ in range(NOOP_RUNS)]
+            server_cpu = (_cpu_s(server) - server_cpu) if server_cpu is not None else None
+            client_cpu = time.process_time() - client_cpu
         finally:
             reader.close()
     finally:
@@ -112,4 +126,7 @@ def run(work: Path, *, notes: int = NOTES, people: int = PEOPLE) -> dict[str, An
         "pull_notes_per_s": notes / pull_s,
         "noop_pull_ms": statistics.median(noops),
         "noop_pull_ms_runs": noops,
+        # CPU time per no-change sync: wall time on a loaded machine overstates what the code costs.
+        "noop_pull_client_cpu_ms": client_cpu / NOOP_RUNS * 1000,
+        "noop_pull_server_cpu_ms": server_cpu / NOOP_RUNS * 1000 if server_cpu is not None else None,
     }
