@@ -130,6 +130,16 @@ def table(results: dict[str, Any]) -> str:
                 )
             )
         rows.append(("W3 errors", str(third["errors"]), "", "0", _met(third["errors"] == 0)))
+        if third.get("server_cpu_s") is not None:
+            rows.append(
+                (
+                    "W3 CPU s: server + clients (wall)",
+                    f"{third['server_cpu_s']:.1f} + {third['clients_cpu_s']:.1f} ({third['wall_s']:.1f})",
+                    "",
+                    "two cores shared",
+                    "",
+                )
+            )
     header = ("workload", "Gatepost", "PouchDB", "target", "met")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
     lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header))]

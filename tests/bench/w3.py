@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach_app.services import Gatepost
-from tests.bench.w1 import fresh_device, note_text, open_worker, timed_sync, write_notes
+from tests.bench.w1 import _cpu_s, fresh_device, note_text, open_worker, timed_sync, write_notes
 from tests.e2e.processes import ServerProcess, make_team
 
 DEVICES = 50
@@ -105,6 +105,7 @@ def run(work: Path, *, devices: int = DEVICES, rounds: int = ROUNDS) -> dict[str
                 with lock:
                     errors.append(f"device {index}: {type(error).__name__}: {error}")
 
+        server_cpu, client_cpu = _cpu_s(server), time.process_time()
         started = time.perf_counter()
         threads = [threading.Thread(target=device_day, args=(i, phone)) for i, phone in enumerate(phones)]
         for thread in threads:
@@ -112,6 +113,8 @@ def run(work: Path, *, devices: int = DEVICES, rounds: int = ROUNDS) -> dict[str
         for thread in threads:
             thread.join()
         wall_s = time.perf_counter() - started
+        server_cpu = (_cpu_s(server) - server_cpu) if server_cpu is not None else None
+        client_cpu = time.process_time() - client_cpu
         for phone in phones:
             phone.close()
     finally:
@@ -122,6 +125,9 @@ def run(work: Path, *, devices: int = DEVICES, rounds: int = ROUNDS) -> dict[str
         "notes_per_round": NOTES_PER_ROUND,
         "server_workers": 1,
         "wall_s": wall_s,
+        # Where the two cores went during the burst: the server process and the 50 client devices.
+        "server_cpu_s": server_cpu,
+        "clients_cpu_s": client_cpu,
         "pushes": len(push_ms),
         "pulls": len(pull_ms),
         "push_p50_ms": statistics.median(push_ms) if push_ms else None,
