@@ -57,6 +57,9 @@ def _print_invitation(invitation: Invitation) -> None:
     typer.echo(f"  expires: {expires}")
 
 
+KEEP_ALIVE_S = 30
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: OUTREACH_HOST)")] = None,
@@ -87,6 +90,10 @@ def serve(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None,
+        # Longer than a client's idle-connection expiry (httpx: 5 s), so the client always closes an
+        # idle connection first. With uvicorn's default (also 5 s) a request sent on a connection
+        # the server was closing failed ("Server disconnected") and the phone reported offline.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

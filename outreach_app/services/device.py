@@ -123,7 +123,13 @@ class Device:
         """Open every stored grant this device can open and has not opened; returns how many."""
         keys = self.require_keys()
         private_key = keys.keys.get(user_private_key_id(identity.user_id))
-        grants = [row for row in session.exec(select(KeyGrantRow)).all() if row.key_id not in keys.keys]
+        # Only the ids are read for grants whose key is already held (most of them, on every sync).
+        unopened = [
+            grant_id
+            for grant_id, key_id in session.exec(select(KeyGrantRow.grant_id, KeyGrantRow.key_id)).all()
+            if key_id not in keys.keys
+        ]
+        grants = [row for row in (session.get(KeyGrantRow, grant_id) for grant_id in unopened) if row is not None]
         opened = 0
         progress = True
         while progress and grants:

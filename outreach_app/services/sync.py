@@ -15,10 +15,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, func, select
 
 from outreach_app.errors import AppError, DeviceRevoked, OfflineError, SessionExpired
@@ -195,6 +196,7 @@ class SyncService:
         """Push everything pending once; returns the versions refused because the clock was ahead."""
         tried: set[str] = set()
         clock_ahead: set[str] = set()
+        stuck: set[str] = set()  # pushed in this round and still pending (refused for the clock, or unanswered)
         while True:
             with self._device.store.read() as session:
                 grants = [
@@ -204,10 +206,14 @@ class SyncService:
                     ).all()
                     if row.grant_id not in tried
                 ]
+                # Only what one push can carry is read: the outbox is not read again for every batch.
                 changes = [
                     row
                     for row in session.exec(
-                        select(LocalVersion).where(LocalVersion.pending).order_by(col(LocalVersion.hlc))
+                        select(LocalVersion)
+                        .where(LocalVersion.pending, col(LocalVersion.change_id).not_in(stuck))
+                        .order_by(col(LocalVersion.hlc))
+                        .limit(MAX_PUSH_CHANGES)
                     ).all()
                     if row.change_id not in tried
                 ]
@@ -224,7 +230,10 @@ class SyncService:
                     key_grants=[row.to_grant_in() for row in batch_grants],
                 )
             )
-            clock_ahead |= self._apply_push(response, tally)
+            refused_for_clock = self._apply_push(response, tally)
+            clock_ahead |= refused_for_clock
+            answered = {result.change_id for result in response.results}
+            stuck |= refused_for_clock | {row.change_id for row in batch_changes if row.change_id not in answered}
 
     def _apply_push(self, response: PushResponse, tally: _Tally) -> set[str]:
         device = self._device
@@ -233,30 +242,50 @@ class SyncService:
         clock_ahead: set[str] = set()
         with device.store.write() as session:
             device.learn_server_time(session, response.server_time_ms)
+            held = _held_seqs(session, [result.change_id for result in response.results])
+            refused_before = _rejected_ids(session, [*held, *(result.grant_id for result in response.grant_results)])
+            # Acknowledged versions are updated in one statement (no ORM object each).
+            acknowledged: list[dict[str, object]] = []
             for result in response.results:
-                row = session.get(LocalVersion, result.change_id)
-                if row is None:
+                if result.change_id not in held:
                     continue
-                if result.status is ChangeStatus.REJECTED:
-                    reason = result.reason.value if result.reason else "rejected"
-                    _note_rejection(session, row.change_id, reason, result.detail, now)
-                    if result.reason is RejectReason.CLOCK_AHEAD:
-                        clock_ahead.add(row.change_id)
-                        continue
-                    row.pending = False
-                    tally.not_accepted.append(NotAccepted(row.change_id, "version", reason, result.detail))
-                else:
-                    row.pending, row.acknowledged = False, True
-                    row.seq = result.seq if result.seq is not None else row.seq
-                    row.org_id, row.author_user_id = identity.org_id, identity.user_id
-                    _clear_rejection(session, row.change_id)
+                if result.status is not ChangeStatus.REJECTED:
+                    seq = result.seq if result.seq is not None else held[result.change_id]
+                    acknowledged.append({"key": result.change_id, "new_seq": seq})
+                    if result.change_id in refused_before:
+                        _clear_rejection(session, result.change_id)
                     if result.status is ChangeStatus.ACCEPTED:
                         tally.sent += 1
                     else:
                         tally.duplicates += 1
-                session.add(row)
+                    continue
+                reason = result.reason.value if result.reason else "rejected"
+                _note_rejection(session, result.change_id, reason, result.detail, now)
+                if result.reason is RejectReason.CLOCK_AHEAD:
+                    clock_ahead.add(result.change_id)
+                    continue
+                row = session.get(LocalVersion, result.change_id)
+                if row is not None:
+                    row.pending = False
+                    session.add(row)
+                tally.not_accepted.append(NotAccepted(result.change_id, "version", reason, result.detail))
+            if acknowledged:
+                session.connection().execute(
+                    update(LocalVersion)
+                    .where(col(LocalVersion.change_id) == bindparam("key"))
+                    .values(
+                        pending=False,
+                        acknowledged=True,
+                        seq=bindparam("new_seq"),
+                        org_id=identity.org_id,
+                        author_user_id=identity.user_id,
+                    ),
+                    acknowledged,
+                )
+                LocalStore.left_outbox(session, [str(item["key"]) for item in acknowledged])
+            grants = _rows_by_id(session, KeyGrantRow, [result.grant_id for result in response.grant_results])
             for grant_result in response.grant_results:
-                grant = session.get(KeyGrantRow, grant_result.grant_id)
+                grant = grants.get(grant_result.grant_id)
                 if grant is None:
                     continue
                 grant.pending = False
@@ -268,7 +297,8 @@ class SyncService:
                     grant.acknowledged = True
                     grant.seq = grant_result.seq if grant_result.seq is not None else grant.seq
                     grant.org_id, grant.created_by_user_id = identity.org_id, identity.user_id
-                    _clear_rejection(session, grant.grant_id)
+                    if grant.grant_id in refused_before:
+                        _clear_rejection(session, grant.grant_id)
                 session.add(grant)
         return clock_ahead
 
@@ -278,11 +308,13 @@ class SyncService:
         device = self._device
         pages = 0
         while True:
-            cursor = int(device.store.state().get(StateKey.PULL_CURSOR, "0"))
+            state = device.store.state()
+            cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
             page = api.pull(cursor)
-            with device.store.write() as session:
-                tally.received += self._apply_page(session, page)
-                LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
+            if not _changes_nothing(page, cursor, state, device.now_ms()):
+                with device.store.write() as session:
+                    tally.received += self._apply_page(session, page)
+                    LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
             for member in page.members_awaiting_key:
                 tally.members[member.user_id] = member
             pages += 1
@@ -295,13 +327,16 @@ class SyncService:
         device.learn_server_time(session, page.server_time_ms)
         clock = device.clock(session)
         physical = device.physical_ms(session)
-        new = 0
+        held = _rows_by_id(session, LocalVersion, [version.change_id for version in page.versions])
+        # New versions are inserted in one statement, as column values (no ORM object each).
+        fresh: dict[str, dict[str, object]] = {}
         for version in page.versions:
-            row = session.get(LocalVersion, version.change_id)
+            row = held.get(version.change_id)
             if row is None:
-                session.add(LocalVersion.from_version(version))
-                new += 1
-            elif row.same_content(version) and (row.pending or not row.acknowledged or row.seq is None):
+                fresh.setdefault(
+                    version.change_id, {**version.model_dump(mode="json"), "pending": False, "acknowledged": True}
+                )
+            elif (row.pending or not row.acknowledged or row.seq is None) and row.same_content(version):
                 # Our own version came back: the server holds it, so it is acknowledged.
                 row.pending, row.acknowledged = False, True
                 row.seq, row.org_id, row.author_user_id = version.seq, version.org_id, version.author_user_id
@@ -309,9 +344,13 @@ class SyncService:
                 session.add(row)
             # A different server copy never overwrites what this device holds.
             clock.observe(Hlc.parse(version.hlc), physical)
+        if fresh:
+            session.connection().execute(insert(LocalVersion), list(fresh.values()))
+        new = len(fresh)
         Device.save_clock(session, clock)
+        held_grants = _rows_by_id(session, KeyGrantRow, [grant.grant_id for grant in page.key_grants])
         for grant in page.key_grants:
-            existing = session.get(KeyGrantRow, grant.grant_id)
+            existing = held_grants.get(grant.grant_id)
             if existing is None:
                 session.add(KeyGrantRow.from_grant(grant))
             elif existing.key_id == grant.key_id and existing.wrapped == grant.wrapped:
@@ -371,6 +410,18 @@ class SyncService:
             LocalStore.put(session, values)
 
 
+# A clock offset that moved less than this since it was stored is not written again.
+_OFFSET_TOLERANCE_MS = 1_000
+
+
+def _changes_nothing(page: PullResponse, cursor: int, state: dict[str, str], now_ms: int) -> bool:
+    """An empty page that would write nothing new (the usual no-change pull): no write transaction."""
+    if page.versions or page.key_grants or page.next > cursor:
+        return False
+    stored_offset = int(state.get(StateKey.CLOCK_OFFSET_MS) or 0)
+    return abs(page.server_time_ms - now_ms - stored_offset) < _OFFSET_TOLERANCE_MS
+
+
 def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
     """The first versions that fit one push (at least one, at most ``MAX_PUSH_CHANGES``)."""
     batch: list[LocalVersion] = []
@@ -381,6 +432,42 @@ def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
             break
         batch.append(row)
     return batch
+
+
+_Row = TypeVar("_Row", LocalVersion, KeyGrantRow)
+_ID_CHUNK = 500
+
+
+def _rows_by_id(session: Session, model: type[_Row], ids: Sequence[str]) -> dict[str, _Row]:
+    """The rows of ``model`` with these ids (change ids or grant ids), fetched in a few queries."""
+    key = col(LocalVersion.change_id) if model is LocalVersion else col(KeyGrantRow.grant_id)
+    found: dict[str, _Row] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        for row in session.exec(select(model).where(key.in_(unique[start : start + _ID_CHUNK]))).all():
+            found[row.change_id if isinstance(row, LocalVersion) else row.grant_id] = row
+    return found
+
+
+def _held_seqs(session: Session, change_ids: Sequence[str]) -> dict[str, int | None]:
+    """change id -> seq of the versions this device holds among ``change_ids``."""
+    found: dict[str, int | None] = {}
+    unique = sorted(set(change_ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[start : start + _ID_CHUNK]
+        statement = select(LocalVersion.change_id, LocalVersion.seq).where(col(LocalVersion.change_id).in_(chunk))
+        found.update(session.exec(statement).all())
+    return found
+
+
+def _rejected_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    """Which of these items have a refusal on record (so most acknowledgements need no lookup)."""
+    found: set[str] = set()
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[start : start + _ID_CHUNK]
+        found.update(session.exec(select(PushRejection.item_id).where(col(PushRejection.item_id).in_(chunk))).all())
+    return found
 
 
 def _note_rejection(session: Session, item_id: str, reason: str, detail: str | None, now_ms: int) -> None:

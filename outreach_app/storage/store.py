@@ -19,7 +19,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -131,6 +131,9 @@ def journal_path(database: Path) -> Path:
     return database.with_name(database.stem + JOURNAL_SUFFIX)
 
 
+_OUTBOX_CHANGES = "gatepost.outbox_changes"
+
+
 @dataclass
 class _OutboxChanges:
     """Outbox rows a write transaction touched, collected at each flush."""
@@ -227,6 +230,7 @@ class LocalStore:
         """
         with self._lock, Session(self._writer, expire_on_commit=False) as session:
             changes = _OutboxChanges()
+            session.info[_OUTBOX_CHANGES] = changes
             event.listen(session, "after_flush", changes.collect)
             try:
                 yield session
@@ -257,6 +261,14 @@ class LocalStore:
             else:
                 drops.add(item_id)
         self.journal.record(puts, drops, _identity(self.state_of(session)))
+
+    @staticmethod
+    def left_outbox(session: Session, item_ids: Iterable[str]) -> None:
+        """Tell the journal that a bulk statement of this write took these items out of the outbox
+        (the journal sees ORM changes by itself, not bulk ``UPDATE`` statements)."""
+        changes = session.info.get(_OUTBOX_CHANGES)
+        if isinstance(changes, _OutboxChanges):
+            changes.deleted.update(item_ids)
 
     def reconcile_journal(self) -> None:
         """Make the journal hold exactly the database's outbox (a healthy database is the truth)."""

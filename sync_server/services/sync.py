@@ -15,7 +15,9 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from shared.clock import Hlc, check_not_ahead
@@ -62,6 +64,15 @@ class _Rejected(Exception):
         self.detail = detail
 
 
+@dataclass(frozen=True)
+class _NewRecord:
+    """A record this push creates (inserted in bulk at the end, like its versions)."""
+
+    org_id: str
+    case_id: str | None
+    kind: str
+
+
 @dataclass
 class _Batch:
     """What one push knows: rows fetched up front plus what the batch itself has added."""
@@ -71,7 +82,7 @@ class _Batch:
     now_ms: int
     max_clock_ahead_ms: int
     next_seq: int
-    records: dict[str, RecordRow]
+    records: dict[str, RecordRow | _NewRecord]
     versions: dict[str, VersionRow]
     grants: dict[str, KeyGrantRow]
     taken: set[tuple[str, str]]
@@ -80,7 +91,10 @@ class _Batch:
     session: Session
     seen_changes: set[str] = field(default_factory=set)
     seen_grants: set[str] = field(default_factory=set)
-    new_rows: list[RecordRow | VersionRow | KeyGrantRow] = field(default_factory=list)
+    # Rows to insert, as column values: one bulk insert per table instead of an ORM object per row.
+    new_records: list[dict[str, object]] = field(default_factory=list)
+    new_versions: list[dict[str, object]] = field(default_factory=list)
+    new_grants: list[dict[str, object]] = field(default_factory=list)
 
     def take_seq(self) -> int:
         self.next_seq += 1
@@ -91,6 +105,9 @@ class _Batch:
 
 
 def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, request: PushRequest) -> PushResponse:
+    # Hashed before the organisation's lock is taken, which other pushes are waiting for.
+    change_hashes = [content_hash(change) for change in request.changes]
+    grant_hashes = [content_hash(grant) for grant in request.key_grants]
     org = organisations.lock_organisation(session, caller.org_id)
     device = accounts.get_device(session, caller.device_id)
     if org is None or device is None or device.revoked_at_ms is not None:
@@ -107,7 +124,7 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
         now_ms=now,
         max_clock_ahead_ms=ctx.settings.max_clock_ahead_ms,
         next_seq=org.last_seq,
-        records=storage.get_records(session, record_ids | case_ids),
+        records=dict(storage.get_records(session, record_ids | case_ids)),
         versions=storage.get_versions(session, [change.change_id for change in request.changes]),
         grants=storage.get_grants(session, [grant.grant_id for grant in request.key_grants]),
         taken=storage.taken_entries(session, append_only_ids),
@@ -119,10 +136,13 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
         ),
         session=session,
     )
-    grant_results = [_push_grant(batch, grant) for grant in request.key_grants]
-    results = [_push_change(batch, change) for change in request.changes]
-    if batch.new_rows:
-        storage.add_rows(session, batch.new_rows)
+    grant_results = [
+        _push_grant(batch, grant, digest) for grant, digest in zip(request.key_grants, grant_hashes, strict=True)
+    ]
+    results = [
+        _push_change(batch, change, digest) for change, digest in zip(request.changes, change_hashes, strict=True)
+    ]
+    storage.insert_rows(session, records=batch.new_records, versions=batch.new_versions, grants=batch.new_grants)
     org.last_seq = batch.next_seq
     session.add(org)
     accounts.touch_device(session, caller.device_id, now_ms=now)
@@ -131,9 +151,9 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
     return PushResponse(results=results, grant_results=grant_results, server_time_ms=now)
 
 
-def _push_change(batch: _Batch, change: ChangeIn) -> ChangeResult:
+def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> ChangeResult:
     try:
-        duplicate_seq = _check_change(batch, change)
+        duplicate_seq = _check_change(batch, change, digest)
     except _Rejected as rejected:
         return ChangeResult(
             change_id=change.change_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
@@ -143,44 +163,45 @@ def _push_change(batch: _Batch, change: ChangeIn) -> ChangeResult:
     seq = batch.take_seq()
     caller = batch.caller
     if change.record_id not in batch.records:
-        record = RecordRow(
-            record_id=change.record_id,
-            org_id=caller.org_id,
-            case_id=change.case_id,
-            kind=change.kind,
-            created_by_user_id=caller.user_id,
+        batch.records[change.record_id] = _NewRecord(org_id=caller.org_id, case_id=change.case_id, kind=change.kind)
+        batch.new_records.append(
+            {
+                "record_id": change.record_id,
+                "org_id": caller.org_id,
+                "case_id": change.case_id,
+                "kind": change.kind,
+                "created_by_user_id": caller.user_id,
+            }
         )
-        batch.records[change.record_id] = record
-        batch.new_rows.append(record)
     batch.taken.add((change.record_id, change.field))
-    batch.new_rows.append(
-        VersionRow(
-            change_id=change.change_id,
-            seq=seq,
-            org_id=caller.org_id,
-            record_id=change.record_id,
-            case_id=change.case_id,
-            kind=change.kind,
-            field=change.field,
-            tier=change.tier.value,
-            key_id=change.key_id,
-            hlc=change.hlc,
-            base_hlc=change.base_hlc,
-            author_user_id=caller.user_id,
-            author_device_id=change.author_device_id,
-            nonce=change.nonce,
-            ciphertext=change.ciphertext,
-            tag=change.tag,
-            amends=change.amends,
-            settles=json.dumps(list(change.settles)),
-            content_hash=content_hash(change),
-            received_at_ms=batch.now_ms,
-        )
+    batch.new_versions.append(
+        {
+            "change_id": change.change_id,
+            "seq": seq,
+            "org_id": caller.org_id,
+            "record_id": change.record_id,
+            "case_id": change.case_id,
+            "kind": change.kind,
+            "field": change.field,
+            "tier": change.tier.value,
+            "key_id": change.key_id,
+            "hlc": change.hlc,
+            "base_hlc": change.base_hlc,
+            "author_user_id": caller.user_id,
+            "author_device_id": change.author_device_id,
+            "nonce": change.nonce,
+            "ciphertext": change.ciphertext,
+            "tag": change.tag,
+            "amends": change.amends,
+            "settles": json.dumps(list(change.settles)),
+            "content_hash": digest,
+            "received_at_ms": batch.now_ms,
+        }
     )
     return ChangeResult(change_id=change.change_id, status=ChangeStatus.ACCEPTED, seq=seq)
 
 
-def _check_change(batch: _Batch, change: ChangeIn) -> int | None:
+def _check_change(batch: _Batch, change: ChangeIn, digest: str) -> int | None:
     """Raise ``_Rejected`` for a change that may not be stored; return the seq of a duplicate."""
     caller = batch.caller
     if change.change_id in batch.seen_changes:
@@ -190,7 +211,7 @@ def _check_change(batch: _Batch, change: ChangeIn) -> int | None:
     if existing is not None:
         if existing.org_id != caller.org_id:
             raise _Rejected(RejectReason.WRONG_ORGANISATION, "This change_id belongs to another organisation")
-        if existing.content_hash == content_hash(change):
+        if existing.content_hash == digest:
             return existing.seq
         raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different change with this change_id was stored before")
     if change.author_device_id != caller.device_id:
@@ -265,9 +286,9 @@ def _org_key_version(key_id: str, org_id: str) -> int | None:
     return int(match["version"])
 
 
-def _push_grant(batch: _Batch, grant: KeyGrantIn) -> GrantResult:
+def _push_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> GrantResult:
     try:
-        duplicate_seq = _check_grant(batch, grant)
+        duplicate_seq = _check_grant(batch, grant, digest)
     except _Rejected as rejected:
         return GrantResult(
             grant_id=grant.grant_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
@@ -275,26 +296,26 @@ def _push_grant(batch: _Batch, grant: KeyGrantIn) -> GrantResult:
     if duplicate_seq is not None:
         return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.DUPLICATE, seq=duplicate_seq)
     seq = batch.take_seq()
-    batch.new_rows.append(
-        KeyGrantRow(
-            grant_id=grant.grant_id,
-            seq=seq,
-            org_id=batch.caller.org_id,
-            key_id=grant.key_id,
-            case_id=grant.case_id,
-            recipient_kind=grant.recipient_kind,
-            recipient_id=grant.recipient_id,
-            wrapped_with=grant.wrapped_with,
-            wrapped=grant.wrapped,
-            created_by_user_id=batch.caller.user_id,
-            content_hash=content_hash(grant),
-            created_at_ms=batch.now_ms,
-        )
+    batch.new_grants.append(
+        {
+            "grant_id": grant.grant_id,
+            "seq": seq,
+            "org_id": batch.caller.org_id,
+            "key_id": grant.key_id,
+            "case_id": grant.case_id,
+            "recipient_kind": grant.recipient_kind,
+            "recipient_id": grant.recipient_id,
+            "wrapped_with": grant.wrapped_with,
+            "wrapped": grant.wrapped,
+            "created_by_user_id": batch.caller.user_id,
+            "content_hash": digest,
+            "created_at_ms": batch.now_ms,
+        }
     )
     return GrantResult(grant_id=grant.grant_id, status=ChangeStatus.ACCEPTED, seq=seq)
 
 
-def _check_grant(batch: _Batch, grant: KeyGrantIn) -> int | None:
+def _check_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> int | None:
     caller, org = batch.caller, batch.org
     if grant.grant_id in batch.seen_grants:
         raise _Rejected(RejectReason.DUPLICATE_IN_BATCH, "This grant_id appears earlier in the same push")
@@ -303,7 +324,7 @@ def _check_grant(batch: _Batch, grant: KeyGrantIn) -> int | None:
     if existing is not None:
         if existing.org_id != caller.org_id:
             raise _Rejected(RejectReason.WRONG_ORGANISATION, "This grant_id belongs to another organisation")
-        if existing.content_hash == content_hash(grant):
+        if existing.content_hash == digest:
             return existing.seq
         raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different grant with this grant_id was stored before")
     if grant.recipient_kind == "organisation":
@@ -373,7 +394,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     # keeps the result gap-free even when the queries below see different snapshots.
     until = org.last_seq
     fetch = limit + 1
-    versions: list[VersionRow]
+    versions: Sequence[Row[Any]]
     if caller.role is Role.PEER_MENTOR:
         assigned = accounts.mentor_assigned_case_ids(session, caller.user_id)
         versions = (
@@ -386,14 +407,14 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
     if caller.role is not Role.PEER_MENTOR:
         grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)
-    items: list[tuple[int, VersionRow | KeyGrantRow]] = sorted(
+    items: list[tuple[int, Row[Any] | KeyGrantRow]] = sorted(
         [(row.seq, row) for row in versions] + [(row.seq, row) for row in grants], key=lambda item: item[0]
     )
     has_more = len(items) > limit
     items = items[:limit]
     awaiting = _members_awaiting_key(session, caller, org)
     response = PullResponse(
-        versions=[_version(row) for _, row in items if isinstance(row, VersionRow)],
+        versions=[_version(row) for _, row in items if not isinstance(row, KeyGrantRow)],
         key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
         next=items[-1][0] if items else since,
         has_more=has_more,
@@ -461,7 +482,8 @@ def _note_seen(session: Session, caller: AuthenticatedDevice, now: int) -> None:
     session.commit()
 
 
-def _version(row: VersionRow) -> Version:
+def _version(row: Row[Any]) -> Version:
+    """A version as the protocol sends it, from a row of the version table."""
     settles: Sequence[str] = json.loads(row.settles)
     return Version(
         change_id=row.change_id,

@@ -4,10 +4,17 @@ SQLite (the default) runs in WAL mode with ``synchronous=FULL``, foreign keys on
 timeout. SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN`` so that a transaction can be
 opened ``IMMEDIATE`` when it is going to write sequence numbers (see ``begin_write``); on
 PostgreSQL the same job is done by ``SELECT ... FOR UPDATE`` on the organisation row.
+
+Within one server process, SQLite writers also queue on a lock of the engine before ``BEGIN
+IMMEDIATE``: SQLite's own busy handler makes a waiting writer sleep and retry (up to 100 ms a
+time), which under many concurrent pushes costs far more than the writes. The busy timeout still
+applies between processes.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 __all__ = [
@@ -29,6 +37,13 @@ __all__ = [
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _BEGIN_OPTION = "gatepost_sqlite_begin"
 _MIGRATION_LOCK_ID = 0x6761746570  # "gatep": serialises concurrent migrations on PostgreSQL
+_WRITE_LOCK = "gatepost_write_lock"
+_WRITE_LOCK_TIMEOUT_S = 10.0  # then BEGIN IMMEDIATE meets SQLite's busy timeout, as before
+# Enough connections that requests waiting for the write lock do not hold up the reads.
+_SQLITE_POOL_SIZE = 20
+_SQLITE_MAX_OVERFLOW = 40
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_write_locks_guard = threading.Lock()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -43,7 +58,12 @@ def make_engine(url: str) -> Engine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 10},
+        pool_size=_SQLITE_POOL_SIZE,
+        max_overflow=_SQLITE_MAX_OVERFLOW,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -75,7 +95,32 @@ def begin_write(session: Session) -> None:
     """
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+    bind = session.get_bind()
+    lock = _write_lock(bind) if isinstance(bind, Engine) and is_sqlite(bind) else None
+    if lock is not None and lock.acquire(timeout=_WRITE_LOCK_TIMEOUT_S):
+        session.info[_WRITE_LOCK] = lock  # released when this transaction ends (below)
+    try:
+        session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+    except BaseException:
+        _release_write_lock(session)
+        raise
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(engine, threading.Lock())
+
+
+def _release_write_lock(session: Session) -> None:
+    lock = session.info.pop(_WRITE_LOCK, None)
+    if lock is not None:
+        lock.release()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _on_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        _release_write_lock(session)
 
 
 def alembic_config(url: str) -> Config:

@@ -7,8 +7,10 @@ and fetch at most ``limit`` rows: their cost follows what is returned, not the d
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
+from sqlalchemy import Row, insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -21,6 +23,7 @@ __all__ = [
     "get_versions",
     "grants_after",
     "grants_after_statement",
+    "insert_rows",
     "taken_entries",
     "versions_after",
     "versions_after_statement",
@@ -71,6 +74,22 @@ def add_rows(session: Session, rows: Iterable[RecordRow | VersionRow | KeyGrantR
     session.flush()
 
 
+def insert_rows(
+    session: Session,
+    *,
+    records: Sequence[dict[str, object]] = (),
+    versions: Sequence[dict[str, object]] = (),
+    grants: Sequence[dict[str, object]] = (),
+) -> None:
+    """Insert new rows given as column values, one bulk statement per table (records first: versions
+    refer to them), in the session's transaction. A push's rows go this way: building an ORM object
+    per version costs more than the insert itself."""
+    connection = session.connection()
+    for model, rows in ((RecordRow, records), (VersionRow, versions), (KeyGrantRow, grants)):
+        if rows:
+            connection.execute(insert(model), list(rows))
+
+
 def versions_after_statement(
     org_id: str,
     since: int,
@@ -97,13 +116,15 @@ def versions_after(
     *,
     tier: str | None = None,
     case_ids: Collection[str] | None = None,
-) -> list[VersionRow]:
+) -> Sequence[Row[Any]]:
     """Up to ``limit`` versions of ``org_id`` with ``since < seq <= until``, in sequence order.
 
-    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view).
+    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view). The rows are plain rows of
+    the version table's columns (attribute access by column name), not ORM objects: a pull page
+    reads hundreds of versions only to send them on.
     """
     statement = versions_after_statement(org_id, since, until, limit, tier=tier, case_ids=case_ids)
-    return list(session.exec(statement).all())
+    return session.connection().execute(statement).all()
 
 
 def grants_after_statement(
