@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import time
 
 from tests.faults.campaign import DEFAULT_STEPS, run_campaign
+from tests.faults.machine import Totals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
     print(f"fault campaign: {options.schedules} schedules, seed {seed}", flush=True)
-    result = run_campaign(options.schedules, seed, steps=options.steps, reuse=options.reuse)
+    started = time.perf_counter()
+
+    def progress(totals: Totals) -> None:
+        if totals.schedules % 100 == 0 and not totals.failed:
+            print(
+                f"  {totals.schedules} schedules, {totals.operations} operations, {totals.faults} faults "
+                f"({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+
+    result = run_campaign(options.schedules, seed, steps=options.steps, reuse=options.reuse, progress=progress)
     t = result.totals
     print(
         f"  {result.seconds:.1f} s; crashes={t.crashes} notes={t.notes} replays={t.replays} "

@@ -49,6 +49,7 @@ def run_campaign(
     root: Path | None = None,
     sabotage: Callable[[FaultCampaign], None] | None = None,
     shrink: bool = True,
+    progress: Callable[[Totals], None] | None = None,
     say: Callable[[str], None] = print,
 ) -> CampaignResult:
     """Run ``schedules`` schedules deterministically from ``seed``; a failure is shrunk and reported.

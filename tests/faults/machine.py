@@ -24,7 +24,7 @@ from outreach_app.errors import AppError, NotReady, SessionExpired
 from outreach_app.services import PersonRecord
 from shared.kinds import Tier
 from shared.protocol import ChangeStatus, PushResponse
-from tests.faults.world import PULL, PUSH, DeviceCrashed, Fault, Phone, Team, TeamPool
+from tests.faults.world import PULL, PUSH, REFRESH, DeviceCrashed, Fault, Phone, Team, TeamPool
 
 __all__ = ["FaultCampaign", "Outcome", "Totals", "check"]
 
@@ -92,6 +92,7 @@ class FaultCampaign(RuleBasedStateMachine):
     totals: ClassVar[Totals]
     # Tests set this to break a replica on purpose, to show that ``check`` can fail.
     sabotage: ClassVar[Callable[[FaultCampaign], None] | None] = None
+    progress: ClassVar[Callable[[Totals], None] | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -225,7 +226,7 @@ class FaultCampaign(RuleBasedStateMachine):
         device.network.down = not device.network.down
         self.faults += device.network.down
 
-    @rule(phone=PHONE, fault=st.sampled_from(Fault), path=st.sampled_from((PUSH, PULL)))
+    @rule(phone=PHONE, fault=st.sampled_from(Fault), path=st.sampled_from((PUSH, PULL, REFRESH)))
     def arm_network_fault(self, phone: int, fault: Fault, path: str) -> None:
         if fault in (Fault.DUPLICATE, Fault.HOLD):
             path = PUSH  # only a push has something to deliver twice or late
@@ -268,6 +269,8 @@ class FaultCampaign(RuleBasedStateMachine):
             self.sabotage(self)
         outcome = check(self)
         self.totals.add(self, outcome)
+        if self.progress is not None:
+            self.progress(self.totals)
         if outcome.lost or outcome.diverged:
             raise AssertionError(
                 f"lost={outcome.lost} diverged={outcome.diverged}:\n  " + "\n  ".join(outcome.problems[:20])

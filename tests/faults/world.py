@@ -46,6 +46,7 @@ __all__ = [
 
 PUSH = "/v1/sync/push"
 PULL = "/v1/sync/pull"
+REFRESH = "/v1/auth/refresh"
 # Pulls are rewritten to small pages at the edge (as a proxy might), so crashes land between pages.
 PULL_PAGE_LIMIT = 20
 TEAM_SIZE = 8
