@@ -16,10 +16,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
+from shared.protocol import Role
 from tests.e2e.conftest import CHROMIUM_ARGS, PHONE
 from tests.e2e.processes import TeamMember
 from tests.e2e.ui import SYNCED, button, choose, fill_field, open_app, reveal, set_pin, sign_in, sync_status, textbox
-from shared.protocol import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "assets" / "screenshots"
@@ -51,7 +51,10 @@ def main() -> None:
         button(page, "Log contact").click()
         choose(page, "Where", "Prison gate")
         choose(page, "Type of contact", "Met face to face")
-        fill_field(textbox(page, "Note"), "Met at the gate at 08:40 with a travel warrant. Walked to housing options; bedspace held at St Mungo's.")
+        fill_field(
+            textbox(page, "Note"),
+            "Met at the gate at 08:40 with a travel warrant. Walked to housing options; bedspace held.",
+        )
         page.wait_for_timeout(800)
         page.screenshot(path=str(OUT / "log-contact.png"))
         context.close()
