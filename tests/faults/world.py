@@ -88,24 +88,31 @@ class FaultyNetwork:
 
     server: InProcessServer
     down: bool = False
-    armed: list[tuple[Fault, str]] = field(default_factory=list)  # (fault, path) in arming order
+    # [fault, path, requests to that path to let through first], in arming order
+    armed: list[list[object]] = field(default_factory=list)
     held: list[Sent] = field(default_factory=list)
     pushes: list[Sent] = field(default_factory=list)  # every push the server handled
     fired: int = 0
 
-    def arm(self, fault: Fault, path: str) -> None:
-        self.armed.append((fault, path))
+    def arm(self, fault: Fault, path: str, after: int = 0) -> None:
+        """``fault`` strikes the next request to ``path`` once ``after`` of them have gone through."""
+        self.armed.append([fault, path, after])
 
     def heal(self) -> None:
         self.down = False
         self.armed.clear()
 
     def _take(self, path: str) -> Fault | None:
-        for index, (fault, target) in enumerate(self.armed):
-            if target == path:
-                del self.armed[index]
-                self.fired += 1
-                return fault
+        for index, (fault, target, after) in enumerate(self.armed):
+            if target != path:
+                continue
+            if isinstance(after, int) and after > 0:
+                self.armed[index][2] = after - 1
+                return None
+            del self.armed[index]
+            self.fired += 1
+            assert isinstance(fault, Fault)
+            return fault
         return None
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -151,8 +158,11 @@ class FaultyNetwork:
 
 @dataclass
 class CrashingClock:
-    """The phone's wall clock; armed with ``crash_after=N``, the N-th next reading kills the phone."""
+    """The phone's wall clock: the server's time plus ``ahead_ms`` (a phone set wrong); armed with
+    ``crash_after=N``, the N-th next reading kills the phone."""
 
+    server: InProcessServer
+    ahead_ms: int = 0
     crash_after: int | None = None
     fired: int = 0
 
@@ -163,7 +173,7 @@ class CrashingClock:
                 self.crash_after = None
                 self.fired += 1
                 raise DeviceCrashed("crashed reading the clock")
-        return system_ms()
+        return system_ms() + self.server.clock_offset_ms + self.ahead_ms
 
 
 @dataclass
@@ -292,7 +302,7 @@ class TeamPool:
             name = "Coordinator" if index == 0 else f"Worker {index}"
             code = invitation.code if index == 0 else invite_member(self.server.app, org_id, role, email).code
             network = FaultyNetwork(self.server)
-            clock = CrashingClock()
+            clock = CrashingClock(self.server)
             path = self.root / f"team{number}" / f"phone{index}" / "gatepost.sqlite"
             app = Gatepost.open(path, transport=network.transport, now_ms=clock, scrypt_params=FAST_TEST_SCRYPT)
             app.account.register(SERVER_URL, code, email, PASSWORD, name, f"{name}'s phone")
@@ -309,6 +319,10 @@ class TeamPool:
             assert phone.app.account.profile().has_organisation_key
             phone.note_cursor()
         return Team(org_id, phones)
+
+    def time_passes(self, ms: int) -> None:
+        """Everyone's clock moves on (the server's, so every phone's too)."""
+        self.server.clock_offset_ms += ms
 
     def close(self) -> None:
         if self.team is not None:
