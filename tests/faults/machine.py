@@ -118,6 +118,7 @@ class FaultCampaign(RuleBasedStateMachine):
             phone.network.pushes.clear()
             phone.network.fired = phone.clock.fired = 0
             phone.clock.crash_after = None
+            phone.clock.ahead_ms = 0
             phone.cursor_regressions = phone.sign_ins = 0
 
     def _phone(self, index: int) -> Phone:
@@ -226,16 +227,34 @@ class FaultCampaign(RuleBasedStateMachine):
         device.network.down = not device.network.down
         self.faults += device.network.down
 
-    @rule(phone=PHONE, fault=st.sampled_from(Fault), path=st.sampled_from((PUSH, PULL, REFRESH)))
-    def arm_network_fault(self, phone: int, fault: Fault, path: str) -> None:
+    @rule(
+        phone=PHONE,
+        fault=st.sampled_from(Fault),
+        path=st.sampled_from((PUSH, PULL, REFRESH)),
+        after=st.integers(min_value=0, max_value=2),
+    )
+    def arm_network_fault(self, phone: int, fault: Fault, path: str, after: int) -> None:
+        """The fault strikes this phone's next request to ``path`` after ``after`` went through."""
         if fault in (Fault.DUPLICATE, Fault.HOLD):
             path = PUSH  # only a push has something to deliver twice or late
-        self._phone(phone).network.arm(fault, path)
+        self._phone(phone).network.arm(fault, path, after)
 
     @rule(phone=PHONE, readings=st.integers(min_value=1, max_value=12))
     def arm_crash(self, phone: int, readings: int) -> None:
         """The phone dies at its N-th next clock reading: inside a save, a push reply, a pull page..."""
         self._phone(phone).clock.crash_after = readings
+
+    @rule(phone=PHONE, minutes=st.sampled_from((0, 9, 11, 60)))
+    def set_phone_clock(self, phone: int, minutes: int) -> None:
+        """Someone sets the phone's clock ahead (the server refuses stamps over 10 minutes ahead)."""
+        device = self._phone(phone)
+        self.faults += minutes > 0 and device.clock.ahead_ms == 0
+        device.clock.ahead_ms = minutes * 60_000
+
+    @rule(minutes=st.sampled_from((1, 5)))
+    def time_passes(self, minutes: int) -> None:
+        """Minutes go by, for the server and every phone: held requests arrive later, stamps age."""
+        self.pool.time_passes(minutes * 60_000)
 
     @rule(phone=PHONE)
     def restart(self, phone: int) -> None:
