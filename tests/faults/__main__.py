@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedules", type=int, default=100, help="how many schedules to run (default 100)")
     parser.add_argument("--seed", type=int, default=None, help="re-run a campaign from its seed (default: random)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="most steps per schedule")
-    parser.add_argument("--reuse", type=int, default=10, help="schedules per team before a fresh organisation")
+    parser.add_argument("--reuse", type=int, default=25, help="schedules per team before a fresh organisation")
     options = parser.parse_args(argv)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
     print(f"fault campaign: {options.schedules} schedules, seed {seed}", flush=True)

@@ -45,7 +45,7 @@ def run_campaign(
     seed: int,
     *,
     steps: int = DEFAULT_STEPS,
-    reuse: int = 10,
+    reuse: int = 25,
     root: Path | None = None,
     sabotage: Callable[[FaultCampaign], None] | None = None,
     shrink: bool = True,

@@ -29,7 +29,7 @@ from outreach_app.errors import SessionExpired
 from outreach_app.services import Gatepost
 from outreach_app.storage import StateKey
 from shared.crypto import FAST_TEST_SCRYPT
-from shared.protocol import Role
+from shared.protocol import ChangeStatus, PushResponse, Role
 from tests.client.conftest import PASSWORD, PIN, SERVER_URL, InProcessServer, system_ms
 from tests.support.server import bootstrap_organisation, invite_member
 
@@ -78,8 +78,12 @@ class Sent:
     def of(cls, request: httpx.Request) -> Sent:
         return cls(request.method, str(request.url), tuple(request.headers.multi_items()), request.read())
 
-    def request(self) -> httpx.Request:
-        return httpx.Request(self.method, self.url, headers=list(self.headers), content=self.content)
+    def request(self, authorization: str | None = None) -> httpx.Request:
+        """The same request again; ``authorization`` replaces a bearer token that has since expired."""
+        headers = httpx.Headers(list(self.headers))
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        return httpx.Request(self.method, self.url, headers=headers, content=self.content)
 
 
 @dataclass
@@ -91,8 +95,10 @@ class FaultyNetwork:
     # [fault, path, requests to that path to let through first], in arming order
     armed: list[list[object]] = field(default_factory=list)
     held: list[Sent] = field(default_factory=list)
-    pushes: list[Sent] = field(default_factory=list)  # every push the server handled
+    # Every push the server answered, and whether it took every item (accepted or duplicate).
+    pushes: list[tuple[Sent, bool]] = field(default_factory=list)
     fired: int = 0
+    authorization: str | None = None  # the bearer token of the phone's latest authorised request
 
     def arm(self, fault: Fault, path: str, after: int = 0) -> None:
         """``fault`` strikes the next request to ``path`` once ``after`` of them have gone through."""
@@ -125,6 +131,7 @@ class FaultyNetwork:
             )
         if self.down:
             raise httpx.ConnectError("server unreachable", request=request)
+        self.authorization = request.headers.get("Authorization", self.authorization)
         fault = self._take(path)
         if fault is Fault.DROP_REQUEST:
             raise httpx.ConnectError("dropped before the server", request=request)
@@ -135,7 +142,7 @@ class FaultyNetwork:
             raise httpx.ReadTimeout("no reply yet", request=request)
         response = self.server.send(request)
         if path == PUSH:
-            self.pushes.append(Sent.of(request))
+            self.pushes.append((Sent.of(request), _took_everything(response)))
         if fault is Fault.DUPLICATE:
             response = self.server.send(request)
         if fault is Fault.DROP_REPLY:
@@ -154,6 +161,14 @@ class FaultyNetwork:
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
+
+
+def _took_everything(response: httpx.Response) -> bool:
+    if response.status_code != httpx.codes.OK:
+        return False
+    answer = PushResponse.model_validate_json(response.content)
+    statuses = {r.status for r in answer.results} | {r.status for r in answer.grant_results}
+    return ChangeStatus.REJECTED not in statuses
 
 
 @dataclass
