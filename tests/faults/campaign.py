@@ -63,13 +63,12 @@ def run_campaign(
     with tempfile.TemporaryDirectory(prefix="gatepost-faults-", dir=scratch_root) as scratch:
         pool = TeamPool(root or Path(scratch), reuse=reuse)
         totals = Totals()
-        machine = type(
-            "FaultCampaign",
-            (FaultCampaign,),
-            {"pool": pool, "totals": totals, "sabotage": staticmethod(sabotage)}
-            if sabotage
-            else {"pool": pool, "totals": totals},
-        )
+        attributes: dict[str, object] = {"pool": pool, "totals": totals}
+        if sabotage is not None:
+            attributes["sabotage"] = staticmethod(sabotage)
+        if progress is not None:
+            attributes["progress"] = staticmethod(progress)
+        machine = type("FaultCampaign", (FaultCampaign,), attributes)
         machine = hypothesis_seed(seed)(machine)
         failure: str | None = None
         try:
