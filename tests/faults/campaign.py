@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.faults.machine import FaultCampaign, Totals
+from tests.faults.machine import FaultCampaign, Hooks, Totals
 from tests.faults.world import TeamPool
 
 __all__ = ["CampaignResult", "run_campaign"]
@@ -63,12 +63,8 @@ def run_campaign(
     with tempfile.TemporaryDirectory(prefix="gatepost-faults-", dir=scratch_root) as scratch:
         pool = TeamPool(root or Path(scratch), reuse=reuse)
         totals = Totals()
-        attributes: dict[str, object] = {"pool": pool, "totals": totals}
-        if sabotage is not None:
-            attributes["sabotage"] = staticmethod(sabotage)
-        if progress is not None:
-            attributes["progress"] = staticmethod(progress)
-        machine = type("FaultCampaign", (FaultCampaign,), attributes)
+        hooks = Hooks(sabotage=sabotage, progress=progress)
+        machine = type("FaultCampaign", (FaultCampaign,), {"pool": pool, "totals": totals, "hooks": hooks})
         machine = hypothesis_seed(seed)(machine)
         failure: str | None = None
         try:

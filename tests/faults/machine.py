@@ -24,7 +24,7 @@ from shared.kinds import Tier
 from shared.protocol import ChangeStatus, PushResponse
 from tests.faults.world import PULL, PUSH, REFRESH, DeviceCrashed, Fault, Phone, Team, TeamPool
 
-__all__ = ["FaultCampaign", "Outcome", "Totals", "check"]
+__all__ = ["FaultCampaign", "Hooks", "Outcome", "Totals", "check"]
 
 T = TypeVar("T")
 
@@ -54,6 +54,14 @@ class Outcome:
     def diverge(self, problem: str) -> None:
         self.diverged += 1
         self.problems.append(f"diverged: {problem}")
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """``sabotage`` breaks a replica on purpose (tests show ``check`` can fail); ``progress`` reports."""
+
+    sabotage: Callable[[FaultCampaign], None] | None = None
+    progress: Callable[[Totals], None] | None = None
 
 
 @dataclass
@@ -87,9 +95,7 @@ class Totals:
 class FaultCampaign(RuleBasedStateMachine):
     pool: ClassVar[TeamPool]
     totals: ClassVar[Totals]
-    # Tests set this to break a replica on purpose, to show that ``check`` can fail.
-    sabotage: ClassVar[Callable[[FaultCampaign], None] | None] = None
-    progress: ClassVar[Callable[[Totals], None] | None] = None
+    hooks: ClassVar[Hooks]
 
     def __init__(self) -> None:
         super().__init__()
@@ -163,9 +169,9 @@ class FaultCampaign(RuleBasedStateMachine):
         for _ in range(notes):
             self.notes_written += 1
             note = f"Note {self.notes_written} by {device.slot}"
-            record_id = self._act(
-                device,
-                lambda note=note: device.app.records.log_contact(
+
+            def save(note: str = note) -> str:
+                return device.app.records.log_contact(
                     case_id,
                     occurred_at="2026-11-25T10:30",
                     setting="prison_gate",
@@ -173,8 +179,9 @@ class FaultCampaign(RuleBasedStateMachine):
                     note=note,
                     basis="fact",
                     tier=tier,
-                ),
-            )
+                )
+
+            record_id = self._act(device, save)
             if record_id is not None:  # log_contact returned: the worker was told it is saved
                 self.ledger[record_id] = (case_id, note)
 
@@ -281,12 +288,12 @@ class FaultCampaign(RuleBasedStateMachine):
         if self.team is None:
             return
         self.heal()
-        if self.sabotage is not None:
-            self.sabotage(self)
+        if self.hooks.sabotage is not None:
+            self.hooks.sabotage(self)
         outcome = check(self)
         self.totals.add(self, outcome)
-        if self.progress is not None:
-            self.progress(self.totals)
+        if self.hooks.progress is not None:
+            self.hooks.progress(self.totals)
         if outcome.lost or outcome.diverged:
             raise AssertionError(
                 f"lost={outcome.lost} diverged={outcome.diverged}:\n  " + "\n  ".join(outcome.problems[:20])
