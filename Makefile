@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit browser-deps bench protocol-doc phone-src clean
+.PHONY: demo test lint typecheck unit browser-deps bench faults protocol-doc phone-src clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 and run again."; exit 1; }
@@ -49,6 +49,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+# The fault campaign at scale (a smaller run is part of `make test`); SEED=n re-runs one.
+faults: $(STAMP)
+	$(PY) -m tests.faults --schedules $(or $(SCHEDULES),1000) $(if $(SEED),--seed $(SEED))
 
 # The client alone, laid out as `flet build apk|ipa` expects; the server never ships to phones.
 phone-src:

@@ -44,6 +44,7 @@ from shared.protocol import (
     PushResponse,
     RejectReason,
     Role,
+    Version,
 )
 
 __all__ = ["NotAccepted", "Progress", "SyncReport", "SyncService", "SyncStatus"]
@@ -342,7 +343,9 @@ class SyncService:
                 row.seq, row.org_id, row.author_user_id = version.seq, version.org_id, version.author_user_id
                 _clear_rejection(session, row.change_id)
                 session.add(row)
-            # A different server copy never overwrites what this device holds.
+            elif not row.acknowledged and _same_write(row, version):
+                _adopt_earlier_stamp(session, row, version)
+            # Any other server copy never overwrites what this device holds.
             clock.observe(Hlc.parse(version.hlc), physical)
         if fresh:
             session.connection().execute(insert(LocalVersion), list(fresh.values()))
@@ -468,6 +471,35 @@ def _rejected_ids(session: Session, ids: Sequence[str]) -> set[str]:
         chunk = unique[start : start + _ID_CHUNK]
         found.update(session.exec(select(PushRejection.item_id).where(col(PushRejection.item_id).in_(chunk))).all())
     return found
+
+
+def _same_write(row: LocalVersion, version: Version) -> bool:
+    """Whether ``version`` is this unacknowledged row under another clock stamp (same change, same value)."""
+    return (row.record_id, row.kind, row.field, row.tag) == (
+        version.record_id,
+        version.kind,
+        version.field,
+        version.tag,
+    )
+
+
+def _adopt_earlier_stamp(session: Session, row: LocalVersion, version: Version) -> None:
+    """Take the server's copy of a write this phone re-stamped after a copy with the old stamp got through.
+
+    Re-stamping (clock ahead) keeps the change id and value; if a copy sent before it was still on
+    its way and the server stored that one, the re-stamped row is refused as a conflicting
+    duplicate and, kept as it was, would stay out of this phone's merge while every other replica
+    holds the server's copy. Equal tags mean equal values, so nothing the worker wrote is lost.
+    """
+    old_hlc = row.hlc
+    for name, value in version.model_dump().items():
+        setattr(row, name, value)
+    row.pending, row.acknowledged = False, True
+    session.add(row)
+    _clear_rejection(session, row.change_id)
+    for later in session.exec(select(LocalVersion).where(LocalVersion.pending, LocalVersion.base_hlc == old_hlc)):
+        later.base_hlc = version.hlc  # undo the re-stamp's renaming of this version as a base
+        session.add(later)
 
 
 def _note_rejection(session: Session, item_id: str, reason: str, detail: str | None, now_ms: int) -> None:
