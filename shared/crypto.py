@@ -54,6 +54,7 @@ __all__ = [
     "decrypt_field",
     "derive_master_key",
     "derive_pin_key",
+    "derive_record_keys",
     "encrypt_field",
     "equality_tag",
     "field_associated_data",
@@ -89,6 +90,8 @@ _ENVELOPE_VERSION = 1
 
 _AUTH_INFO = b"gatepost/v1/auth-key"
 _WRAP_INFO = b"gatepost/v1/wrap-key"
+_ORG_RECORD_CONTENT_INFO = b"gatepost/v1/org-record-content-key"
+_ORG_RECORD_TAG_INFO = b"gatepost/v1/org-record-tag-key"
 _SEAL_INFO = b"gatepost/v1/seal"
 _AUTH_HASH_PREFIX = b"gatepost/v1/auth-hash"
 _WRAP_AAD_PREFIX = b"gatepost/v1/wrap"
@@ -282,6 +285,16 @@ def account_keys(master_key: bytes) -> AccountKeys:
     return AccountKeys(
         auth_key=_hkdf(master_key, salt=None, info=_AUTH_INFO),
         wrap_key=_hkdf(master_key, salt=None, info=_WRAP_INFO),
+    )
+
+
+def derive_record_keys(organisation_key: bytes) -> tuple[bytes, bytes]:
+    """The content key and tag key of organisation-level records (no case), from the organisation
+    key with HKDF-SHA256, so those records use keys of their own and not the key that wraps others."""
+    _check_key(organisation_key, "organisation key")
+    return (
+        _hkdf(organisation_key, salt=None, info=_ORG_RECORD_CONTENT_INFO),
+        _hkdf(organisation_key, salt=None, info=_ORG_RECORD_TAG_INFO),
     )
 
 

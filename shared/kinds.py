@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "CASE_VIEW",
+    "COORDINATORS_ONLY_KINDS",
     "ENTRY_FIELD",
     "KINDS",
     "FieldSpec",
@@ -155,7 +157,22 @@ CONTACT = KindSpec(
     ),
 )
 
-KINDS: Mapping[str, KindSpec] = {spec.name: spec for spec in (PERSON, CONTACT)}
+# A device records that its user opened a person's record. It belongs to no case (the server cannot
+# tell whose record was opened), is encrypted under keys derived from the organisation key, and is
+# delivered to coordinators only.
+CASE_VIEW = KindSpec(
+    name="case_view",
+    label="Record opened",
+    append_only=True,
+    case_scoped=False,
+    fields=_fields(
+        FieldSpec("case_id", "Whose record", ValueType.TEXT, Tier.FULL, required=True, max_length=36),
+        FieldSpec("viewed_at", "When", ValueType.DATETIME, Tier.FULL, required=True),
+    ),
+)
+
+KINDS: Mapping[str, KindSpec] = {spec.name: spec for spec in (PERSON, CONTACT, CASE_VIEW)}
+COORDINATORS_ONLY_KINDS = frozenset({CASE_VIEW.name})
 
 
 def kind_spec(kind: str) -> KindSpec | None:

@@ -29,6 +29,7 @@ from shared.crypto import (
     b64decode,
     b64encode,
     decrypt_field,
+    derive_record_keys,
     encrypt_field,
     open_sealed,
     random_key,
@@ -106,8 +107,15 @@ class KeyChain:
     keys: dict[str, bytes] = field(default_factory=dict)
 
     def case_keys(self, key_id: str) -> CaseKeys | None:
-        bundle = self.keys.get(key_id)
-        return None if bundle is None else CaseKeys.from_bundle(key_id, bundle)
+        """The content and tag keys behind ``key_id``: a case tier's bundle, or, for an organisation
+        key, the keys derived from it for organisation-level records (such as case views)."""
+        material = self.keys.get(key_id)
+        if material is None:
+            return None
+        if key_id.startswith("org:") and len(material) == KEY_BYTES:
+            content, tag = derive_record_keys(material)
+            return CaseKeys(key_id, content, tag)
+        return CaseKeys.from_bundle(key_id, material)
 
     def newest_case_keys(self, case_id: str, tier: Tier) -> CaseKeys | None:
         """The highest version of a case's keys for ``tier`` this device holds."""

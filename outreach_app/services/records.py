@@ -25,6 +25,7 @@ from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
 from shared.clock import Hlc
 from shared.crypto import JsonValue, equality_tag
 from shared.kinds import (
+    CASE_VIEW,
     CONTACT,
     ENTRY_FIELD,
     PERSON,
@@ -166,9 +167,24 @@ class PersonSummary:
 # --- the service -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CaseViewEntry:
+    """Someone opened a person's record (for the coordinators' audit trail)."""
+
+    viewer: str
+    person: str
+    case_id: str
+    at_ms: int
+
+
+# Opening the same person's record again within this time is one visit.
+_VIEW_EVERY_MS = 10 * 60 * 1000
+
+
 class CaseloadService:
     def __init__(self, device: Device) -> None:
         self._device = device
+        self._viewed: dict[str, int] = {}
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -314,6 +330,76 @@ class CaseloadService:
                 value=value,
             )
         return record_id
+
+    def note_case_viewed(self, case_id: str) -> bool:
+        """Record, for the coordinators' audit trail, that this user opened ``case_id``'s record.
+
+        Encrypted under keys derived from the organisation key and belonging to no case, so the server
+        learns only that someone opened some record. Once per person per ``_VIEW_EVERY_MS`` on this
+        device (opening a record again and again is one visit). Peer mentors, who do not hold the
+        organisation key, are not recorded this way. Returns whether a record was written.
+        """
+        device = self._device
+        identity = device.require_identity()
+        keys = device.require_keys()
+        org_key = keys.newest_org_key(identity.org_id)
+        now = device.now_ms()
+        last = self._viewed.get(case_id)
+        if org_key is None or identity.role is Role.PEER_MENTOR or (last is not None and now - last < _VIEW_EVERY_MS):
+            return False
+        record_keys = keys.case_keys(org_key[0])
+        assert record_keys is not None
+        viewed_at = dt.datetime.fromtimestamp(now / 1000).strftime("%Y-%m-%dT%H:%M:%S")
+        value: dict[str, JsonValue] = {
+            "case_id": case_id,
+            "viewed_at": viewed_at,
+            AUTHOR_NAME_KEY: identity.display_name,
+        }
+        with device.store.write() as session:
+            new_version(
+                device,
+                session,
+                record_keys,
+                record_id=uuid7(now),
+                case_id=None,
+                kind=CASE_VIEW.name,
+                field=ENTRY_FIELD,
+                tier=Tier.FULL,
+                value=value,
+            )
+        self._viewed[case_id] = now
+        return True
+
+    def case_views(self, limit: int = 200) -> list[CaseViewEntry]:
+        """Who opened whose record, newest first, as far as this (coordinator's) device can read."""
+        device = self._device
+        keys = device.require_keys()
+        with device.store.read() as session:
+            rows = session.exec(select(LocalVersion).where(LocalVersion.kind == CASE_VIEW.name)).all()
+            people = session.exec(select(LocalVersion).where(LocalVersion.kind == PERSON.name)).all()
+        names: dict[str, str] = {}
+        by_case: dict[str, list[LocalVersion]] = defaultdict(list)
+        for row in people:
+            if row.case_id is not None and _counts(row):
+                by_case[row.case_id].append(row)
+        views: list[CaseViewEntry] = []
+        for row in sorted(rows, key=lambda r: r.hlc, reverse=True)[:limit]:
+            value = self._value_or_none(keys, row)
+            if not isinstance(value, dict) or not isinstance(case_id := value.get("case_id"), str):
+                continue
+            if case_id not in names:
+                state = _states(by_case.get(case_id, [])).get("name")
+                names[case_id] = (self._current_text(keys, state, by_case[case_id]) if state else None) or "someone"
+            viewer = value.get(AUTHOR_NAME_KEY)
+            views.append(
+                CaseViewEntry(
+                    viewer=viewer if isinstance(viewer, str) and viewer.strip() else A_COLLEAGUE,
+                    person=names[case_id],
+                    case_id=case_id,
+                    at_ms=_wall(row.hlc),
+                )
+            )
+        return views
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ neither flet nor storage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def sync_status_text(status: SyncStatus, *, syncing: bool, now_ms: int) -> str:
 
 
 def time_ago(then_ms: int, now_ms: int) -> str:
-    """"just now", "5 min ago", "3 h ago", "4 days ago"."""
+    """ "just now", "5 min ago", "3 h ago", "4 days ago"."""
     minutes = max(0, now_ms - then_ms) // 60_000
     if minutes < 1:
         return "just now"
@@ -383,6 +384,9 @@ class AppState:
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         self.screen = Screen.PERSON
         self.on_screen()
+        # For the coordinators' audit trail; a record that cannot be written now is not worth a notice.
+        with contextlib.suppress(AppError):
+            await self._run(lambda: self.gatepost.records.note_case_viewed(case_id))
 
     def start_logging_contact(self) -> None:
         self.touch()
@@ -475,7 +479,18 @@ class AppState:
         events = await self._guarded(self.gatepost.account.audit_trail)
         if events is None:
             return
-        self.audit_events = list(events)
+        views = await self._run(self.gatepost.records.case_views)
+        opened = [
+            AuditEvent(
+                position=0,
+                at_ms=view.at_ms,
+                action="record_opened",
+                text=f"{view.viewer} opened {view.person}'s record",
+            )
+            for view in views
+        ]
+        # The server's trail and the record views this phone can read, newest first.
+        self.audit_events = sorted([*events, *opened], key=lambda event: event.at_ms, reverse=True)
         self.screen = Screen.AUDIT
         self.on_screen()
 

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from shared.clock import Hlc, check_not_ahead
 from shared.errors import ClockError, ClockSkewError
-from shared.kinds import Tier, kind_spec, tier_allowed, wire_fields
+from shared.kinds import COORDINATORS_ONLY_KINDS, Tier, kind_spec, tier_allowed, wire_fields
 from shared.protocol import (
     ChangeIn,
     ChangeResult,
@@ -403,7 +403,8 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             else []
         )
     else:
-        versions = storage.versions_after(session, org.id, since, until, fetch)
+        hidden = () if caller.role is Role.COORDINATOR else COORDINATORS_ONLY_KINDS
+        versions = storage.versions_after(session, org.id, since, until, fetch, exclude_kinds=hidden)
     grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
     if caller.role is not Role.PEER_MENTOR:
         grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)

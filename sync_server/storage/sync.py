@@ -98,8 +98,11 @@ def versions_after_statement(
     *,
     tier: str | None = None,
     case_ids: Collection[str] | None = None,
+    exclude_kinds: Collection[str] = (),
 ) -> SelectOfScalar[VersionRow]:
     statement = select(VersionRow).where(VersionRow.org_id == org_id, VersionRow.seq > since, VersionRow.seq <= until)
+    if exclude_kinds:
+        statement = statement.where(col(VersionRow.kind).not_in(sorted(exclude_kinds)))
     if tier is not None:
         statement = statement.where(VersionRow.tier == tier)
     if case_ids is not None:
@@ -116,14 +119,18 @@ def versions_after(
     *,
     tier: str | None = None,
     case_ids: Collection[str] | None = None,
+    exclude_kinds: Collection[str] = (),
 ) -> Sequence[Row[Any]]:
     """Up to ``limit`` versions of ``org_id`` with ``since < seq <= until``, in sequence order.
 
-    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view). The rows are plain rows of
+    ``tier`` and ``case_ids`` narrow the result (a peer mentor's view); ``exclude_kinds`` leaves out
+    kinds the caller may not receive (case views, for anyone but a coordinator). The rows are plain rows of
     the version table's columns (attribute access by column name), not ORM objects: a pull page
     reads hundreds of versions only to send them on.
     """
-    statement = versions_after_statement(org_id, since, until, limit, tier=tier, case_ids=case_ids)
+    statement = versions_after_statement(
+        org_id, since, until, limit, tier=tier, case_ids=case_ids, exclude_kinds=exclude_kinds
+    )
     return session.connection().execute(statement).all()
 
 

@@ -30,6 +30,7 @@ from shared.crypto import (
     decrypt_field,
     derive_master_key,
     derive_pin_key,
+    derive_record_keys,
     encrypt_field,
     equality_tag,
     field_associated_data,
@@ -232,6 +233,15 @@ def test_account_keys_are_hkdf_split_and_distinct(master: bytes) -> None:
     assert split.auth_key != split.wrap_key
     assert split.auth_key != master
     assert split.wrap_key != master
+
+
+@FAST
+@given(keys)
+def test_organisation_record_keys_are_hkdf_derived_and_distinct(org_key: bytes) -> None:
+    content, tag = derive_record_keys(org_key)
+    assert content == _hkdf_sha256_one_block(org_key, b"gatepost/v1/org-record-content-key")
+    assert tag == _hkdf_sha256_one_block(org_key, b"gatepost/v1/org-record-tag-key")
+    assert len({content, tag, org_key}) == 3
 
 
 @FAST
@@ -600,6 +610,7 @@ def test_wrong_length_keys_raise_crypto_error(length: int) -> None:
         lambda: open_sealed(bad, envelope, context=b""),
         lambda: public_key_of(bad),
         lambda: account_keys(bad),
+        lambda: derive_record_keys(bad),
         lambda: hash_auth_key(bad),
         lambda: equality_tag(bad, "x"),
         lambda: unwrap_key(bad, wrap_key(random_key(), random_key(), context=b""), context=b""),
