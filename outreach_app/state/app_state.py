@@ -19,6 +19,7 @@ from outreach_app.errors import (
     AppError,
     DeviceKeyDestroyed,
     DeviceRevoked,
+    NotReady,
     SessionExpired,
     ValidationFailed,
     WrongPin,
@@ -599,7 +600,23 @@ class AppState:
             await self._reload_people()
             self.on_screen()
         elif self.screen is Screen.PERSON and self.case_id is not None:
-            await self.open_person(self.case_id)
+            await self._reload_record(self.case_id)
+
+    async def _reload_record(self, case_id: str) -> None:
+        """Rebuild the open record in place; if the worker moved on meanwhile (listing the mentors
+        waits for the server), leave their new screen alone rather than taking them back."""
+        try:
+            record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        except NotReady:
+            # No longer on this phone (a peer mentor was unassigned from the person).
+            if self.screen is Screen.PERSON and self.case_id == case_id:
+                await self.show_caseload()
+                self.on_notice(Notice("This person is no longer on this phone."))
+            return
+        mentors = await self._case_mentors(case_id)
+        if self.screen is Screen.PERSON and self.case_id == case_id:
+            self.record, self.mentors = record, mentors
+            self.on_screen()
 
     async def auto_sync_forever(self) -> None:
         while True:
