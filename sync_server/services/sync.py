@@ -440,9 +440,18 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         bound = next_seq if has_more else until
         fresh = assignment_storage.fresh_assignments(session, caller.user_id, since, bound)
         if fresh and since > 0:
+            # Bounded only as a guard: one person's basic history is far smaller than this.
             earlier = storage.versions_after(
-                session, org.id, 0, since, MAX_PULL_LIMIT * 100, tier=Tier.BASIC.value, case_ids=fresh
+                session,
+                org.id,
+                0,
+                since,
+                MAX_PULL_LIMIT * 100,
+                tier=Tier.BASIC.value,
+                case_ids={case_id for case_id, _ in fresh},
             )
+        # The cursor passes an assignment once it has been answered, so the back-fill is sent once.
+        next_seq = max([next_seq, *(seq for _, seq in fresh)])
         for case_id, seq in assignment_storage.purged_after(session, caller.user_id, since, bound):
             next_seq = max(next_seq, seq)
             if case_id not in assigned and all(purge.case_id != case_id for purge in purges):

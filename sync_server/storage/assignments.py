@@ -38,15 +38,15 @@ def active_case_ids(session: Session, mentor_user_id: str) -> frozenset[str]:
     return frozenset(session.exec(statement).all())
 
 
-def fresh_assignments(session: Session, mentor_user_id: str, since: int, until: int) -> frozenset[str]:
-    """Cases assigned to the mentor (and still assigned) at a seq in ``(since, until]``."""
-    statement = select(AssignmentRow.case_id).where(
+def fresh_assignments(session: Session, mentor_user_id: str, since: int, until: int) -> Sequence[tuple[str, int]]:
+    """``(case id, assigned seq)`` of the mentor's current spells that began at a seq in ``(since, until]``."""
+    statement = select(AssignmentRow.case_id, AssignmentRow.assigned_seq).where(
         AssignmentRow.mentor_user_id == mentor_user_id,
         col(AssignmentRow.unassigned_at_ms).is_(None),
         AssignmentRow.assigned_seq > since,
         AssignmentRow.assigned_seq <= until,
     )
-    return frozenset(session.exec(statement).all())
+    return [(case_id, int(seq)) for case_id, seq in session.exec(statement).all()]
 
 
 def purged_after(session: Session, mentor_user_id: str, since: int, until: int) -> Sequence[tuple[str, int]]:

@@ -160,3 +160,17 @@ def test_assignment_changes_are_audited(harness: Harness) -> None:
     assert response.status_code == 200, response.text
     actions = [entry["action"] for entry in response.json()["entries"]]
     assert {"mentor_assigned", "mentor_unassigned", "case_purged"} <= set(actions)
+
+
+def test_the_back_fill_of_a_new_assignment_is_sent_once(harness: Harness) -> None:
+    org = harness.new_org()
+    person = _person(harness, org)
+    mentor = harness.join(org, Role.PEER_MENTOR)
+    harness.push(org.coordinator, [contact_change(org, org.coordinator, person, tier=Tier.FULL)])
+    cursor = harness.pull(mentor).next  # a device that synced before the assignment
+    _assign(harness, org, person, mentor)
+    first = harness.pull(mentor, since=cursor)
+    assert {version.case_id for version in first.versions} == {person}
+    assert {version.tier for version in first.versions} == {Tier.BASIC}
+    assert first.next > cursor  # past the assignment, although nothing newer was written
+    assert harness.pull(mentor, since=first.next).versions == []
