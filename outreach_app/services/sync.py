@@ -76,6 +76,7 @@ class SyncReport:
     keys_opened: int = 0
     members_given_key: int = 0
     restamped: int = 0  # versions re-stamped because this phone's clock was ahead
+    purged: int = 0  # people deleted from this phone (a peer mentor unassigned from them)
     offline: bool = False
     message: str = ""
 
@@ -98,6 +99,7 @@ class _Tally:
     keys_opened: int = 0
     members_given_key: int = 0
     restamped: int = 0
+    purged: int = 0
     members: dict[str, MemberAwaitingKey] = field(default_factory=dict)
 
     def report(self, *, offline: bool = False, message: str = "") -> SyncReport:
@@ -109,6 +111,7 @@ class _Tally:
             keys_opened=self.keys_opened,
             members_given_key=self.members_given_key,
             restamped=self.restamped,
+            purged=self.purged,
             offline=offline,
             message=message,
         )
@@ -316,6 +319,7 @@ class SyncService:
                 with device.store.write() as session:
                     tally.received += self._apply_page(session, page)
                     LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
+                tally.purged += len(page.purges)
             for member in page.members_awaiting_key:
                 tally.members[member.user_id] = member
             pages += 1

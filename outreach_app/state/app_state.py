@@ -589,7 +589,7 @@ class AppState:
                 self.on_notice(
                     Notice(f"The server did not accept {len(report.not_accepted)} change(s); see the record.", True)
                 )
-            if report.received or report.sent or report.keys_opened:
+            if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
             elif self.screen is Screen.CASELOAD:
                 self.on_screen()

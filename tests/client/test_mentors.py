@@ -3,16 +3,18 @@ tier only, and an unassigned mentor's phone purges the person; the basic key rot
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
 
 from outreach_app.errors import NotReady
+from outreach_app.state import AppState, Notice, Screen
 from outreach_app.storage.journal import OutboxJournal
 from outreach_app.storage.store import journal_path
 from shared.kinds import Tier
 from shared.protocol import Role, parse_case_key_id
-from tests.client.conftest import Phones, Team, TestDevice
+from tests.client.conftest import SERVER_URL, Phones, Team, TestDevice
 
 
 def log_note(device: TestDevice, case_id: str, note: str, tier: Tier) -> str:
@@ -124,3 +126,42 @@ def test_only_coordinators_assign(team: Team, phones: Phones) -> None:
     for device in (team.worker, mentor):
         with pytest.raises(NotReady, match="Only a coordinator"):
             device.app.mentors.mentors(case_id)
+
+
+def test_screens_coordinator_assigns_and_unassigns_and_the_mentor_is_taken_off_the_record(
+    team: Team, phones: Phones
+) -> None:
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    case_id = team.worker.app.records.add_person({"name": "Dean Walsh", "risk_summary": "Do not meet alone"})
+    team.worker.app.sync.sync_now()
+    team.coordinator.app.sync.sync_now()
+    desk = AppState(team.coordinator.app, default_server_url=SERVER_URL, device_name="Priya's phone")
+    pocket = AppState(mentor.app, default_server_url=SERVER_URL, device_name="Mo's phone")
+    notices: list[Notice] = []
+    pocket.on_notice = notices.append
+
+    async def scenario() -> None:
+        await desk.start()
+        await desk.open_person(case_id)
+        assert desk.mentors is not None
+        assert desk.mentors.assigned == ()
+        await desk.assign_mentor(None)
+        assert desk.form_problems == {"mentor": "Choose a peer mentor to assign."}
+        await desk.assign_mentor(desk.mentors.available[0].user_id)
+        assert [m.display_name for m in desk.mentors.assigned] == ["Mo Mentor"]
+
+        await pocket.start()
+        await pocket.sync_now()
+        assert [person.name for person in pocket.people] == ["Dean Walsh"]
+        await pocket.open_person(case_id)
+        assert pocket.record is not None
+        assert pocket.is_mentor
+
+        await desk.unassign_mentor(desk.mentors.assigned[0].user_id, "Mo Mentor")
+        assert desk.mentors.assigned == ()
+        await pocket.sync_now()
+        assert pocket.screen is Screen.CASELOAD
+        assert pocket.people == []
+        assert any("no longer on this phone" in notice.text for notice in notices)
+
+    asyncio.run(scenario())
