@@ -5,7 +5,8 @@
 
 Registers the coordinator with the printed invitation code, invites and registers a link worker
 and a peer mentor, lets the coordinator's device share the organisation key with the worker, and
-has the worker add twelve people (release dates over the next fortnight) and a few contacts.
+has the worker add twelve people (release dates over the next fortnight) and a few contacts, and
+has the coordinator assign the peer mentor to two of them.
 Each user's device store is ``<data dir>/devices/demo-<role>/``; every password is
 ``demo-password`` and every PIN ``1234``. Running it again signs in and reuses what exists.
 Real Scrypt parameters are used, as on a phone.
@@ -207,6 +208,21 @@ def _add_contacts(app: Gatepost, today: dt.date) -> int:
     return added
 
 
+MENTORED = 2  # how many of the demo people the demo mentor is assigned to
+
+
+def _assign_mentor(coordinator: Gatepost) -> list[str]:
+    """Assign the demo mentor to the first people on the caseload (again on a second run: a no-op)."""
+    names: list[str] = []
+    for person in coordinator.records.list_people()[:MENTORED]:
+        mentors = coordinator.mentors.mentors(person.case_id)
+        if not any(m.display_name == MENTOR.display_name for m in mentors.assigned):
+            mentor = next(m for m in mentors.available if m.display_name == MENTOR.display_name)
+            coordinator.mentors.assign_mentor(person.case_id, mentor.user_id)
+        names.append(person.name or person.case_id)
+    return names
+
+
 def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt.date | None = None) -> None:
     """Create (or reuse) the demo's three accounts, devices, people and contacts."""
     today = today or dt.date.today()
@@ -234,6 +250,9 @@ def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt
         _sync(worker, server, WORKER)
         _sync(coordinator, server, COORDINATOR)
         _say(f"people added: {people}, contacts added: {contacts}; caseload: {len(worker.records.list_people())}")
+        assigned = _assign_mentor(coordinator)
+        _sync(mentor, server, MENTOR)
+        _say(f"{MENTOR.display_name} mentors: {', '.join(assigned)}")
     finally:
         for app in (coordinator, worker, mentor):
             app.close()

@@ -332,8 +332,9 @@ def _banner(server_url: str, app_url: str, paths: Paths) -> str:
    mentor@demo.test        peer mentor   (Danny Reeve)
    password: {DEMO_PASSWORD}     PIN: {DEMO_PIN} (the app asks you to choose a PIN; use {DEMO_PIN})
 
- The mentor can sign in, but the mentor's restricted view (basic notes for the
- people they are assigned) arrives with the access issue.
+ The mentor is assigned to two of the people and sees their basic details and the
+ notes mentors may see, nothing else. A coordinator assigns and unassigns mentors on
+ a person's record.
 
  Each browser (or private window) is its own phone. Data: {paths.root}
  Logs: {paths.server_log}, {paths.app_log}

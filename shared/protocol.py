@@ -44,6 +44,8 @@ __all__ = [
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AuditEntry",
     "AuditPage",
+    "CaseMentors",
+    "CasePurge",
     "ChangeIn",
     "ChangeResult",
     "ChangeStatus",
@@ -58,6 +60,7 @@ __all__ = [
     "KeyGrantIn",
     "LoginRequest",
     "MemberAwaitingKey",
+    "MentorInfo",
     "OrganisationInfo",
     "OrganisationKeySetup",
     "PasswordResetRequest",
@@ -371,6 +374,32 @@ class MemberAwaitingKey(Wire):
     public_key: str
 
 
+# --- peer mentors ----------------------------------------------------------------------------
+
+
+class MentorInfo(Wire):
+    """A peer mentor of the organisation; ``public_key`` is what a case's basic key is sealed to."""
+
+    user_id: Uuid
+    display_name: str
+    public_key: str
+
+
+class CaseMentors(Wire):
+    """Who mentors a case (``assigned``) and the organisation's peer mentors to choose from."""
+
+    case_id: Uuid
+    assigned: list[MentorInfo]
+    available: list[MentorInfo]
+
+
+class CasePurge(Wire):
+    """A case a peer mentor's devices must delete: they may no longer read it."""
+
+    case_id: Uuid
+    reason: Literal["unassigned"] = "unassigned"
+
+
 # --- sync ------------------------------------------------------------------------------------
 
 
@@ -458,6 +487,8 @@ class PullResponse(Wire):
     server_time_ms: int
     # Filled for coordinators only: members whose devices cannot read yet.
     members_awaiting_key: list[MemberAwaitingKey] = []
+    # Filled for peer mentors only: cases unassigned from them, to delete from the device.
+    purges: list[CasePurge] = []
 
 
 OrganisationKeySetup.model_rebuild()

@@ -28,6 +28,7 @@ from outreach_app.services.account import (
 )
 from outreach_app.services.device import Device
 from outreach_app.services.export import ExportService, SubjectAccessFile
+from outreach_app.services.mentors import Mentors, MentorService
 from outreach_app.services.records import (
     Author,
     CaseloadService,
@@ -56,6 +57,8 @@ __all__ = [
     "FieldValue",
     "FieldView",
     "Gatepost",
+    "MentorService",
+    "Mentors",
     "NotAccepted",
     "PersonRecord",
     "PersonSummary",
@@ -99,6 +102,7 @@ class Gatepost:
         self.records = CaseloadService(device)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
+        self.mentors = MentorService(device, self.sync)
 
     @classmethod
     def open(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, func, select
 
 from outreach_app.errors import AppError, DeviceRevoked, OfflineError, SessionExpired
@@ -29,7 +29,7 @@ from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import seal_key_to_user
 from outreach_app.services.versions import restamp_pending
 from outreach_app.storage import LocalStore, StateKey
-from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
+from outreach_app.storage.tables import KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
 from outreach_app.sync.transport import SyncApi
 from shared.clock import Hlc
 from shared.crypto import b64decode
@@ -76,6 +76,7 @@ class SyncReport:
     keys_opened: int = 0
     members_given_key: int = 0
     restamped: int = 0  # versions re-stamped because this phone's clock was ahead
+    purged: int = 0  # people deleted from this phone (a peer mentor unassigned from them)
     offline: bool = False
     message: str = ""
 
@@ -98,6 +99,7 @@ class _Tally:
     keys_opened: int = 0
     members_given_key: int = 0
     restamped: int = 0
+    purged: int = 0
     members: dict[str, MemberAwaitingKey] = field(default_factory=dict)
 
     def report(self, *, offline: bool = False, message: str = "") -> SyncReport:
@@ -109,6 +111,7 @@ class _Tally:
             keys_opened=self.keys_opened,
             members_given_key=self.members_given_key,
             restamped=self.restamped,
+            purged=self.purged,
             offline=offline,
             message=message,
         )
@@ -316,6 +319,7 @@ class SyncService:
                 with device.store.write() as session:
                     tally.received += self._apply_page(session, page)
                     LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
+                tally.purged += len(page.purges)
             for member in page.members_awaiting_key:
                 tally.members[member.user_id] = member
             pages += 1
@@ -326,6 +330,8 @@ class SyncService:
     def _apply_page(self, session: Session, page: PullResponse) -> int:
         device = self._device
         device.learn_server_time(session, page.server_time_ms)
+        for purge in page.purges:
+            self._purge_case(session, purge.case_id)
         clock = device.clock(session)
         physical = device.physical_ms(session)
         held = _rows_by_id(session, LocalVersion, [version.change_id for version in page.versions])
@@ -362,6 +368,30 @@ class SyncService:
                 existing.created_by_user_id = grant.created_by_user_id
                 session.add(existing)
         return new
+
+    def _purge_case(self, session: Session, case_id: str) -> None:
+        """Delete a case this device may no longer hold (a peer mentor unassigned from it): its
+        versions, grants, keys and refusals, and any unsent note about it (the server would refuse it)."""
+        device = self._device
+        outbox = [
+            *session.exec(select(LocalVersion.change_id).where(LocalVersion.case_id == case_id, LocalVersion.pending)),
+            *session.exec(select(KeyGrantRow.grant_id).where(KeyGrantRow.case_id == case_id, KeyGrantRow.pending)),
+        ]
+        change_ids = list(session.exec(select(LocalVersion.change_id).where(LocalVersion.case_id == case_id)))
+        grant_ids = list(session.exec(select(KeyGrantRow.grant_id).where(KeyGrantRow.case_id == case_id)))
+        session.exec(delete(LocalVersion).where(col(LocalVersion.case_id) == case_id))
+        session.exec(delete(KeyGrantRow).where(col(KeyGrantRow.case_id) == case_id))
+        for start in range(0, len(change_ids) + len(grant_ids), _ID_CHUNK):
+            chunk = [*change_ids, *grant_ids][start : start + _ID_CHUNK]
+            session.exec(delete(PushRejection).where(col(PushRejection.item_id).in_(chunk)))
+        prefix = f"case:{case_id}:"
+        session.exec(delete(KeyringEntry).where(col(KeyringEntry.key_id).startswith(prefix)))
+        keys = device.require_keys()
+        for key_id in [key_id for key_id in keys.keys if key_id.startswith(prefix)]:
+            del keys.keys[key_id]
+        device.plaintext_cache.clear()
+        # Bulk deletes bypass the journal's bookkeeping: tell it these left the outbox.
+        LocalStore.left_outbox(session, outbox)
 
     # --- coordinators --------------------------------------------------------------------------
 
@@ -419,7 +449,7 @@ _OFFSET_TOLERANCE_MS = 1_000
 
 def _changes_nothing(page: PullResponse, cursor: int, state: dict[str, str], now_ms: int) -> bool:
     """An empty page that would write nothing new (the usual no-change pull): no write transaction."""
-    if page.versions or page.key_grants or page.next > cursor:
+    if page.versions or page.key_grants or page.purges or page.next > cursor:
         return False
     stored_offset = int(state.get(StateKey.CLOCK_OFFSET_MS) or 0)
     return abs(page.server_time_ms - now_ms - stored_offset) < _OFFSET_TOLERANCE_MS

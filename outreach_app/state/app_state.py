@@ -20,6 +20,7 @@ from outreach_app.errors import (
     AppError,
     DeviceKeyDestroyed,
     DeviceRevoked,
+    NotReady,
     SessionExpired,
     ValidationFailed,
     WrongPin,
@@ -28,6 +29,7 @@ from outreach_app.services import (
     AccountStatus,
     AuditEvent,
     Gatepost,
+    Mentors,
     PersonRecord,
     PersonSummary,
     Profile,
@@ -37,6 +39,7 @@ from outreach_app.services import (
     store_rebuilt_message,
     system_now_ms,
 )
+from shared.protocol import Role
 
 __all__ = ["AppState", "Notice", "Screen", "sync_status_text", "time_ago"]
 
@@ -118,6 +121,8 @@ class AppState:
         self.search_text = ""
         self.case_id: str | None = None
         self.record: PersonRecord | None = None
+        # A coordinator's view of the open person's peer mentors; None when the server was unreachable.
+        self.mentors: Mentors | None = None
         self.form_problems: dict[str, str] = {}
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
         self.draft: dict[str, str] = {}
@@ -334,6 +339,7 @@ class AppState:
         self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
+        self.mentors = None
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -358,7 +364,7 @@ class AppState:
     async def show_caseload(self) -> None:
         self.touch()
         self.form_problems = {}
-        self.case_id, self.record = None, None
+        self.case_id, self.record, self.mentors = None, None, None
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
@@ -382,11 +388,52 @@ class AppState:
         self.form_problems, self.draft = {}, {}
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        self.mentors = await self._case_mentors(case_id)
         self.screen = Screen.PERSON
         self.on_screen()
         # For the coordinators' audit trail; a record that cannot be written now is not worth a notice.
         with contextlib.suppress(AppError):
             await self._run(lambda: self.gatepost.records.note_case_viewed(case_id))
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.profile is not None and self.profile.role is Role.COORDINATOR
+
+    @property
+    def is_mentor(self) -> bool:
+        return self.profile is not None and self.profile.role is Role.PEER_MENTOR
+
+    async def _case_mentors(self, case_id: str) -> Mentors | None:
+        if not self.is_coordinator:
+            return None
+        try:
+            return await self._run(lambda: self.gatepost.mentors.mentors(case_id))
+        except AppError:
+            return None  # offline, or the person has not reached the server yet: the screen says so
+
+    async def assign_mentor(self, user_id: str | None) -> None:
+        """Assign a peer mentor to the open person (coordinators; online)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        if not user_id:
+            return self._problems({"mentor": "Choose a peer mentor to assign."})
+        mentors = await self._guarded(lambda: self.gatepost.mentors.assign_mentor(case_id, user_id))
+        if mentors is None:
+            return
+        name = next((m.display_name for m in mentors.assigned if m.user_id == user_id), "The mentor")
+        self.on_notice(Notice(f"{name} is now a peer mentor of this person. Their phone gets the basic details."))
+        await self.open_person(case_id)
+
+    async def unassign_mentor(self, user_id: str, name: str) -> None:
+        """Unassign a peer mentor from the open person (coordinators; online)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        if await self._guarded(lambda: self.gatepost.mentors.unassign_mentor(case_id, user_id)) is None:
+            return
+        self.on_notice(Notice(f"{name} is no longer a peer mentor of this person. Their phone deletes the record."))
+        await self.open_person(case_id)
 
     def start_logging_contact(self) -> None:
         self.touch()
@@ -497,6 +544,7 @@ class AppState:
     def _after_revocation(self, revoked: DeviceRevoked) -> None:
         """This device was signed out elsewhere and has erased itself: nothing of the caseload stays on screen."""
         self.profile, self.people, self.record, self.case_id = None, [], None, None
+        self.mentors = None
         self.devices, self.audit_events = [], []
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
@@ -556,7 +604,7 @@ class AppState:
                 self.on_notice(
                     Notice(f"The server did not accept {len(report.not_accepted)} change(s); see the record.", True)
                 )
-            if report.received or report.sent or report.keys_opened:
+            if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
             elif self.screen is Screen.CASELOAD:
                 self.on_screen()
@@ -567,7 +615,23 @@ class AppState:
             await self._reload_people()
             self.on_screen()
         elif self.screen is Screen.PERSON and self.case_id is not None:
-            await self.open_person(self.case_id)
+            await self._reload_record(self.case_id)
+
+    async def _reload_record(self, case_id: str) -> None:
+        """Rebuild the open record in place; if the worker moved on meanwhile (listing the mentors
+        waits for the server), leave their new screen alone rather than taking them back."""
+        try:
+            record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        except NotReady:
+            # No longer on this phone (a peer mentor was unassigned from the person).
+            if self.screen is Screen.PERSON and self.case_id == case_id:
+                await self.show_caseload()
+                self.on_notice(Notice("This person is no longer on this phone."))
+            return
+        mentors = await self._case_mentors(case_id)
+        if self.screen is Screen.PERSON and self.case_id == case_id:
+            self.record, self.mentors = record, mentors
+            self.on_screen()
 
     async def auto_sync_forever(self) -> None:
         while True:

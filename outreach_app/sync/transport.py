@@ -42,6 +42,7 @@ from shared.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     AuditPage,
+    CaseMentors,
     DeviceInfo,
     DeviceList,
     Health,
@@ -200,6 +201,18 @@ class SyncApi:
         if before is not None:
             params["before"] = before
         return self._parse(AuditPage, self._authorised("GET", "/v1/audit", params=params))
+
+    def case_mentors(self, case_id: str) -> CaseMentors:
+        """``GET /v1/cases/{id}/mentors`` (coordinators): assigned mentors and those to choose from."""
+        return self._parse(CaseMentors, self._authorised("GET", f"/v1/cases/{case_id}/mentors"))
+
+    def assign_mentor(self, case_id: str, user_id: str) -> CaseMentors:
+        """``POST /v1/cases/{id}/mentors/{user id}`` (coordinators)."""
+        return self._parse(CaseMentors, self._authorised("POST", f"/v1/cases/{case_id}/mentors/{user_id}"))
+
+    def unassign_mentor(self, case_id: str, user_id: str) -> CaseMentors:
+        """``DELETE /v1/cases/{id}/mentors/{user id}`` (coordinators)."""
+        return self._parse(CaseMentors, self._authorised("DELETE", f"/v1/cases/{case_id}/mentors/{user_id}"))
 
     def push(self, request: PushRequest) -> PushResponse:
         """``POST /v1/sync/push``: idempotent per change id and grant id."""

@@ -29,7 +29,7 @@ from outreach_app.views.widgets import (
     section,
     text_button,
 )
-from shared.kinds import CONTACT_SETTINGS, CONTACT_TYPES, NOTE_BASIS, PERSON
+from shared.kinds import CONTACT_SETTINGS, CONTACT_TYPES, NOTE_BASIS, PERSON, Tier
 
 TIER_CHOICES = {
     "basic": "Mentors can see this",
@@ -471,7 +471,13 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
     async def back(_: Any) -> None:
         await state.show_caseload()
 
-    details = [_field_row(state, page, view) for view in record.fields if view.name != "name"]
+    views = [view for view in record.fields if view.name != "name"]
+    mentor_note: list[ft.Control] = []
+    if state.is_mentor:
+        # A mentor's phone never receives the full tier: no empty rows for what they may not see.
+        views = [view for view in views if view.tier is Tier.BASIC]
+        mentor_note = [ft.Text("You see the details a mentor may see.", size=15)]
+    details = [_field_row(state, page, view) for view in views]
     timeline: list[ft.Control] = [_contact_card(entry) for entry in record.contacts]
     timeline += [_unreadable_card(entry) for entry in record.unreadable]
     if not timeline:
@@ -484,10 +490,60 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         section("Contacts"),
         *timeline,
         section("Details"),
+        *mentor_note,
         *details,
+        *_mentor_controls(state),
         *_export_controls(state, page),
         text_button("Back", back),
     )
+
+
+def _mentor_controls(state: AppState) -> list[ft.Control]:
+    """Coordinators: the person's peer mentors, to assign and unassign (online)."""
+    if not state.is_coordinator:
+        return []
+    heading_row: list[ft.Control] = [section("Peer mentors")]
+    mentors = state.mentors
+    if mentors is None:
+        return [
+            *heading_row,
+            ft.Text("Connect to the server (and sync this person) to see and assign peer mentors.", size=15),
+        ]
+    rows: list[ft.Control] = []
+    for mentor in mentors.assigned:
+
+        async def unassign(_: Any, user_id: str = mentor.user_id, name: str = mentor.display_name) -> None:
+            await state.unassign_mentor(user_id, name)
+
+        rows.append(
+            ft.Row(
+                [
+                    ft.Text(mentor.display_name, size=16, expand=True),
+                    secondary_button(f"Unassign {mentor.display_name}", unassign),
+                ],
+                wrap=True,
+            )
+        )
+    if not rows:
+        rows = [ft.Text("No peer mentor yet.", size=15)]
+    if not mentors.available:
+        return [*heading_row, *rows, ft.Text("There is no other peer mentor in your team to assign.", size=15)]
+    picker = choice(
+        "Assign a mentor",
+        {mentor.user_id: mentor.display_name for mentor in mentors.available},
+        error=state.form_problems.get("mentor"),
+    )
+
+    async def assign(_: Any) -> None:
+        await state.assign_mentor(str(picker.value or ""))
+
+    return [
+        *heading_row,
+        *rows,
+        ft.Text("A mentor's phone gets the basic details and notes only.", size=15),
+        labelled("Assign a mentor", picker),
+        ft.Row([secondary_button("Assign mentor", assign, icon=ft.Icons.PERSON_ADD)]),
+    ]
 
 
 def _export_controls(state: AppState, page: ft.Page) -> list[ft.Control]:

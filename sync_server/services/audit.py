@@ -49,6 +49,9 @@ class AuditAction(StrEnum):
     DEVICE_SIGNED_OUT = "device_signed_out"
     PASSWORD_RESET_CREATED = "password_reset_created"  # noqa: S105 - an action's name
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an action's name
+    MENTOR_ASSIGNED = "mentor_assigned"
+    MENTOR_UNASSIGNED = "mentor_unassigned"
+    CASE_PURGED = "case_purged"
 
 
 def _key(ctx: ServerContext) -> bytes:

@@ -24,6 +24,8 @@ from shared.clock import Hlc, check_not_ahead
 from shared.errors import ClockError, ClockSkewError
 from shared.kinds import COORDINATORS_ONLY_KINDS, Tier, kind_spec, tier_allowed, wire_fields
 from shared.protocol import (
+    MAX_PULL_LIMIT,
+    CasePurge,
     ChangeIn,
     ChangeResult,
     ChangeStatus,
@@ -46,6 +48,7 @@ from sync_server.services.audit import AuditAction, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
+from sync_server.storage import assignments as assignment_storage
 from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, RecordRow, UserRow, VersionRow
@@ -384,7 +387,20 @@ def _check_case_of_grant(batch: _Batch, grant: KeyGrantIn) -> None:
 
 
 def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, since: int, limit: int) -> PullResponse:
-    """What the caller may receive above ``since``, in seq order, at most ``limit`` items."""
+    """What the caller may receive above ``since``, in seq order, at most ``limit`` items.
+
+    A peer mentor receives basic versions of the cases assigned to them now, and the grants sealed
+    to them for those cases. Two things follow the assignment table rather than ``since`` alone:
+
+    - a case assigned at a seq above ``since`` brings its older basic versions too (they were
+      written before the mentor could receive them, so the cursor is already past them);
+    - a spell that ended (unassigned) at a seq above ``since`` comes as a ``CasePurge``, unless
+      the case is assigned again. Purges are computed from the assignment rows, not queued: the
+      unassigned seq sits in the organisation's sequence, so a device that was offline for days
+      still gets the purge on its next pull (its cursor is below that seq), every device of the
+      mentor gets it, and ``next`` moves past it only in a response that carries it. A repeated
+      purge is harmless (deleting what is gone).
+    """
     now = ctx.now_ms()
     org = organisations.get_organisation(session, caller.org_id)
     if org is None:
@@ -395,7 +411,9 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     until = org.last_seq
     fetch = limit + 1
     versions: Sequence[Row[Any]]
-    if caller.role is Role.PEER_MENTOR:
+    mentor = caller.role is Role.PEER_MENTOR
+    assigned: frozenset[str] = frozenset()
+    if mentor:
         assigned = accounts.mentor_assigned_case_ids(session, caller.user_id)
         versions = (
             storage.versions_after(session, org.id, since, until, fetch, tier=Tier.BASIC.value, case_ids=assigned)
@@ -406,24 +424,52 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         hidden = () if caller.role is Role.COORDINATOR else COORDINATORS_ONLY_KINDS
         versions = storage.versions_after(session, org.id, since, until, fetch, exclude_kinds=hidden)
     grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
-    if caller.role is not Role.PEER_MENTOR:
+    if mentor:
+        # A case key sealed to a mentor of a case they no longer hold stays on the server, unsent.
+        grants = [grant for grant in grants if grant.case_id is None or grant.case_id in assigned]
+    else:
         grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)
     items: list[tuple[int, Row[Any] | KeyGrantRow]] = sorted(
         [(row.seq, row) for row in versions] + [(row.seq, row) for row in grants], key=lambda item: item[0]
     )
     has_more = len(items) > limit
     items = items[:limit]
+    next_seq = items[-1][0] if items else since
+    earlier: Sequence[Row[Any]] = []
+    purges: list[CasePurge] = []
+    if mentor:
+        bound = next_seq if has_more else until
+        fresh = assignment_storage.fresh_assignments(session, caller.user_id, since, bound)
+        if fresh and since > 0:
+            # Bounded only as a guard: one person's basic history is far smaller than this.
+            earlier = storage.versions_after(
+                session,
+                org.id,
+                0,
+                since,
+                MAX_PULL_LIMIT * 100,
+                tier=Tier.BASIC.value,
+                case_ids={case_id for case_id, _ in fresh},
+            )
+        # The cursor passes an assignment once it has been answered, so the back-fill is sent once.
+        next_seq = max([next_seq, *(seq for _, seq in fresh)])
+        for case_id, seq in assignment_storage.purged_after(session, caller.user_id, since, bound):
+            next_seq = max(next_seq, seq)
+            if case_id not in assigned and all(purge.case_id != case_id for purge in purges):
+                purges.append(CasePurge(case_id=case_id))
     awaiting = _members_awaiting_key(session, caller, org)
     response = PullResponse(
-        versions=[_version(row) for _, row in items if not isinstance(row, KeyGrantRow)],
+        versions=[_version(row) for row in earlier]
+        + [_version(row) for _, row in items if not isinstance(row, KeyGrantRow)],
         key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
-        next=items[-1][0] if items else since,
+        next=next_seq,
         has_more=has_more,
         server_time_ms=now,
         members_awaiting_key=awaiting,
+        purges=purges,
     )
     _note_seen(session, caller, now)
-    if items:
+    if items or earlier or purges:
         # Only a pull that delivered something is access worth auditing; a no-change pull is not.
         begin_write(session)
         record_for(
@@ -436,6 +482,8 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             since=since,
             next=response.next,
         )
+        for purge in purges:
+            record_for(ctx, session, caller, AuditAction.CASE_PURGED, case_id=purge.case_id)
         session.commit()
     return response
 

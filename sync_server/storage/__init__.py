@@ -2,5 +2,5 @@
 
 - ``tables``: SQLModel tables in their own metadata (never cross the API)
 - ``database``: engines (SQLite pragmas, BEGIN IMMEDIATE), Alembic ``migrate``
-- ``organisations``, ``accounts``, ``sync``: repository functions taking a ``Session``
+- ``organisations``, ``accounts``, ``assignments``, ``sync``: repository functions taking a ``Session``
 """

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import CursorResult, exists, func, update
 from sqlmodel import Session, col, select
 
+from sync_server.storage import assignments
 from sync_server.storage.tables import DeviceRow, InvitationRow, KeyGrantRow, RefreshTokenRow, UserRow
 
 __all__ = [
@@ -170,10 +171,5 @@ def members_without_grant(session: Session, org_id: str, roles: Sequence[str], k
 
 
 def mentor_assigned_case_ids(session: Session, user_id: str) -> frozenset[str]:
-    """The cases a peer mentor is assigned to.
-
-    Hook for the mentor-assignment issue: there is no assignment table yet, so a mentor is
-    assigned to nothing, may write nothing and receives no versions.
-    """
-    del session, user_id
-    return frozenset()
+    """The cases a peer mentor is assigned to now (see ``storage.assignments``)."""
+    return assignments.active_case_ids(session, user_id)

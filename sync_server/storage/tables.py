@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "SERVER_METADATA",
+    "AssignmentRow",
     "AuditEntryRow",
     "AuditHeadRow",
     "DeviceRow",
@@ -222,3 +223,28 @@ class AuditEntryRow(ServerTable, table=True):
     details: str = Field(sa_type=Text)
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64)
+
+
+class AssignmentRow(ServerTable, table=True):
+    """One assignment of a peer mentor to a case, from assigned to unassigned (a row per spell).
+
+    ``assigned_seq`` and ``unassigned_seq`` are taken from the organisation's sequence, so a
+    mentor's pull cursor orders them with versions and grants: see ``services.sync.pull``.
+    """
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        Index("ix_assignment_mentor_user_id_case_id", "mentor_user_id", "case_id"),
+        Index("ix_assignment_case_id", "case_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    case_id: str = Field(max_length=36)
+    mentor_user_id: str = Field(foreign_key="user.id", max_length=36)
+    assigned_at_ms: int = Field(sa_type=BigInteger)
+    assigned_by: str = Field(foreign_key="user.id", max_length=36)
+    assigned_seq: int = Field(sa_type=BigInteger)
+    unassigned_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    unassigned_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    unassigned_seq: int | None = Field(default=None, sa_type=BigInteger)

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from shared.protocol import Invitation, InvitationRequest, OrganisationInfo, OrganisationKeySetup
+from shared.protocol import CaseMentors, Invitation, InvitationRequest, OrganisationInfo, OrganisationKeySetup
 from sync_server.api.deps import ContextDep, CoordinatorDevice, SessionDep
 from sync_server.api.problems import problem_responses
-from sync_server.services import organisation
+from sync_server.services import mentors, organisation
 
 router = APIRouter(prefix="/v1", tags=["organisation"], responses=problem_responses(401, 403, 413, 422, 426))
 
@@ -42,3 +42,40 @@ def password_reset(
     user_id: MemberId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep
 ) -> Invitation:
     return organisation.create_password_reset(context, session, caller, user_id)
+
+
+CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+@router.get(
+    "/cases/{case_id}/mentors",
+    response_model=CaseMentors,
+    summary="A person's peer mentors and the organisation's mentors to choose from (coordinators)",
+    responses=problem_responses(404),
+)
+def case_mentors(case_id: CaseId, caller: CoordinatorDevice, session: SessionDep) -> CaseMentors:
+    return mentors.case_mentors(session, caller, case_id)
+
+
+@router.post(
+    "/cases/{case_id}/mentors/{user_id}",
+    response_model=CaseMentors,
+    summary="Assign a peer mentor to a person (coordinators)",
+    responses=problem_responses(404, 409),
+)
+def assign_mentor(
+    case_id: CaseId, user_id: MemberId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep
+) -> CaseMentors:
+    return mentors.assign(context, session, caller, case_id, user_id)
+
+
+@router.delete(
+    "/cases/{case_id}/mentors/{user_id}",
+    response_model=CaseMentors,
+    summary="Unassign a peer mentor: their devices stop receiving the person and delete them (coordinators)",
+    responses=problem_responses(404, 409),
+)
+def unassign_mentor(
+    case_id: CaseId, user_id: MemberId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep
+) -> CaseMentors:
+    return mentors.unassign(context, session, caller, case_id, user_id)

@@ -1,0 +1,148 @@
+"""``MentorService``: a coordinator assigns and unassigns peer mentors to people (online).
+
+Assigning seals the case's basic keys (every version this device holds, so the mentor can read the
+older notes too) to the mentor's public key, which comes from the server's list of mentors.
+
+Unassigning makes a new basic key version ``v(n+1)`` for new writes, wrapped for the organisation
+and sealed to the mentors still assigned, never to the one removed. Only the content key is new:
+the tag key is kept, so equal values keep equal equality tags across versions (a removed mentor
+who kept the old tag key learns at most whether a later value equals one they saw). What the
+mentor read before stays readable to a copy they kept; the purge their devices get is the most a
+server can ask of a device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from outreach_app.errors import DeviceRevoked, NotReady, ValidationFailed
+from outreach_app.ids import uuid7
+from outreach_app.services.device import Device
+from outreach_app.services.keys import seal_key_to_user, wrap_case_bundle_for_organisation
+from outreach_app.services.sync import SyncReport, SyncService
+from outreach_app.storage.tables import KeyGrantRow
+from outreach_app.sync.transport import SyncApi
+from shared.crypto import b64decode, random_key
+from shared.errors import CryptoError
+from shared.kinds import Tier
+from shared.protocol import CaseMentors, MentorInfo, Role, case_key_id, parse_case_key_id
+
+__all__ = ["MentorService", "Mentors"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Mentors:
+    """A person's peer mentors, and the organisation's peer mentors not yet assigned to them."""
+
+    assigned: tuple[MentorInfo, ...]
+    available: tuple[MentorInfo, ...]
+
+    @classmethod
+    def of(cls, listed: CaseMentors) -> Mentors:
+        taken = {mentor.user_id for mentor in listed.assigned}
+        return cls(tuple(listed.assigned), tuple(m for m in listed.available if m.user_id not in taken))
+
+
+class MentorService:
+    def __init__(self, device: Device, sync: SyncService) -> None:
+        self._device = device
+        self._sync = sync
+
+    def mentors(self, case_id: str) -> Mentors:
+        """Who mentors this person and who could (coordinators; online)."""
+        self._require_coordinator()
+        return Mentors.of(self._online(lambda api: api.case_mentors(case_id)))
+
+    def assign_mentor(self, case_id: str, mentor_user_id: str) -> Mentors:
+        """Assign a peer mentor and send them the person's basic keys (coordinators; online)."""
+        self._require_coordinator()
+        self._sync_or_raise()  # the server must hold the person before it can assign them
+        listed = self._online(lambda api: api.assign_mentor(case_id, mentor_user_id))
+        mentor = next((m for m in listed.assigned if m.user_id == mentor_user_id), None)
+        if mentor is None:
+            raise ValidationFailed({"mentor": "The server did not assign that mentor. Try again."})
+        self._seal_basic_keys(case_id, [mentor], newest_only=False)
+        self._sync_or_raise()
+        return Mentors.of(listed)
+
+    def unassign_mentor(self, case_id: str, mentor_user_id: str) -> Mentors:
+        """Unassign a mentor, then rotate the person's basic key for new writes (coordinators; online)."""
+        self._require_coordinator()
+        listed = self._online(lambda api: api.unassign_mentor(case_id, mentor_user_id))
+        self._rotate_basic_key(case_id)
+        self._seal_basic_keys(case_id, list(listed.assigned), newest_only=True)
+        self._sync_or_raise()
+        return Mentors.of(listed)
+
+    # --- keys ----------------------------------------------------------------------------------
+
+    def _rotate_basic_key(self, case_id: str) -> None:
+        device = self._device
+        keys = device.require_keys()
+        identity = device.require_identity()
+        current = keys.newest_case_keys(case_id, Tier.BASIC)
+        org_key = keys.newest_org_key(identity.org_id)
+        if current is None or org_key is None:
+            raise NotReady("This phone does not hold this person's keys yet. Sync and try again.")
+        parsed = parse_case_key_id(current.key_id)
+        assert parsed is not None
+        key_id = case_key_id(case_id, Tier.BASIC, parsed[2] + 1)
+        bundle = random_key() + current.tag  # a new content key; the same tag key
+        grant = wrap_case_bundle_for_organisation(
+            uuid7(device.now_ms()), key_id, case_id, bundle, identity.org_id, org_key[0], org_key[1]
+        )
+        with device.store.write() as session:
+            device.put_key(session, key_id, bundle)
+            session.add(KeyGrantRow.outgoing(grant))
+
+    def _seal_basic_keys(self, case_id: str, mentors: list[MentorInfo], *, newest_only: bool) -> None:
+        device = self._device
+        keys = device.require_keys()
+        held = sorted(
+            (parsed[2], key_id)
+            for key_id in keys.keys
+            if (parsed := parse_case_key_id(key_id)) is not None and parsed[0] == case_id and parsed[1] is Tier.BASIC
+        )
+        if not held:
+            raise NotReady("This phone does not hold this person's keys yet. Sync and try again.")
+        if newest_only:
+            held = held[-1:]
+        with device.store.write() as session:
+            for mentor in mentors:
+                for _, key_id in held:
+                    try:
+                        grant = seal_key_to_user(
+                            uuid7(device.now_ms()),
+                            key_id,
+                            keys.keys[key_id],
+                            mentor.user_id,
+                            b64decode(mentor.public_key),
+                            case_id,
+                        )
+                    except (CryptoError, ValueError):
+                        break  # an unusable public key: this mentor reads nothing until it is fixed
+                    session.add(KeyGrantRow.outgoing(grant))
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _require_coordinator(self) -> None:
+        if self._device.require_identity().role is not Role.COORDINATOR:
+            raise NotReady("Only a coordinator can assign peer mentors.")
+
+    def _sync_or_raise(self) -> SyncReport:
+        report = self._sync.sync_now()
+        if report.offline:
+            raise NotReady(f"{report.message} Assigning a mentor needs a connection.")
+        return report
+
+    def _online(self, work: Callable[[SyncApi], T]) -> T:
+        with self._device.net_lock:
+            try:
+                return work(self._device.api())
+            except DeviceRevoked:
+                self._device.erase_after_revocation()
+                raise
