@@ -13,8 +13,14 @@ from tests.faults.machine import FaultCampaign
 SCHEDULES = int(os.environ.get("GATEPOST_FAULT_SCHEDULES", "40"))
 
 
+# The suite runs a fixed seed so that CI judges the code, not the luck of the draw; `make faults`
+# (and GATEPOST_FAULT_SEED=random here) explores new schedules.
+SUITE_SEED = 20261122
+
+
 def test_a_small_fault_campaign_loses_nothing_and_converges() -> None:
-    seed = int(os.environ.get("GATEPOST_FAULT_SEED", random.SystemRandom().randrange(2**32)))
+    chosen = os.environ.get("GATEPOST_FAULT_SEED", str(SUITE_SEED))
+    seed = random.SystemRandom().randrange(2**32) if chosen == "random" else int(chosen)
     print(f"fault campaign seed {seed} (re-run: python -m tests.faults --schedules {SCHEDULES} --seed {seed})")
     result = run_campaign(SCHEDULES, seed)
     print(result.line)
