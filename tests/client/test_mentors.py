@@ -15,18 +15,7 @@ from outreach_app.storage.store import journal_path
 from shared.kinds import Tier
 from shared.protocol import Role, parse_case_key_id
 from tests.client.conftest import SERVER_URL, Phones, Team, TestDevice
-
-
-def log_note(device: TestDevice, case_id: str, note: str, tier: Tier) -> str:
-    return device.app.records.log_contact(
-        case_id,
-        occurred_at="2026-11-25T10:30",
-        setting="prison_gate",
-        contact_type="face_to_face",
-        note=note,
-        basis="fact",
-        tier=tier,
-    )
+from tests.client.test_sync import log_note
 
 
 def rows_of(device: TestDevice, case_id: str) -> dict[str, int]:
