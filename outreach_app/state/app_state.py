@@ -386,14 +386,20 @@ class AppState:
     async def open_person(self, case_id: str) -> None:
         self.touch()
         self.form_problems, self.draft = {}, {}
+        if self.case_id != case_id:
+            self.mentors = None
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
-        self.mentors = await self._case_mentors(case_id)
         self.screen = Screen.PERSON
-        self.on_screen()
+        self.on_screen()  # at once, from the phone: opening a record never waits for the network
         # For the coordinators' audit trail; a record that cannot be written now is not worth a notice.
         with contextlib.suppress(AppError):
             await self._run(lambda: self.gatepost.records.note_case_viewed(case_id))
+        # Mentors come from the server (coordinators): shown when they arrive, if still on this record.
+        mentors = await self._case_mentors(case_id)
+        if mentors != self.mentors and self.screen is Screen.PERSON and self.case_id == case_id:
+            self.mentors = mentors
+            self.on_screen()
 
     @property
     def is_coordinator(self) -> bool:
