@@ -260,9 +260,7 @@ class AccountService:
         The first coordinator's device also creates the organisation key and key pair.
         """
         server_url, email = server_url.strip().rstrip("/"), email.strip().lower()
-        problems = _check_common(server_url, email, device_name)
-        if len(password) < MIN_PASSWORD_LENGTH:
-            problems["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+        problems = _check_new_password(server_url, email, device_name, password)
         if not display_name.strip():
             problems["display_name"] = "Your name is needed."
         if len(invitation_code.strip()) < 6:
@@ -296,9 +294,7 @@ class AccountService:
         coordinator's phone syncs and seals the organisation key to them, the app says it is waiting.
         Work this phone had not sent yet stays and goes with the next sync."""
         server_url, email = server_url.strip().rstrip("/"), email.strip().lower()
-        problems = _check_common(server_url, email, device_name)
-        if len(new_password) < MIN_PASSWORD_LENGTH:
-            problems["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+        problems = _check_new_password(server_url, email, device_name, new_password)
         if len(reset_code.strip()) < 6:
             problems["reset_code"] = "Enter the reset code your coordinator gave you."
         if problems:
@@ -629,6 +625,13 @@ def store_rebuilt_message(rebuilt: StoreRebuilt) -> str:
     kept = rebuilt.kept
     changes = f"{kept} unsent change{'s were' if kept != 1 else ' was'} kept and will be sent after you sign in"
     return f"This phone's data {what} and is being rebuilt from the server: {changes}."
+
+
+def _check_new_password(server_url: str, email: str, device_name: str, password: str) -> dict[str, str]:
+    problems = _check_common(server_url, email, device_name)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    return problems
 
 
 def _check_common(server_url: str, email: str, device_name: str) -> dict[str, str]:

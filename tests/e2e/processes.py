@@ -35,6 +35,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "free_port",
+    "join_team",
     "make_team",
 ]
 
@@ -245,6 +246,19 @@ def _add_worker(server: ServerProcess, coordinator: Gatepost, member: TeamMember
         assert worker.account.profile().has_organisation_key, "the worker did not receive the organisation key"
     finally:
         worker.close()
+
+
+def join_team(team: Team, member: TeamMember, devices_dir: Path, device_name: str) -> None:
+    """A member who has used Gatepost before: invited with the admin CLI and registered from a phone
+    of the harness's, which has synced once. Each test gives its own unique email."""
+    phone = Gatepost.open(device_store_path(devices_dir, "member-phone"), scrypt_params=FAST_TEST_SCRYPT)
+    try:
+        code = team.server.invite(team.org_name, member.role, member.email)
+        phone.account.register(team.server.url, code, member.email, PASSWORD, member.display_name, device_name)
+        phone.account.set_pin(PIN)
+        assert not phone.sync.sync_now().offline
+    finally:
+        phone.close()
 
 
 class AppProcess(_Process):

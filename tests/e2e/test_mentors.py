@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from outreach_app.services import Gatepost, device_store_path
-from shared.crypto import FAST_TEST_SCRYPT
 from shared.protocol import Role
-from tests.e2e.processes import COORDINATOR, PASSWORD, PIN, Team, TeamMember
+from tests.e2e.processes import COORDINATOR, PASSWORD, Team, TeamMember, join_team
 from tests.e2e.ui import (
     SYNCED,
     ContactForm,
@@ -40,14 +38,7 @@ def test_coordinator_assigns_a_mentor_who_sees_the_basic_tier_only(
     mentor = TeamMember(
         f"mentor-{secrets.token_hex(3)}@e2e.test", f"Mo Mentor {secrets.token_hex(2).upper()}", Role.PEER_MENTOR
     )
-    phone = Gatepost.open(device_store_path(tmp_path, "mentor-phone"), scrypt_params=FAST_TEST_SCRYPT)
-    try:
-        code = team.server.invite(team.org_name, Role.PEER_MENTOR, mentor.email)
-        phone.account.register(team.server.url, code, mentor.email, PASSWORD, mentor.display_name, "Mo's phone")
-        phone.account.set_pin(PIN)
-        assert not phone.sync.sync_now().offline
-    finally:
-        phone.close()
+    join_team(team, mentor, tmp_path, "Mo's phone")
 
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)

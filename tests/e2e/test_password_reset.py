@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from outreach_app.services import Gatepost, device_store_path
-from shared.crypto import FAST_TEST_SCRYPT
 from shared.protocol import Role
-from tests.e2e.processes import COORDINATOR, PASSWORD, PIN, Team
+from tests.e2e.processes import COORDINATOR, PASSWORD, Team, TeamMember, join_team
 from tests.e2e.ui import (
     SYNCED,
     button,
@@ -37,14 +35,7 @@ def test_coordinator_gives_a_reset_code_and_the_worker_gets_back_in(
     # A member of the team who has used Gatepost before (registered on a phone of the harness's).
     email = f"forgetful-{secrets.token_hex(3)}@e2e.test"
     name = f"Robin Ashby {secrets.token_hex(2).upper()}"
-    phone = Gatepost.open(device_store_path(tmp_path, "old-phone"), scrypt_params=FAST_TEST_SCRYPT)
-    try:
-        code = team.server.invite(team.org_name, Role.LINK_WORKER, email)
-        phone.account.register(team.server.url, code, email, PASSWORD, name, "Robin's old phone")
-        phone.account.set_pin(PIN)
-        assert not phone.sync.sync_now().offline
-    finally:
-        phone.close()
+    join_team(team, TeamMember(email, name, Role.LINK_WORKER), tmp_path, "Robin's old phone")
 
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
