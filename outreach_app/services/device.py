@@ -135,6 +135,12 @@ class Device:
     def wipe_keyring(session: Session) -> None:
         session.exec(delete(KeyringEntry))
 
+    def has_grants_to_open(self) -> bool:
+        """Whether a stored grant is for a key this device does not hold (a read, no write)."""
+        keys = self.require_keys()
+        with self.store.read() as session:
+            return any(key_id not in keys.keys for key_id in session.exec(select(KeyGrantRow.key_id).distinct()))
+
     def open_grants(self, session: Session, identity: Identity) -> int:
         """Open every stored grant this device can open and has not opened; returns how many."""
         keys = self.require_keys()

@@ -120,6 +120,10 @@ class _Tally:
 class SyncService:
     def __init__(self, device: Device) -> None:
         self._device = device
+        # What this service last wrote to the sync status: (offline, error, last synced at), so
+        # a sync that changes nothing else does not make a durable write just to move the time.
+        self._recorded: tuple[bool, str | None, int | None] | None = None
+        self._last_synced_at_ms: int | None = None
 
     def status(self) -> SyncStatus:
         with self._device.store.read() as session:
@@ -131,9 +135,10 @@ class SyncService:
                 .where(col(LocalVersion.pending).is_(False), col(LocalVersion.acknowledged).is_(False))
             ).one()
         last = state.get(StateKey.LAST_SYNCED_AT_MS)
+        stored = int(last) if last else None
         return SyncStatus(
             pending=int(pending),
-            last_synced_at_ms=int(last) if last else None,
+            last_synced_at_ms=max(stored or 0, self._last_synced_at_ms or 0) or None,
             offline=StateKey.SYNC_OFFLINE in state,
             last_error=state.get(StateKey.SYNC_LAST_ERROR),
             not_accepted=int(refused),
@@ -159,8 +164,9 @@ class SyncService:
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
                 self._pull(api, identity, tally, say)
-                with device.store.write() as session:
-                    tally.keys_opened += device.open_grants(session, identity)
+                if device.has_grants_to_open():
+                    with device.store.write() as session:
+                        tally.keys_opened += device.open_grants(session, identity)
                 if self._grant_members(identity, tally):
                     say(0.9, "Sharing the organisation key with new members")
                     self._push_outbox(api, tally)
@@ -433,14 +439,32 @@ class SyncService:
         return added > 0
 
     def _record(self, *, offline: bool, error: str | None, synced: bool = False) -> None:
+        now = self._device.now_ms()
+        if synced:
+            self._last_synced_at_ms = now
+        recorded = self._recorded
+        if (
+            synced
+            and recorded is not None
+            and recorded[:2] == (offline, error)
+            and recorded[2] is not None
+            and 0 <= now - recorded[2] < _LAST_SYNCED_GRANULARITY_MS
+        ):
+            return  # only the time moved, and by less than the granularity: kept in memory
         with self._device.store.write() as session:
             values: dict[StateKey, str | int | None] = {
                 StateKey.SYNC_OFFLINE: "1" if offline else None,
                 StateKey.SYNC_LAST_ERROR: error,
             }
             if synced:
-                values[StateKey.LAST_SYNCED_AT_MS] = self._device.now_ms()
+                values[StateKey.LAST_SYNCED_AT_MS] = now
             LocalStore.put(session, values)
+        self._recorded = (offline, error, now if synced else (recorded[2] if recorded else None))
+
+
+# The stored "last synced" time is written again after this long (the status shows the exact time
+# from memory): a sync with nothing new then writes nothing at all, as the server does for last_seen.
+_LAST_SYNCED_GRANULARITY_MS = 60_000
 
 
 # A clock offset that moved less than this since it was stored is not written again.
