@@ -35,6 +35,7 @@ from shared.clock import Hlc
 from shared.crypto import b64decode
 from shared.errors import CryptoError
 from shared.protocol import (
+    MAX_PULL_LIMIT,
     MAX_PUSH_CHANGES,
     MAX_PUSH_GRANTS,
     ChangeStatus,
@@ -55,6 +56,11 @@ Progress = Callable[[float, str], None]
 # MAX_PUSH_CHANGES versions of up to MAX_CIPHERTEXT_CHARS each, far more than that.
 MAX_PUSH_BYTES = 4_000_000
 _CHANGE_OVERHEAD_BYTES = 1_000
+
+# Pull pages as large as the server allows (about 1.3 MB of 400-character notes): every page costs
+# a durable commit on each side and an audit entry, and a fresh phone's first sync is all pages.
+# The server's cap bounds a page (the client's timeout bounds each read, not the whole download).
+PULL_PAGE = MAX_PULL_LIMIT
 
 
 @dataclass(frozen=True)
@@ -320,7 +326,7 @@ class SyncService:
         while True:
             state = device.store.state()
             cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
-            page = api.pull(cursor)
+            page = api.pull(cursor, limit=PULL_PAGE)
             if not _changes_nothing(page, cursor, state, device.now_ms()):
                 with device.store.write() as session:
                     tally.received += self._apply_page(session, page)
