@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from outreach_app.errors import AppError, DeviceRevoked, OfflineError, SessionExpired
@@ -38,6 +39,7 @@ from shared.protocol import (
     MAX_PULL_LIMIT,
     MAX_PUSH_CHANGES,
     MAX_PUSH_GRANTS,
+    ChangeIn,
     ChangeStatus,
     MemberAwaitingKey,
     PullResponse,
@@ -223,14 +225,15 @@ class SyncService:
                     if row.grant_id not in tried
                 ]
                 # Only what one push can carry is read: the outbox is not read again for every batch.
+                # Read as columns straight into the wire model (no ORM object per version).
                 changes = [
-                    row
-                    for row in session.exec(
-                        select(LocalVersion)
-                        .where(LocalVersion.pending, col(LocalVersion.change_id).not_in(stuck))
+                    ChangeIn.model_validate(row._mapping)
+                    for row in session.connection().execute(
+                        sa_select(*_CHANGE_COLUMNS)
+                        .where(col(LocalVersion.pending), col(LocalVersion.change_id).not_in(stuck))
                         .order_by(col(LocalVersion.hlc))
                         .limit(MAX_PUSH_CHANGES)
-                    ).all()
+                    )
                     if row.change_id not in tried
                 ]
             batch_grants = grants[:MAX_PUSH_GRANTS]
@@ -242,7 +245,7 @@ class SyncService:
             tried.update(row.change_id for row in batch_changes)
             response = api.push(
                 PushRequest(
-                    changes=[row.to_change() for row in batch_changes],
+                    changes=batch_changes,
                     key_grants=[row.to_grant_in() for row in batch_grants],
                 )
             )
@@ -485,9 +488,9 @@ def _changes_nothing(page: PullResponse, cursor: int, state: dict[str, str], now
     return abs(page.server_time_ms - now_ms - stored_offset) < _OFFSET_TOLERANCE_MS
 
 
-def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
+def _within_budget(rows: list[ChangeIn]) -> list[ChangeIn]:
     """The first versions that fit one push (at least one, at most ``MAX_PUSH_CHANGES``)."""
-    batch: list[LocalVersion] = []
+    batch: list[ChangeIn] = []
     size = 0
     for row in rows[:MAX_PUSH_CHANGES]:
         size += len(row.ciphertext) + _CHANGE_OVERHEAD_BYTES
@@ -496,6 +499,8 @@ def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
         batch.append(row)
     return batch
 
+
+_CHANGE_COLUMNS = [LocalVersion.__table__.c[name] for name in ChangeIn.model_fields]  # type: ignore[attr-defined]
 
 _Row = TypeVar("_Row", LocalVersion, KeyGrantRow)
 _ID_CHUNK = 500
