@@ -27,10 +27,12 @@ Errors are ``application/problem+json`` bodies (``Problem``).
 from __future__ import annotations
 
 import re
-from enum import StrEnum
-from typing import Annotated, Literal
+import types
+import typing
+from enum import Enum, StrEnum
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.clock import is_valid_hlc
 from shared.kinds import Tier
@@ -101,12 +103,24 @@ class Wire(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul_characters(cls, value: object) -> object:
-        if _holds_nul(value):
-            raise ValueError("must not contain the NUL character")
-        return value
+    # Per model class: the fields whose type lets them hold a NUL (worked out on first use).
+    _nul_fields: ClassVar[tuple[str, ...] | None] = None
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> Wire:
+        # One check per model, of only the fields that can hold free text: a field per version
+        # (ids, base64, stamps, all matched by NUL-free patterns in pydantic-core) costs nothing.
+        model = type(self)
+        names = model.__dict__.get("_nul_fields")
+        if names is None:
+            names = tuple(
+                name for name, info in model.model_fields.items() if _may_hold_nul(info.annotation, info.metadata)
+            )
+            model._nul_fields = names
+        for name in names:
+            if _holds_nul(getattr(self, name)):
+                raise ValueError(f"{name} must not contain the NUL character")
+        return self
 
 
 def _holds_nul(value: object) -> bool:
@@ -117,6 +131,25 @@ def _holds_nul(value: object) -> bool:
     if isinstance(value, dict):
         return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
     return False
+
+
+def _may_hold_nul(annotation: Any, metadata: list[Any]) -> bool:
+    """Whether a field of this type could hold a NUL: anything but numbers, enums, literals, nested
+    wire models (they check themselves) and strings of the NUL-free text types."""
+    if annotation is str:
+        return Annotated[(str, *metadata)] not in _NUL_FREE_TEXT if metadata else True
+    if annotation in _NUL_FREE_TEXT or annotation is type(None):
+        return False
+    if isinstance(annotation, type) and issubclass(annotation, int | float | Enum | Wire):
+        return False
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _may_hold_nul(get_args(annotation)[0], list(annotation.__metadata__))
+    if origin is Literal:
+        return False
+    if origin in (list, tuple, typing.Union, types.UnionType):
+        return any(_may_hold_nul(argument, []) for argument in get_args(annotation) if argument is not Ellipsis)
+    return True
 
 
 def _check_hlc(value: str) -> str:
@@ -133,6 +166,9 @@ Envelope = Annotated[str, StringConstraints(min_length=2, max_length=MAX_ENVELOP
 KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z-]+:[0-9a-f-]{36}(:[a-z]+)?:v[0-9]{1,6}$", max_length=120)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
 Tag = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Nonce = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16}$")]
+# Text types whose pattern (or check) admits no NUL: fields of these are not searched for one.
+_NUL_FREE_TEXT: tuple[object, ...] = (Uuid, HlcText, Base64Text, ShortBase64, KeyId, Name, Tag, Nonce)
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
@@ -416,7 +452,7 @@ class ChangeIn(Wire):
     hlc: HlcText
     base_hlc: HlcText | None = None
     author_device_id: Uuid
-    nonce: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16}$")]
+    nonce: Nonce
     ciphertext: Base64Text
     tag: Tag
     amends: Uuid | None = None

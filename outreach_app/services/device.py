@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from outreach_app.errors import Locked, NotReady, SessionExpired
 from outreach_app.services.keys import (
@@ -27,6 +27,8 @@ from shared.errors import CryptoError
 from shared.protocol import Role, SessionGrant
 
 __all__ = ["Device", "Identity"]
+
+_ID_CHUNK = 500  # ids per IN query
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,26 @@ class Device:
 
     def put_key(self, session: Session, key_id: str, material: bytes) -> None:
         """Keep a key in memory and, encrypted under the device key, in the keyring."""
+        self.put_keys(session, {key_id: material})
+
+    def put_keys(self, session: Session, materials: dict[str, bytes]) -> None:
+        """``put_key`` for many keys: the keyring entries already there are read in a few queries
+        (not one ``get``, and one autoflush, per key)."""
         keys = self.require_keys()
-        keys.keys[key_id] = material
-        nonce, ciphertext = encrypt_secret(keys.device_key, key_id, material)
-        entry = session.get(KeyringEntry, key_id) or KeyringEntry(key_id=key_id, nonce=nonce, ciphertext=ciphertext)
-        entry.nonce, entry.ciphertext = nonce, ciphertext
-        session.add(entry)
+        keys.keys.update(materials)
+        ids = sorted(materials)
+        held: dict[str, KeyringEntry] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            held.update(
+                (entry.key_id, entry)
+                for entry in session.exec(select(KeyringEntry).where(col(KeyringEntry.key_id).in_(chunk))).all()
+            )
+        for key_id in ids:
+            nonce, ciphertext = encrypt_secret(keys.device_key, key_id, materials[key_id])
+            entry = held.get(key_id) or KeyringEntry(key_id=key_id, nonce=nonce, ciphertext=ciphertext)
+            entry.nonce, entry.ciphertext = nonce, ciphertext
+            session.add(entry)
 
     def load_keyring(self, session: Session, device_key: bytes) -> KeyChain:
         """Decrypt every keyring entry; entries that do not open (an old device key) are dropped."""
@@ -119,18 +135,27 @@ class Device:
     def wipe_keyring(session: Session) -> None:
         session.exec(delete(KeyringEntry))
 
+    def has_grants_to_open(self) -> bool:
+        """Whether a stored grant is for a key this device does not hold (a read, no write)."""
+        keys = self.require_keys()
+        with self.store.read() as session:
+            return any(key_id not in keys.keys for key_id in session.exec(select(KeyGrantRow.key_id).distinct()))
+
     def open_grants(self, session: Session, identity: Identity) -> int:
         """Open every stored grant this device can open and has not opened; returns how many."""
         keys = self.require_keys()
         private_key = keys.keys.get(user_private_key_id(identity.user_id))
         # Only the ids are read for grants whose key is already held (most of them, on every sync).
-        unopened = [
+        unopened = sorted(
             grant_id
             for grant_id, key_id in session.exec(select(KeyGrantRow.grant_id, KeyGrantRow.key_id)).all()
             if key_id not in keys.keys
-        ]
-        grants = [row for row in (session.get(KeyGrantRow, grant_id) for grant_id in unopened) if row is not None]
-        opened = 0
+        )
+        grants: list[KeyGrantRow] = []
+        for start in range(0, len(unopened), _ID_CHUNK):
+            chunk = unopened[start : start + _ID_CHUNK]
+            grants += session.exec(select(KeyGrantRow).where(col(KeyGrantRow.grant_id).in_(chunk))).all()
+        opened: dict[str, bytes] = {}
         progress = True
         while progress and grants:
             progress = False
@@ -146,11 +171,13 @@ class Device:
                     grants.remove(row)  # addressed to us but does not open: leave it unopened
                     continue
                 if material is not None:
-                    self.put_key(session, row.key_id, material)
+                    keys.keys[row.key_id] = material  # it may open the next grant in this pass
+                    opened[row.key_id] = material
                     grants.remove(row)
-                    opened += 1
                     progress = True
-        return opened
+        if opened:
+            self.put_keys(session, opened)
+        return len(opened)
 
     # --- secrets in device_state ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from outreach_app.errors import AppError, DeviceRevoked, OfflineError, SessionExpired
@@ -35,8 +36,10 @@ from shared.clock import Hlc
 from shared.crypto import b64decode
 from shared.errors import CryptoError
 from shared.protocol import (
+    MAX_PULL_LIMIT,
     MAX_PUSH_CHANGES,
     MAX_PUSH_GRANTS,
+    ChangeIn,
     ChangeStatus,
     MemberAwaitingKey,
     PullResponse,
@@ -55,6 +58,11 @@ Progress = Callable[[float, str], None]
 # MAX_PUSH_CHANGES versions of up to MAX_CIPHERTEXT_CHARS each, far more than that.
 MAX_PUSH_BYTES = 4_000_000
 _CHANGE_OVERHEAD_BYTES = 1_000
+
+# Pull pages as large as the server allows (about 1.3 MB of 400-character notes): every page costs
+# a durable commit on each side and an audit entry, and a fresh phone's first sync is all pages.
+# The server's cap bounds a page (the client's timeout bounds each read, not the whole download).
+PULL_PAGE = MAX_PULL_LIMIT
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,10 @@ class _Tally:
 class SyncService:
     def __init__(self, device: Device) -> None:
         self._device = device
+        # What this service last wrote to the sync status: (offline, error, last synced at), so
+        # a sync that changes nothing else does not make a durable write just to move the time.
+        self._recorded: tuple[bool, str | None, int | None] | None = None
+        self._last_synced_at_ms: int | None = None
 
     def status(self) -> SyncStatus:
         with self._device.store.read() as session:
@@ -131,9 +143,10 @@ class SyncService:
                 .where(col(LocalVersion.pending).is_(False), col(LocalVersion.acknowledged).is_(False))
             ).one()
         last = state.get(StateKey.LAST_SYNCED_AT_MS)
+        stored = int(last) if last else None
         return SyncStatus(
             pending=int(pending),
-            last_synced_at_ms=int(last) if last else None,
+            last_synced_at_ms=max(stored or 0, self._last_synced_at_ms or 0) or None,
             offline=StateKey.SYNC_OFFLINE in state,
             last_error=state.get(StateKey.SYNC_LAST_ERROR),
             not_accepted=int(refused),
@@ -159,8 +172,9 @@ class SyncService:
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
                 self._pull(api, identity, tally, say)
-                with device.store.write() as session:
-                    tally.keys_opened += device.open_grants(session, identity)
+                if device.has_grants_to_open():
+                    with device.store.write() as session:
+                        tally.keys_opened += device.open_grants(session, identity)
                 if self._grant_members(identity, tally):
                     say(0.9, "Sharing the organisation key with new members")
                     self._push_outbox(api, tally)
@@ -211,14 +225,15 @@ class SyncService:
                     if row.grant_id not in tried
                 ]
                 # Only what one push can carry is read: the outbox is not read again for every batch.
+                # Read as columns straight into the wire model (no ORM object per version).
                 changes = [
-                    row
-                    for row in session.exec(
-                        select(LocalVersion)
-                        .where(LocalVersion.pending, col(LocalVersion.change_id).not_in(stuck))
+                    ChangeIn.model_validate(row._mapping)
+                    for row in session.connection().execute(
+                        sa_select(*_CHANGE_COLUMNS)
+                        .where(col(LocalVersion.pending), col(LocalVersion.change_id).not_in(stuck))
                         .order_by(col(LocalVersion.hlc))
                         .limit(MAX_PUSH_CHANGES)
-                    ).all()
+                    )
                     if row.change_id not in tried
                 ]
             batch_grants = grants[:MAX_PUSH_GRANTS]
@@ -230,7 +245,7 @@ class SyncService:
             tried.update(row.change_id for row in batch_changes)
             response = api.push(
                 PushRequest(
-                    changes=[row.to_change() for row in batch_changes],
+                    changes=batch_changes,
                     key_grants=[row.to_grant_in() for row in batch_grants],
                 )
             )
@@ -314,7 +329,7 @@ class SyncService:
         while True:
             state = device.store.state()
             cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
-            page = api.pull(cursor)
+            page = api.pull(cursor, limit=PULL_PAGE)
             if not _changes_nothing(page, cursor, state, device.now_ms()):
                 with device.store.write() as session:
                     tally.received += self._apply_page(session, page)
@@ -433,14 +448,32 @@ class SyncService:
         return added > 0
 
     def _record(self, *, offline: bool, error: str | None, synced: bool = False) -> None:
+        now = self._device.now_ms()
+        if synced:
+            self._last_synced_at_ms = now
+        recorded = self._recorded
+        if (
+            synced
+            and recorded is not None
+            and recorded[:2] == (offline, error)
+            and recorded[2] is not None
+            and 0 <= now - recorded[2] < _LAST_SYNCED_GRANULARITY_MS
+        ):
+            return  # only the time moved, and by less than the granularity: kept in memory
         with self._device.store.write() as session:
             values: dict[StateKey, str | int | None] = {
                 StateKey.SYNC_OFFLINE: "1" if offline else None,
                 StateKey.SYNC_LAST_ERROR: error,
             }
             if synced:
-                values[StateKey.LAST_SYNCED_AT_MS] = self._device.now_ms()
+                values[StateKey.LAST_SYNCED_AT_MS] = now
             LocalStore.put(session, values)
+        self._recorded = (offline, error, now if synced else (recorded[2] if recorded else None))
+
+
+# The stored "last synced" time is written again after this long (the status shows the exact time
+# from memory): a sync with nothing new then writes nothing at all, as the server does for last_seen.
+_LAST_SYNCED_GRANULARITY_MS = 60_000
 
 
 # A clock offset that moved less than this since it was stored is not written again.
@@ -455,9 +488,9 @@ def _changes_nothing(page: PullResponse, cursor: int, state: dict[str, str], now
     return abs(page.server_time_ms - now_ms - stored_offset) < _OFFSET_TOLERANCE_MS
 
 
-def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
+def _within_budget(rows: list[ChangeIn]) -> list[ChangeIn]:
     """The first versions that fit one push (at least one, at most ``MAX_PUSH_CHANGES``)."""
-    batch: list[LocalVersion] = []
+    batch: list[ChangeIn] = []
     size = 0
     for row in rows[:MAX_PUSH_CHANGES]:
         size += len(row.ciphertext) + _CHANGE_OVERHEAD_BYTES
@@ -466,6 +499,8 @@ def _within_budget(rows: list[LocalVersion]) -> list[LocalVersion]:
         batch.append(row)
     return batch
 
+
+_CHANGE_COLUMNS = [LocalVersion.__table__.c[name] for name in ChangeIn.model_fields]  # type: ignore[attr-defined]
 
 _Row = TypeVar("_Row", LocalVersion, KeyGrantRow)
 _ID_CHUNK = 500

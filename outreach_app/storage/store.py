@@ -318,9 +318,12 @@ class LocalStore:
 
     @staticmethod
     def put(session: Session, values: Mapping[StateKey, str | int | None]) -> None:
-        """Set entries; ``None`` removes one."""
+        """Set entries; ``None`` removes one. The entries there are read in one query (not a
+        ``get`` and its autoflush per key: a sync writes its clock and cursor on every page)."""
+        keys = [key.value for key in values]
+        held = {row.key: row for row in session.exec(select(DeviceState).where(col(DeviceState.key).in_(keys)))}
         for key, value in values.items():
-            row = session.get(DeviceState, key.value)
+            row = held.get(key.value)
             if value is None:
                 if row is not None:
                     session.delete(row)

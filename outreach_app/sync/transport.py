@@ -20,8 +20,10 @@ network that drops requests and replies (``httpx.MockTransport``).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import ssl
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -71,6 +73,13 @@ _GATEWAY_DOWN = frozenset({502, 503, 504})
 M = TypeVar("M", bound=BaseModel)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi's CAs), made once: loading the CA bundle took
+    longer than a whole sync with nothing new, and every new device connection paid it again."""
+    return httpx.create_ssl_context()
+
+
 def is_allowed_server_url(url: str) -> bool:
     """``https://`` anywhere, or ``http://`` only to this computer."""
     try:
@@ -109,6 +118,7 @@ class SyncApi:
         self._client = httpx.Client(
             base_url=self.base_url,
             transport=transport,
+            verify=_tls_context(),
             timeout=timeout,
             headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Accept": "application/json"},
         )

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -36,18 +37,28 @@ def _chunks(values: Collection[str], size: int = 500) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
-def get_versions(session: Session, change_ids: Collection[str]) -> dict[str, VersionRow]:
-    found: dict[str, VersionRow] = {}
+def get_versions(session: Session, change_ids: Collection[str]) -> dict[str, Row[Any]]:
+    """What a push checks of versions it may repeat (columns, not ORM objects): their
+    ``change_id``, ``org_id``, ``seq`` and ``content_hash``."""
+    found: dict[str, Row[Any]] = {}
+    table = VersionRow.__table__.c  # type: ignore[attr-defined]
+    connection = session.connection()
     for chunk in _chunks(change_ids):
-        for row in session.exec(select(VersionRow).where(col(VersionRow.change_id).in_(chunk))):
+        statement = sa_select(table.change_id, table.org_id, table.seq, table.content_hash)
+        for row in connection.execute(statement.where(table.change_id.in_(chunk))):
             found[row.change_id] = row
     return found
 
 
-def get_records(session: Session, record_ids: Collection[str]) -> dict[str, RecordRow]:
-    found: dict[str, RecordRow] = {}
+def get_records(session: Session, record_ids: Collection[str]) -> dict[str, Row[Any]]:
+    """The ``record_id``, ``org_id``, ``case_id`` and ``kind`` of these records (columns: a push
+    reads every record and case it touches, and an ORM object each was most of its cost)."""
+    found: dict[str, Row[Any]] = {}
+    table = RecordRow.__table__.c  # type: ignore[attr-defined]
+    connection = session.connection()
     for chunk in _chunks(record_ids):
-        for row in session.exec(select(RecordRow).where(col(RecordRow.record_id).in_(chunk))):
+        statement = sa_select(table.record_id, table.org_id, table.case_id, table.kind)
+        for row in connection.execute(statement.where(table.record_id.in_(chunk))):
             found[row.record_id] = row
     return found
 

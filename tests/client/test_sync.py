@@ -292,3 +292,26 @@ def test_saving_while_a_sync_runs_in_another_thread(team: Team) -> None:
     assert worker.app.sync.status().pending == 0
     coordinator.app.sync.sync_now()
     assert len(coordinator.app.records.person_record(case_id).contacts) == 25
+
+
+def test_a_sync_with_nothing_new_writes_nothing_on_the_phone(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = team.worker
+    shared_case(team)
+    worker.app.sync.sync_now()
+    stored = int(device_state(worker, StateKey.LAST_SYNCED_AT_MS))
+    observer = sqlite3.connect(worker.path)
+    try:
+        before = observer.execute("PRAGMA data_version").fetchone()[0]
+        report = worker.app.sync.sync_now()
+        assert not report.offline
+        assert report.received == 0
+        # data_version moves when another connection commits: the no-change sync committed nothing.
+        assert observer.execute("PRAGMA data_version").fetchone()[0] == before
+    finally:
+        observer.close()
+    assert worker.app.sync.status().last_synced_at_ms is not None
+    assert worker.app.sync.status().last_synced_at_ms >= stored
+    # Once the granularity has passed, the time is written durably again.
+    monkeypatch.setattr("outreach_app.services.sync._LAST_SYNCED_GRANULARITY_MS", 0)
+    worker.app.sync.sync_now()
+    assert int(device_state(worker, StateKey.LAST_SYNCED_AT_MS)) == worker.app.sync.status().last_synced_at_ms

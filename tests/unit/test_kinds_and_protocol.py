@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
 from shared import protocol
 from shared.kinds import (
@@ -129,3 +131,40 @@ def test_case_key_ids_round_trip() -> None:
 def test_push_batches_are_bounded() -> None:
     with pytest.raises(ValidationError):
         protocol.PushRequest.model_validate({"changes": [change()] * (protocol.MAX_PUSH_CHANGES + 1)})
+
+
+@settings(max_examples=50, deadline=None)
+@given(before=st.text(max_size=20), after=st.text(max_size=20))
+def test_text_types_not_searched_for_nul_refuse_it_by_their_own_pattern(before: str, after: str) -> None:
+    # Fields of these types skip the NUL search (it cost a Python call per field of every version):
+    # their patterns must refuse a NUL on their own.
+    for text_type in protocol._NUL_FREE_TEXT:
+        with pytest.raises(ValidationError):
+            TypeAdapter(text_type).validate_python(f"{before}\x00{after}")
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (protocol.ChangeResult, {"change_id": "x\x00", "status": "accepted"}),
+        (protocol.GrantResult, {"grant_id": UUID, "status": "rejected", "detail": "bad\x00"}),
+        (
+            protocol.AuditEntry,
+            {
+                "position": 1,
+                "at_ms": 1,
+                "action": "pulled",
+                "actor_name": None,
+                "device_name": None,
+                "details": {"k\x00": 1},
+            },
+        ),
+        (
+            protocol.MemberAwaitingKey,
+            {"user_id": UUID, "display_name": "Sam", "role": "link_worker", "public_key": "a\x00"},
+        ),
+    ],
+)
+def test_free_text_anywhere_refuses_nul(model: type[protocol.Wire], values: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="NUL"):
+        model.model_validate(values)
