@@ -14,16 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
+from outreach_app.services.casework import CASEWORK_KINDS, write_field
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import KeyChain, new_case_bundle, wrap_case_bundle_for_organisation
 from outreach_app.services.versions import Unreadable, decrypt_version, new_version, stamp_of
 from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
 from shared.clock import Hlc
-from shared.crypto import JsonValue, equality_tag
+from shared.crypto import JsonValue
 from shared.kinds import (
     CASE_VIEW,
     CONTACT,
@@ -246,29 +247,18 @@ class CaseloadService:
         if case_keys is None:
             raise NotReady("This phone does not hold the key to change that detail.")
         with device.store.write() as session:
-            rows = _field_rows(session, case_id, field)
-            state = field_state([stamp_of(row) for row in rows]) if rows else None
-            open_ids = {conflict.conflict_id for conflict in state.conflicts} if state else set()
-            unknown = [conflict_id for conflict_id in settles if conflict_id not in open_ids]
-            if unknown:
-                raise ValidationFailed({field: "That conflict is already settled or does not exist."})
-            unchanged = state.current.tag == equality_tag(case_keys.tag, value) if state else value == ""
-            if unchanged and not settles:
-                return None
-            row = new_version(
+            row = write_field(
                 device,
                 session,
                 case_keys,
+                spec=PERSON,
                 record_id=case_id,
                 case_id=case_id,
-                kind=PERSON.name,
                 field=field,
-                tier=tier,
                 value=value,
-                base_hlc=state.current.hlc if state else None,
                 settles=settles,
             )
-            return row.change_id
+            return row.change_id if row is not None else None
 
     def settle_conflict(self, case_id: str, field: str, conflict_id: str, value: str) -> str | None:
         """Settle an open conflict by writing the value that should stand."""
@@ -527,7 +517,7 @@ class CaseloadService:
         contacts: list[ContactEntry] = []
         for row in rows:
             if row.kind != CONTACT.name:
-                if row.kind != PERSON.name:
+                if row.kind != PERSON.name and row.kind not in CASEWORK_KINDS:
                     unreadable.append(_unreadable(row, author(row), "This app does not know this kind of record."))
                 continue
             try:
@@ -621,15 +611,6 @@ def _normalise(spec: FieldSpec, raw: object) -> str:
     if not isinstance(raw, str):
         raw = str(raw)
     return raw.strip() if spec.value_type.value not in ("long_text",) else raw.strip("\n ")
-
-
-def _field_rows(session: Session, case_id: str, field: str) -> list[LocalVersion]:
-    rows = session.exec(
-        select(LocalVersion).where(
-            LocalVersion.record_id == case_id, LocalVersion.field == field, LocalVersion.kind == PERSON.name
-        )
-    ).all()
-    return [row for row in rows if _counts(row)]
 
 
 def _counts(row: LocalVersion) -> bool:
