@@ -25,14 +25,20 @@ from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
 from outreach_app.services.device import Device
 from outreach_app.services.keys import CaseKeys, KeyChain
-from outreach_app.services.versions import Unreadable, decrypt_version, new_version, stamp_of
+from outreach_app.services.versions import (
+    Unreadable,
+    append_entry,
+    counts_in_merge,
+    decrypt_version,
+    new_version,
+    stamp_of,
+)
 from outreach_app.storage.tables import LocalVersion
 from shared.clock import Hlc
 from shared.crypto import JsonValue, equality_tag
 from shared.kinds import (
     ACCOMMODATION,
     CONTACT,
-    ENTRY_FIELD,
     GATE_OUTCOME,
     NEED_RATING,
     PERSON,
@@ -231,7 +237,7 @@ def write_field(
                 LocalVersion.record_id == record_id, LocalVersion.field == field, LocalVersion.kind == spec.name
             )
         ).all()
-        if _counts(row)
+        if counts_in_merge(row)
     ]
     state = field_state([stamp_of(row) for row in rows]) if rows else None
     open_ids = {conflict.conflict_id for conflict in state.conflicts} if state else set()
@@ -509,7 +515,7 @@ class CaseworkService:
             ).all()
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in rows:
-            if row.case_id is not None and _counts(row):
+            if row.case_id is not None and counts_in_merge(row):
                 by_case[row.case_id].append(row)
         releases: dict[str, Release] = {}
         details: dict[str, dict[str, JsonValue]] = {}
@@ -565,21 +571,7 @@ class CaseworkService:
         if problems:
             raise ValidationFailed(problems)
         case_keys = self._keys_for(case_id, tier)
-        device = self._device
-        record_id = uuid7(device.now_ms())
-        with device.store.write() as session:
-            new_version(
-                device,
-                session,
-                case_keys,
-                record_id=record_id,
-                case_id=case_id,
-                kind=spec.name,
-                field=ENTRY_FIELD,
-                tier=tier,
-                value=dict(entry),
-            )
-        return record_id
+        return append_entry(self._device, case_keys, case_id=case_id, kind=spec.name, tier=tier, value=dict(entry))
 
     def _new_record(self, case_id: str, spec: KindSpec, values: Mapping[str, object]) -> str:
         cleaned = _clean(spec, values, partial=False)
@@ -623,7 +615,7 @@ class CaseworkService:
         keys = keys or self._device.require_keys()
         by_record: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in rows:
-            if _counts(row):
+            if counts_in_merge(row):
                 by_record[row.record_id].append(row)
         return {record_id: self._current(keys, record_rows) for record_id, record_rows in by_record.items()}
 
@@ -631,7 +623,7 @@ class CaseworkService:
         """The current value of each field of one record, where this device can read and trust it."""
         grouped: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in rows:
-            if _counts(row):
+            if counts_in_merge(row):
                 grouped[row.field].append(row)
         values: dict[str, JsonValue] = {}
         for name, group in grouped.items():
@@ -652,7 +644,7 @@ class CaseworkService:
 
     def _release_plan(self, case_id: str, rows: Sequence[LocalVersion]) -> ReleasePlan:
         keys = self._device.require_keys()
-        counted = [row for row in rows if _counts(row)]
+        counted = [row for row in rows if counts_in_merge(row)]
         values = self._current(keys, counted)
         grouped: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in counted:
@@ -720,12 +712,7 @@ def _rows(session: Session, kinds: Sequence[str], case_id: str) -> list[LocalVer
     rows = session.exec(
         select(LocalVersion).where(LocalVersion.case_id == case_id, col(LocalVersion.kind).in_(kinds))
     ).all()
-    return [row for row in rows if _counts(row)]
-
-
-def _counts(row: LocalVersion) -> bool:
-    """Versions the server refused stay out of the merge, so replicas agree."""
-    return row.pending or row.acknowledged
+    return [row for row in rows if counts_in_merge(row)]
 
 
 def _clean(spec: KindSpec, values: Mapping[str, object], *, partial: bool) -> dict[str, JsonValue]:

@@ -21,7 +21,14 @@ from outreach_app.ids import uuid7
 from outreach_app.services.casework import CASEWORK_KINDS, write_field
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import KeyChain, new_case_bundle, wrap_case_bundle_for_organisation
-from outreach_app.services.versions import Unreadable, decrypt_version, new_version, stamp_of
+from outreach_app.services.versions import (
+    Unreadable,
+    append_entry,
+    counts_in_merge,
+    decrypt_version,
+    new_version,
+    stamp_of,
+)
 from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
 from shared.clock import Hlc
 from shared.crypto import JsonValue
@@ -305,21 +312,8 @@ class CaseloadService:
         case_keys = keys.newest_case_keys(case_id, tier)
         if case_keys is None:
             raise NotReady("This phone does not hold the key for this person's notes yet. Sync and try again.")
-        record_id = uuid7(device.now_ms())
         value: dict[str, JsonValue] = {**entry, AUTHOR_NAME_KEY: identity.display_name}
-        with device.store.write() as session:
-            new_version(
-                device,
-                session,
-                case_keys,
-                record_id=record_id,
-                case_id=case_id,
-                kind=CONTACT.name,
-                field=ENTRY_FIELD,
-                tier=tier,
-                value=value,
-            )
-        return record_id
+        return append_entry(device, case_keys, case_id=case_id, kind=CONTACT.name, tier=tier, value=value)
 
     def note_case_viewed(self, case_id: str) -> bool:
         """Record, for the coordinators' audit trail, that this user opened ``case_id``'s record.
@@ -370,7 +364,7 @@ class CaseloadService:
         names: dict[str, str] = {}
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in people:
-            if row.case_id is not None and _counts(row):
+            if row.case_id is not None and counts_in_merge(row):
                 by_case[row.case_id].append(row)
         views: list[CaseViewEntry] = []
         for row in sorted(rows, key=lambda r: r.hlc, reverse=True)[:limit]:
@@ -408,7 +402,7 @@ class CaseloadService:
                 by_case[row.case_id].append(row)
         people: list[PersonSummary] = []
         for case_id, case_rows in by_case.items():
-            person_rows = [row for row in case_rows if row.kind == PERSON.name and _counts(row)]
+            person_rows = [row for row in case_rows if row.kind == PERSON.name and counts_in_merge(row)]
             if not person_rows:
                 continue
             states = _states(person_rows)
@@ -476,7 +470,7 @@ class CaseloadService:
                 unreadable.append(_unreadable(row, author(row), error.reason))
             return FieldValue(row.change_id, text, text is not None, author(row), _wall(row.hlc), _sync_state(row))
 
-        person_rows = [row for row in rows if row.kind == PERSON.name and _counts(row)]
+        person_rows = [row for row in rows if row.kind == PERSON.name and counts_in_merge(row)]
         states = _states(person_rows)
         fields: list[FieldView] = []
         conflicts: list[ConflictView] = []
@@ -611,11 +605,6 @@ def _normalise(spec: FieldSpec, raw: object) -> str:
     if not isinstance(raw, str):
         raw = str(raw)
     return raw.strip() if spec.value_type.value not in ("long_text",) else raw.strip("\n ")
-
-
-def _counts(row: LocalVersion) -> bool:
-    """Versions the server refused stay visible but out of the merge, so replicas agree."""
-    return row.pending or row.acknowledged
 
 
 def _states(rows: Sequence[LocalVersion]) -> dict[str, FieldState]:

@@ -63,7 +63,8 @@ def test_the_gate_day_from_today_to_the_outcome(team: Team) -> None:
     assert meeting.flags == (ReleaseFlag.FRIDAY_AFTERNOON,)
     assert (meeting.meeting_place, meeting.met_by) == ("Visitor centre car park", "Amira")
     plan = casework.release_plan(dean)
-    assert plan.accommodation is not None and plan.accommodation.ready
+    assert plan.accommodation is not None
+    assert plan.accommodation.ready
     assert plan.conflicts == ()
 
     casework.record_gate_outcome(
@@ -89,7 +90,8 @@ def test_two_workers_filling_the_checklist_offline_edit_one_plan_and_see_the_dis
     sync(worker, coordinator, worker)
     plans = [device.app.casework.release_plan(case_id) for device in (worker, coordinator)]
     assert plans[0].values == plans[1].values
-    assert plans[0].values["phone"] is True and plans[0].values["gp"] is True
+    assert plans[0].values["phone"] is True
+    assert plans[0].values["gp"] is True
     assert plans[0].conflicts == plans[1].conflicts == ("meeting_place",)
 
 
