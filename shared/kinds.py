@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from shared.resettlement import NEED_AREAS, READINESS_ITEMS, AccommodationPlan, AccommodationType
+
 __all__ = [
     "CASE_VIEW",
     "COORDINATORS_ONLY_KINDS",
@@ -105,6 +107,9 @@ CONTACT_TYPES: dict[str, str] = {
     "attempted": "Attempted contact (no answer, not found, not released)",
 }
 
+ACCOMMODATION_PLANS: dict[str, str] = {plan.value: plan.label for plan in AccommodationPlan}
+ACCOMMODATION_TYPES: dict[str, str] = {place.value: place.label for place in AccommodationType}
+
 NOTE_BASIS: dict[str, str] = {
     "fact": "Fact",
     "opinion": "My opinion or judgement",
@@ -157,6 +162,182 @@ CONTACT = KindSpec(
     ),
 )
 
+RATINGS: dict[str, str] = {"red": "Red", "amber": "Amber", "green": "Green"}
+
+NEED_HANDLED: dict[str, str] = {
+    "met_in_house": "Met in house",
+    "referred_on": "Referred on",
+    "not_yet": "Not acted on yet",
+}
+
+# A need rated red, amber or green on a day: the history of ratings shows distance travelled.
+NEED_RATING = KindSpec(
+    name="need_rating",
+    label="Need rating",
+    append_only=True,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("need_area", "Need", ValueType.CHOICE, None, required=True, choices=NEED_AREAS),
+        FieldSpec("rating", "Rating", ValueType.CHOICE, None, required=True, choices=RATINGS),
+        FieldSpec("rated_on", "Rated on", ValueType.DATE, None, required=True),
+        FieldSpec("reason", "Why, in a few words", ValueType.LONG_TEXT, None, max_length=500),
+        FieldSpec("handled", "Met in house or referred on", ValueType.CHOICE, None, choices=NEED_HANDLED),
+    ),
+)
+
+# One action of the person's plan, with who does it and by when. Follow-ups are plan actions.
+PLAN_ACTION = KindSpec(
+    name="plan_action",
+    label="Plan action",
+    append_only=False,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("action", "What needs doing", ValueType.TEXT, Tier.FULL, required=True, max_length=300),
+        FieldSpec("owner", "Who does it", ValueType.TEXT, Tier.FULL, required=True, max_length=120),
+        FieldSpec("due_on", "Due by", ValueType.DATE, Tier.FULL, required=True),
+        FieldSpec("need_area", "Need", ValueType.CHOICE, Tier.FULL, choices=NEED_AREAS),
+        FieldSpec("follow_up", "This is a follow-up contact", ValueType.BOOLEAN, Tier.FULL),
+        FieldSpec("done", "Done", ValueType.BOOLEAN, Tier.FULL),
+    ),
+)
+
+REFERRAL_SERVICES: dict[str, str] = {
+    "housing_options": "Housing options",
+    "hostel": "Hostel",
+    "supported_housing": "Supported housing",
+    "dip": "Drug Intervention Programme (DIP)",
+    "jobcentre": "Jobcentre Plus",
+    "gp": "GP",
+    "probation": "Probation",
+    "credit_union": "Credit union",
+    "employer": "Employer or training",
+    "other": "Other",
+}
+
+REFERRAL_STATUSES: dict[str, str] = {
+    "sent": "Sent",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "started": "Started",
+}
+
+REFERRAL = KindSpec(
+    name="referral",
+    label="Referral",
+    append_only=False,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("service", "Kind of service", ValueType.CHOICE, Tier.FULL, required=True, choices=REFERRAL_SERVICES),
+        FieldSpec("to_whom", "Referred to", ValueType.TEXT, Tier.FULL, required=True),
+        FieldSpec("need_area", "Need", ValueType.CHOICE, Tier.FULL, choices=NEED_AREAS),
+        FieldSpec("sent_on", "Sent on", ValueType.DATE, Tier.FULL, required=True),
+        FieldSpec("status", "Status", ValueType.CHOICE, Tier.FULL, required=True, choices=REFERRAL_STATUSES),
+        FieldSpec("status_on", "Status since", ValueType.DATE, Tier.FULL),
+        FieldSpec("declined_reason", "Why it was declined", ValueType.LONG_TEXT, Tier.FULL, max_length=1000),
+    ),
+)
+
+# The release-readiness checklist and who meets the person where and when. Mentors meeting at the
+# gate see the arrangements (basic); medication is health, so it is full tier.
+RELEASE_PLAN = KindSpec(
+    name="release_plan",
+    label="Release plan",
+    append_only=False,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("accommodation", "Accommodation", ValueType.CHOICE, Tier.BASIC, choices=ACCOMMODATION_PLANS),
+        FieldSpec("accommodation_address", "Where they will stay", ValueType.TEXT, Tier.BASIC),
+        *(
+            FieldSpec(item, label, ValueType.BOOLEAN, Tier.FULL if item == "medication" else Tier.BASIC)
+            for item, label in READINESS_ITEMS.items()
+            if item not in ("accommodation", "meeting")
+        ),
+        FieldSpec("meeting_at", "Meet them at (date and time)", ValueType.DATETIME, Tier.BASIC),
+        FieldSpec("meeting_place", "Meet them where", ValueType.TEXT, Tier.BASIC),
+        FieldSpec("met_by", "Who meets them", ValueType.TEXT, Tier.BASIC),
+    ),
+)
+
+GATE_NOT_MET_REASONS: dict[str, str] = {
+    "released_early": "Released earlier than planned",
+    "transferred": "Transferred to another prison",
+    "not_released": "Not released",
+    "missed": "Released but we missed them",
+    "declined": "They did not want to be met",
+    "other": "Other",
+}
+
+# What happened at the gate on release day.
+GATE_OUTCOME = KindSpec(
+    name="gate_outcome",
+    label="Gate outcome",
+    append_only=True,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("met", "Met at the gate", ValueType.BOOLEAN, None, required=True),
+        FieldSpec("not_met_reason", "Why not", ValueType.CHOICE, None, choices=GATE_NOT_MET_REASONS),
+        FieldSpec("accompanied_to", "Went with them to", ValueType.TEXT, None),
+        FieldSpec("housed_on_release_day", "Housed on the day of release", ValueType.BOOLEAN, None),
+        FieldSpec("reached_planned_address", "Reached the planned address", ValueType.BOOLEAN, None),
+        FieldSpec("help_given", "Help given", ValueType.LONG_TEXT, None, max_length=2000),
+    ),
+)
+
+# Where the person lives from a date, and whether it suits them: NI 143 counts both, separately.
+ACCOMMODATION = KindSpec(
+    name="accommodation",
+    label="Accommodation",
+    append_only=True,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec(
+            "accommodation_type", "Where they live", ValueType.CHOICE, None, required=True, choices=ACCOMMODATION_TYPES
+        ),
+        FieldSpec("suitable", "Suitable for them", ValueType.BOOLEAN, None, required=True),
+        FieldSpec("from_on", "Since", ValueType.DATE, None, required=True),
+    ),
+)
+
+HANDOVER_STEPS: dict[str, str] = {
+    "proposed": "Proposed",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "completed": "Handover completed",
+}
+
+# One step of handing the lead professional role over; the handover is complete only when a
+# ``completed`` step is recorded.
+LEAD_HANDOVER = KindSpec(
+    name="lead_handover",
+    label="Lead professional handover",
+    append_only=True,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("step", "Step", ValueType.CHOICE, None, required=True, choices=HANDOVER_STEPS),
+        FieldSpec("lead_name", "Lead professional", ValueType.TEXT, None, required=True),
+        FieldSpec("lead_organisation", "Lead agency", ValueType.TEXT, None, required=True),
+        FieldSpec("handover_id", "Handover", ValueType.TEXT, None, required=True, max_length=36),
+        FieldSpec("note", "Note", ValueType.LONG_TEXT, None, max_length=2000),
+    ),
+)
+
+# Local provision, kept by the organisation and held on every worker's phone for offline use.
+DIRECTORY_ENTRY = KindSpec(
+    name="directory_entry",
+    label="Service directory entry",
+    append_only=False,
+    case_scoped=False,
+    fields=_fields(
+        FieldSpec("name", "Service", ValueType.TEXT, Tier.FULL, required=True),
+        FieldSpec("service", "Kind of service", ValueType.CHOICE, Tier.FULL, required=True, choices=REFERRAL_SERVICES),
+        FieldSpec("area", "Area or borough", ValueType.TEXT, Tier.FULL),
+        FieldSpec("address", "Address", ValueType.TEXT, Tier.FULL, max_length=300),
+        FieldSpec("phone", "Phone", ValueType.TEXT, Tier.FULL, max_length=40),
+        FieldSpec("opening_hours", "Opening hours", ValueType.TEXT, Tier.FULL),
+        FieldSpec("notes", "What to know", ValueType.LONG_TEXT, Tier.FULL, max_length=2000),
+    ),
+)
+
 # A device records that its user opened a person's record. It belongs to no case (the server cannot
 # tell whose record was opened), is encrypted under keys derived from the organisation key, and is
 # delivered to coordinators only.
@@ -171,7 +352,22 @@ CASE_VIEW = KindSpec(
     ),
 )
 
-KINDS: Mapping[str, KindSpec] = {spec.name: spec for spec in (PERSON, CONTACT, CASE_VIEW)}
+KINDS: Mapping[str, KindSpec] = {
+    spec.name: spec
+    for spec in (
+        PERSON,
+        CONTACT,
+        NEED_RATING,
+        PLAN_ACTION,
+        REFERRAL,
+        RELEASE_PLAN,
+        GATE_OUTCOME,
+        ACCOMMODATION,
+        LEAD_HANDOVER,
+        DIRECTORY_ENTRY,
+        CASE_VIEW,
+    )
+}
 COORDINATORS_ONLY_KINDS = frozenset({CASE_VIEW.name})
 
 

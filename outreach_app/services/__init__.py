@@ -26,6 +26,19 @@ from outreach_app.services.account import (
     RegisteredDevice,
     store_rebuilt_message,
 )
+from outreach_app.services.casework import (
+    CaseworkService,
+    GateOutcome,
+    NeedHistory,
+    NeedRating,
+    NotSeen,
+    PlanAction,
+    Referral,
+    ReleasePlan,
+    Today,
+    TodayFollowUp,
+    TodayRelease,
+)
 from outreach_app.services.device import Device
 from outreach_app.services.export import ExportService, SubjectAccessFile
 from outreach_app.services.mentors import Mentors, MentorService
@@ -51,24 +64,35 @@ __all__ = [
     "AuditEvent",
     "Author",
     "CaseloadService",
+    "CaseworkService",
     "ConflictView",
     "ContactEntry",
     "ExportService",
     "FieldValue",
     "FieldView",
+    "GateOutcome",
     "Gatepost",
     "MentorService",
     "Mentors",
+    "NeedHistory",
+    "NeedRating",
     "NotAccepted",
+    "NotSeen",
     "PersonRecord",
     "PersonSummary",
+    "PlanAction",
     "Profile",
+    "Referral",
     "RegisteredDevice",
+    "ReleasePlan",
     "StoreRebuilt",
     "SubjectAccessFile",
     "SyncReport",
     "SyncService",
     "SyncStatus",
+    "Today",
+    "TodayFollowUp",
+    "TodayRelease",
     "UnreadableEntry",
     "device_store_path",
     "store_rebuilt_message",
@@ -100,6 +124,7 @@ class Gatepost:
         self._device = device
         self.account = AccountService(device)
         self.records = CaseloadService(device)
+        self.casework = CaseworkService(device)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
         self.mentors = MentorService(device, self.sync)

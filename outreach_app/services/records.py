@@ -14,16 +14,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
+from outreach_app.services.casework import CASEWORK_KINDS, write_field
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import KeyChain, new_case_bundle, wrap_case_bundle_for_organisation
-from outreach_app.services.versions import Unreadable, decrypt_version, new_version, stamp_of
+from outreach_app.services.versions import (
+    Unreadable,
+    append_entry,
+    counts_in_merge,
+    decrypt_version,
+    new_version,
+    stamp_of,
+)
 from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
 from shared.clock import Hlc
-from shared.crypto import JsonValue, equality_tag
+from shared.crypto import JsonValue
 from shared.kinds import (
     CASE_VIEW,
     CONTACT,
@@ -246,29 +254,18 @@ class CaseloadService:
         if case_keys is None:
             raise NotReady("This phone does not hold the key to change that detail.")
         with device.store.write() as session:
-            rows = _field_rows(session, case_id, field)
-            state = field_state([stamp_of(row) for row in rows]) if rows else None
-            open_ids = {conflict.conflict_id for conflict in state.conflicts} if state else set()
-            unknown = [conflict_id for conflict_id in settles if conflict_id not in open_ids]
-            if unknown:
-                raise ValidationFailed({field: "That conflict is already settled or does not exist."})
-            unchanged = state.current.tag == equality_tag(case_keys.tag, value) if state else value == ""
-            if unchanged and not settles:
-                return None
-            row = new_version(
+            row = write_field(
                 device,
                 session,
                 case_keys,
+                spec=PERSON,
                 record_id=case_id,
                 case_id=case_id,
-                kind=PERSON.name,
                 field=field,
-                tier=tier,
                 value=value,
-                base_hlc=state.current.hlc if state else None,
                 settles=settles,
             )
-            return row.change_id
+            return row.change_id if row is not None else None
 
     def settle_conflict(self, case_id: str, field: str, conflict_id: str, value: str) -> str | None:
         """Settle an open conflict by writing the value that should stand."""
@@ -315,21 +312,8 @@ class CaseloadService:
         case_keys = keys.newest_case_keys(case_id, tier)
         if case_keys is None:
             raise NotReady("This phone does not hold the key for this person's notes yet. Sync and try again.")
-        record_id = uuid7(device.now_ms())
         value: dict[str, JsonValue] = {**entry, AUTHOR_NAME_KEY: identity.display_name}
-        with device.store.write() as session:
-            new_version(
-                device,
-                session,
-                case_keys,
-                record_id=record_id,
-                case_id=case_id,
-                kind=CONTACT.name,
-                field=ENTRY_FIELD,
-                tier=tier,
-                value=value,
-            )
-        return record_id
+        return append_entry(device, case_keys, case_id=case_id, kind=CONTACT.name, tier=tier, value=value)
 
     def note_case_viewed(self, case_id: str) -> bool:
         """Record, for the coordinators' audit trail, that this user opened ``case_id``'s record.
@@ -380,7 +364,7 @@ class CaseloadService:
         names: dict[str, str] = {}
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in people:
-            if row.case_id is not None and _counts(row):
+            if row.case_id is not None and counts_in_merge(row):
                 by_case[row.case_id].append(row)
         views: list[CaseViewEntry] = []
         for row in sorted(rows, key=lambda r: r.hlc, reverse=True)[:limit]:
@@ -418,7 +402,7 @@ class CaseloadService:
                 by_case[row.case_id].append(row)
         people: list[PersonSummary] = []
         for case_id, case_rows in by_case.items():
-            person_rows = [row for row in case_rows if row.kind == PERSON.name and _counts(row)]
+            person_rows = [row for row in case_rows if row.kind == PERSON.name and counts_in_merge(row)]
             if not person_rows:
                 continue
             states = _states(person_rows)
@@ -486,7 +470,7 @@ class CaseloadService:
                 unreadable.append(_unreadable(row, author(row), error.reason))
             return FieldValue(row.change_id, text, text is not None, author(row), _wall(row.hlc), _sync_state(row))
 
-        person_rows = [row for row in rows if row.kind == PERSON.name and _counts(row)]
+        person_rows = [row for row in rows if row.kind == PERSON.name and counts_in_merge(row)]
         states = _states(person_rows)
         fields: list[FieldView] = []
         conflicts: list[ConflictView] = []
@@ -527,7 +511,7 @@ class CaseloadService:
         contacts: list[ContactEntry] = []
         for row in rows:
             if row.kind != CONTACT.name:
-                if row.kind != PERSON.name:
+                if row.kind != PERSON.name and row.kind not in CASEWORK_KINDS:
                     unreadable.append(_unreadable(row, author(row), "This app does not know this kind of record."))
                 continue
             try:
@@ -621,20 +605,6 @@ def _normalise(spec: FieldSpec, raw: object) -> str:
     if not isinstance(raw, str):
         raw = str(raw)
     return raw.strip() if spec.value_type.value not in ("long_text",) else raw.strip("\n ")
-
-
-def _field_rows(session: Session, case_id: str, field: str) -> list[LocalVersion]:
-    rows = session.exec(
-        select(LocalVersion).where(
-            LocalVersion.record_id == case_id, LocalVersion.field == field, LocalVersion.kind == PERSON.name
-        )
-    ).all()
-    return [row for row in rows if _counts(row)]
-
-
-def _counts(row: LocalVersion) -> bool:
-    """Versions the server refused stay visible but out of the merge, so replicas agree."""
-    return row.pending or row.acknowledged
 
 
 def _states(rows: Sequence[LocalVersion]) -> dict[str, FieldState]:

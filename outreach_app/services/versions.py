@@ -23,10 +23,18 @@ from shared.crypto import (
     field_associated_data,
 )
 from shared.errors import OutreachError
-from shared.kinds import Tier
+from shared.kinds import ENTRY_FIELD, Tier
 from shared.merge import VersionStamp
 
-__all__ = ["Unreadable", "decrypt_version", "new_version", "restamp_pending", "stamp_of"]
+__all__ = [
+    "Unreadable",
+    "append_entry",
+    "counts_in_merge",
+    "decrypt_version",
+    "new_version",
+    "restamp_pending",
+    "stamp_of",
+]
 
 
 class Unreadable(Exception):
@@ -96,6 +104,30 @@ def new_version(
     )
     session.add(row)
     return row
+
+
+def append_entry(device: Device, keys: CaseKeys, *, case_id: str, kind: str, tier: Tier, value: JsonValue) -> str:
+    """Write a record of an append-only kind (one ``entry`` version) in its own transaction; returns
+    the new record's id."""
+    record_id = uuid7(device.now_ms())
+    with device.store.write() as session:
+        new_version(
+            device,
+            session,
+            keys,
+            record_id=record_id,
+            case_id=case_id,
+            kind=kind,
+            field=ENTRY_FIELD,
+            tier=tier,
+            value=value,
+        )
+    return record_id
+
+
+def counts_in_merge(row: LocalVersion) -> bool:
+    """Versions the server refused stay visible but out of the merge, so replicas agree."""
+    return row.pending or row.acknowledged
 
 
 def decrypt_version(device: Device, keys: KeyChain, row: LocalVersion) -> JsonValue:

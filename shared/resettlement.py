@@ -1,0 +1,359 @@
+"""The rules a resettlement worker's day runs on: release flags, readiness, follow-up cadence, housing.
+
+Pure: callers pass today's date and the values they decrypted; nothing here reads a clock or
+storage. Each rule names the research it comes from (``../shared/DOMAIN.md`` cites the seeds).
+
+- Release flags: "prisoners should never be released on a Friday afternoon" (003:1290), a release
+  whose time is not confirmed, and a release with no accommodation confirmed or bedspace held
+  (002:555).
+- Follow-up cadence: the first two weeks after release are "critical" (000:2446-2451) and the
+  first week the most dangerous (003:1306-1332); after that, weekly meetings (000:4332-4334).
+- Settled accommodation, for NI 143 (004:2195-2218): "permanent, independent housing; bail/probation
+  hostels and supported housing" as defined, and the stricter count providers use, which leaves
+  out Approved Premises, bail hostels and supported housing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "ACCOMMODATION_LABELS",
+    "FRIDAY_AFTERNOON_FROM",
+    "NEED_AREAS",
+    "READINESS_ITEMS",
+    "RELEASE_WINDOW_DAYS",
+    "AccommodationPlan",
+    "AccommodationType",
+    "ContactDue",
+    "FollowUpState",
+    "Rating",
+    "Readiness",
+    "Release",
+    "ReleaseFlag",
+    "contact_due",
+    "contact_interval_days",
+    "distance_travelled",
+    "follow_up_state",
+    "planned_follow_ups",
+    "readiness",
+    "release_flags",
+    "releases_in_window",
+    "settled",
+]
+
+# Today lists releases from today to this many days ahead.
+RELEASE_WINDOW_DAYS = 14
+# From noon on a Friday the services a person needs on release day are closing for the weekend.
+FRIDAY_AFTERNOON_FROM = dt.time(12, 0)
+_FRIDAY = 4
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release date, and its time when the prison has confirmed it."""
+
+    on: dt.date
+    at: dt.time | None = None
+
+    @classmethod
+    def parse(cls, value: str | None) -> Release | None:
+        """Read the person's ``release_at`` field ("2026-12-04" or "2026-12-04T14:00"); None if unusable."""
+        if not value:
+            return None
+        try:
+            if "T" in value:
+                moment = dt.datetime.fromisoformat(value)
+                return cls(moment.date(), moment.time().replace(second=0, microsecond=0))
+            return cls(dt.date.fromisoformat(value))
+        except ValueError:
+            return None
+
+
+class AccommodationPlan(StrEnum):
+    """Where someone will sleep on release night, as far as the worker knows before the gate."""
+
+    CONFIRMED = "confirmed"
+    BEDSPACE_HELD = "bedspace_held"
+    APPLIED = "applied"
+    NONE = "none"
+
+    @property
+    def label(self) -> str:
+        return _ACCOMMODATION_PLAN_LABELS[self]
+
+    @property
+    def ready(self) -> bool:
+        """Accommodation confirmed, or a supported housing bedspace held (002:555)."""
+        return self in (AccommodationPlan.CONFIRMED, AccommodationPlan.BEDSPACE_HELD)
+
+
+_ACCOMMODATION_PLAN_LABELS = {
+    AccommodationPlan.CONFIRMED: "Accommodation confirmed",
+    AccommodationPlan.BEDSPACE_HELD: "Supported housing bedspace held",
+    AccommodationPlan.APPLIED: "Applied for, not confirmed yet",
+    AccommodationPlan.NONE: "Nothing arranged yet",
+}
+
+
+class ReleaseFlag(StrEnum):
+    FRIDAY_AFTERNOON = "friday_afternoon"
+    TIME_NOT_CONFIRMED = "time_not_confirmed"
+    NO_ACCOMMODATION = "no_accommodation"
+
+    @property
+    def label(self) -> str:
+        return _FLAG_LABELS[self]
+
+
+_FLAG_LABELS = {
+    ReleaseFlag.FRIDAY_AFTERNOON: "Friday afternoon release: services close for the weekend",
+    ReleaseFlag.TIME_NOT_CONFIRMED: "Release time not confirmed",
+    ReleaseFlag.NO_ACCOMMODATION: "No accommodation confirmed",
+}
+
+
+def release_flags(release: Release, accommodation: AccommodationPlan | None) -> tuple[ReleaseFlag, ...]:
+    """What a worker should be warned about for this release, most urgent first.
+
+    A Friday release whose time is unknown is flagged as a Friday afternoon too: until the prison
+    confirms a morning time, the worker has to plan for the afternoon.
+    """
+    flags: list[ReleaseFlag] = []
+    if release.on.weekday() == _FRIDAY and (release.at is None or release.at >= FRIDAY_AFTERNOON_FROM):
+        flags.append(ReleaseFlag.FRIDAY_AFTERNOON)
+    if accommodation is None or not accommodation.ready:
+        flags.append(ReleaseFlag.NO_ACCOMMODATION)
+    if release.at is None:
+        flags.append(ReleaseFlag.TIME_NOT_CONFIRMED)
+    return tuple(flags)
+
+
+def releases_in_window(
+    releases: Mapping[str, Release], today: dt.date, days: int = RELEASE_WINDOW_DAYS
+) -> list[tuple[str, Release]]:
+    """The releases from today to ``days`` ahead, soonest first (a confirmed time before an unknown one)."""
+    last = today + dt.timedelta(days=days)
+    chosen = [(key, release) for key, release in releases.items() if today <= release.on <= last]
+    chosen.sort(key=lambda item: (item[1].on, item[1].at is None, item[1].at or dt.time(0), item[0]))
+    return chosen
+
+
+# The release-readiness checklist (DOMAIN.md, "Release day: meet at the gate").
+READINESS_ITEMS: Mapping[str, str] = {
+    "accommodation": "Accommodation confirmed or bedspace held",
+    "benefits": "Benefits in place to start on release",
+    "gp": "Registered with a GP",
+    "identity": "ID: birth certificate, National Insurance number",
+    "bank_account": "Bank account",
+    "discharge_grant": "Discharge grant",
+    "phone": "Phone",
+    "medication": "Script or medication continued",
+    "meeting": "Who meets them, where and when",
+}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    done: int
+    total: int
+    missing: tuple[str, ...]  # labels, in checklist order
+
+    @property
+    def ready(self) -> bool:
+        return self.done == self.total
+
+
+def readiness(checked: Mapping[str, bool]) -> Readiness:
+    """How much of the checklist is in place; items not mentioned count as not done."""
+    missing = tuple(label for item, label in READINESS_ITEMS.items() if not checked.get(item, False))
+    return Readiness(done=len(READINESS_ITEMS) - len(missing), total=len(READINESS_ITEMS), missing=missing)
+
+
+# Days between contacts after release, by days since release: intensive in the first two weeks.
+_INTENSIVE: tuple[tuple[int, int], ...] = ((7, 2), (14, 3))  # (before day N after release, every M days)
+_WEEKLY = 7
+
+
+def contact_interval_days(release_on: dt.date | None, today: dt.date, plan_every_days: int | None = None) -> int:
+    """How many days may pass between contacts for this person today.
+
+    The person's plan wins when it names a number. Otherwise every 2 days in the first week after
+    release, every 3 in the second, and weekly after that or before release.
+    """
+    if plan_every_days is not None and plan_every_days > 0:
+        return plan_every_days
+    if release_on is not None and release_on <= today:
+        since = (today - release_on).days
+        for before_day, every in _INTENSIVE:
+            if since < before_day:
+                return every
+    return _WEEKLY
+
+
+def planned_follow_ups(release_on: dt.date, weeks: int = 6) -> list[dt.date]:
+    """Follow-up dates from a release, spaced by :func:`contact_interval_days`, up to ``weeks`` weeks."""
+    dates: list[dt.date] = []
+    day = 1
+    while day <= weeks * 7:
+        moment = release_on + dt.timedelta(days=day)
+        dates.append(moment)
+        day += contact_interval_days(release_on, moment)
+    return dates
+
+
+@dataclass(frozen=True)
+class ContactDue:
+    due_on: dt.date
+    overdue_days: int  # 0 when not overdue
+
+    @property
+    def overdue(self) -> bool:
+        return self.overdue_days > 0
+
+
+def contact_due(
+    last_contact_on: dt.date | None,
+    release_on: dt.date | None,
+    today: dt.date,
+    plan_every_days: int | None = None,
+) -> ContactDue | None:
+    """When this person should next be seen, and by how many days that is overdue.
+
+    None when there is nothing to count from: never contacted and not yet released. Someone
+    released but never seen is due on their release day. The last contact before release does
+    not count once they are out: the gate day starts the count again.
+    """
+    if release_on is not None and release_on <= today and (last_contact_on is None or last_contact_on < release_on):
+        due_on = release_on
+    elif last_contact_on is None:
+        return None
+    else:
+        # The gap that applied when they were last seen sets the next due date.
+        gap = contact_interval_days(release_on, last_contact_on, plan_every_days)
+        due_on = last_contact_on + dt.timedelta(days=gap)
+    return ContactDue(due_on=due_on, overdue_days=max(0, (today - due_on).days))
+
+
+class FollowUpState(StrEnum):
+    DONE = "done"
+    OVERDUE = "overdue"
+    DUE_TODAY = "due_today"
+    UPCOMING = "upcoming"
+
+
+def follow_up_state(due_on: dt.date, done: bool, today: dt.date) -> FollowUpState:
+    if done:
+        return FollowUpState.DONE
+    if due_on < today:
+        return FollowUpState.OVERDUE
+    return FollowUpState.DUE_TODAY if due_on == today else FollowUpState.UPCOMING
+
+
+class Rating(StrEnum):
+    """Red, amber, green: how a need stands on the day it was rated (001:55-58)."""
+
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+
+    @property
+    def score(self) -> int:
+        """For distance travelled: red 0, amber 1, green 2."""
+        return {Rating.RED: 0, Rating.AMBER: 1, Rating.GREEN: 2}[self]
+
+
+# The need areas, in the words workers use (DOMAIN.md, "The person's record").
+NEED_AREAS: Mapping[str, str] = {
+    "accommodation": "Accommodation",
+    "ete": "Education, training and employment",
+    "drugs": "Drugs",
+    "alcohol": "Alcohol",
+    "mental_health": "Mental health",
+    "physical_health": "Physical health",
+    "finance": "Finance, benefits and debt",
+    "family": "Family, children and relationships",
+    "identity": "ID documents and bank account",
+    "learning": "Learning difficulties",
+    "trauma": "Trauma",
+    "thinking": "Thinking, behaviour and offending",
+    "daily_life": "Daily structure and social networks",
+}
+
+
+class AccommodationType(StrEnum):
+    """Where someone lives, recorded separately from whether it is suitable (NI 143)."""
+
+    OWN_HOME = "own_home"
+    SOCIAL_TENANCY = "social_tenancy"
+    PRIVATE_TENANCY = "private_tenancy"
+    FAMILY_OR_FRIENDS = "family_or_friends"
+    SUPPORTED_HOUSING_TENANCY = "supported_housing_tenancy"
+    SUPPORTED_HOUSING = "supported_housing"
+    APPROVED_PREMISES = "approved_premises"
+    BAIL_HOSTEL = "bail_hostel"
+    HOMELESS_HOSTEL = "homeless_hostel"
+    TEMPORARY = "temporary"
+    SOFA_SURFING = "sofa_surfing"
+    ROUGH_SLEEPING = "rough_sleeping"
+    CUSTODY = "custody"
+
+    @property
+    def label(self) -> str:
+        return ACCOMMODATION_LABELS[self]
+
+
+ACCOMMODATION_LABELS: Mapping[AccommodationType, str] = {
+    AccommodationType.OWN_HOME: "Their own home",
+    AccommodationType.SOCIAL_TENANCY: "Council or housing association tenancy",
+    AccommodationType.PRIVATE_TENANCY: "Private rented tenancy",
+    AccommodationType.FAMILY_OR_FRIENDS: "Living with family or friends, long term",
+    AccommodationType.SUPPORTED_HOUSING_TENANCY: "Supported housing with a tenancy (up to two years)",
+    AccommodationType.SUPPORTED_HOUSING: "Supported housing",
+    AccommodationType.APPROVED_PREMISES: "Probation Approved Premises",
+    AccommodationType.BAIL_HOSTEL: "Bail hostel",
+    AccommodationType.HOMELESS_HOSTEL: "Homeless hostel or night shelter",
+    AccommodationType.TEMPORARY: "Emergency or temporary (B&B, hotel)",
+    AccommodationType.SOFA_SURFING: "Staying with friends short term",
+    AccommodationType.ROUGH_SLEEPING: "Sleeping rough",
+    AccommodationType.CUSTODY: "In custody",
+}
+
+_PERMANENT = frozenset(
+    {
+        AccommodationType.OWN_HOME,
+        AccommodationType.SOCIAL_TENANCY,
+        AccommodationType.PRIVATE_TENANCY,
+        AccommodationType.FAMILY_OR_FRIENDS,
+        # The grey area (004:2214-2218): up to two years on an assured shorthold tenancy is a
+        # tenancy, so the stricter count takes it too.
+        AccommodationType.SUPPORTED_HOUSING_TENANCY,
+    }
+)
+_SETTLED_AS_DEFINED = _PERMANENT | {
+    AccommodationType.SUPPORTED_HOUSING,
+    AccommodationType.APPROVED_PREMISES,
+    AccommodationType.BAIL_HOSTEL,
+}
+
+
+def settled(accommodation: AccommodationType, *, counting_hostels: bool) -> bool:
+    """Whether this counts as settled accommodation for NI 143.
+
+    ``counting_hostels=True`` is the indicator as defined ("permanent, independent housing;
+    bail/probation hostels and supported housing"); False is the stricter "settled and sustainable"
+    count providers use, which leaves out Approved Premises, bail hostels and supported housing.
+    A homeless hostel, temporary accommodation, a sofa or the street is never settled.
+    """
+    return accommodation in (_SETTLED_AS_DEFINED if counting_hostels else _PERMANENT)
+
+
+def distance_travelled(ratings: Iterable[tuple[dt.date, Rating]]) -> int | None:
+    """Steps moved from the first rating to the latest (red to green is +2); None with no ratings."""
+    ordered = sorted(ratings, key=lambda item: item[0])
+    if not ordered:
+        return None
+    return ordered[-1][1].score - ordered[0][1].score
