@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from shared.protocol import ChangeIn, KeyGrantIn
+from pydantic import BaseModel
 
 __all__ = ["content_hash"]
 
 
-def content_hash(item: ChangeIn | KeyGrantIn) -> str:
-    """SHA-256 (hex) of the canonical JSON of a change or grant exactly as the client sent it."""
+def content_hash(item: BaseModel) -> str:
+    """SHA-256 (hex) of the canonical JSON of a change, grant or share exactly as the client sent it."""
     canonical = json.dumps(
         item.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
