@@ -40,6 +40,7 @@ from outreach_app.services.records import (
     PersonSummary,
     UnreadableEntry,
 )
+from outreach_app.services.sharing import CaseSharing, ConsentEntry, SharingService, describe_share
 from outreach_app.services.sync import NotAccepted, SyncReport, SyncService, SyncStatus
 from outreach_app.storage import LocalStore, StoreRebuilt
 from shared.crypto import ScryptParams
@@ -50,8 +51,10 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "Author",
+    "CaseSharing",
     "CaseloadService",
     "ConflictView",
+    "ConsentEntry",
     "ContactEntry",
     "ExportService",
     "FieldValue",
@@ -64,12 +67,14 @@ __all__ = [
     "PersonSummary",
     "Profile",
     "RegisteredDevice",
+    "SharingService",
     "StoreRebuilt",
     "SubjectAccessFile",
     "SyncReport",
     "SyncService",
     "SyncStatus",
     "UnreadableEntry",
+    "describe_share",
     "device_store_path",
     "store_rebuilt_message",
     "system_now_ms",
@@ -102,7 +107,8 @@ class Gatepost:
         self.records = CaseloadService(device)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
-        self.mentors = MentorService(device, self.sync)
+        self.sharing = SharingService(device, self.sync)
+        self.mentors = MentorService(device, self.sync, self.sharing)
 
     @classmethod
     def open(

@@ -765,9 +765,7 @@ def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
             container=True,
             content=ft.ListTile(
                 title=ft.Text(event.text, size=16),
-                subtitle=ft.Text(
-                    dt.datetime.fromtimestamp(event.at_ms / 1000).strftime("%a %d %b %Y, %H:%M"), size=14
-                ),
+                subtitle=ft.Text(dt.datetime.fromtimestamp(event.at_ms / 1000).strftime("%a %d %b %Y, %H:%M"), size=14),
                 dense=True,
             ),
         )
