@@ -4,6 +4,7 @@ writes use rotated keys the partner never receives. Consent content never reache
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 import uuid
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from outreach_app.errors import NotReady, ValidationFailed
+from outreach_app.state import AppState, Notice, Screen
 from shared.kinds import Tier
 from shared.protocol import Role, parse_case_key_id
-from tests.client.conftest import InProcessServer, Phones, Team, TestDevice
+from tests.client.conftest import SERVER_URL, InProcessServer, Phones, Team, TestDevice
 from tests.client.test_mentors import rows_of
 from tests.client.test_security import files_under
 from tests.client.test_sync import log_note
@@ -211,3 +213,90 @@ def test_sharing_without_consent_records_the_basis_and_is_listed_for_the_coordin
     partner.worker.app.sync.sync_now()
     seen = partner.worker.app.records.person_record(case_id)
     assert seen.field("risk_summary").value == "Threats to a former partner"
+
+
+def test_expiry_stops_delivery_purges_and_the_owner_rotates_the_key(
+    team: Team, partner: Partner, server: InProcessServer
+) -> None:
+    worker = team.worker
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    log_note(worker, case_id, "Met at the gate.", Tier.BASIC)
+    worker.app.sync.sync_now()
+    worker.app.sharing.record_consent(
+        case_id, recipients=[partner.org_id], tiers=[Tier.BASIC], purposes="Housing", explained=True,
+        consequences_explained=True, recorded_how="verbal", consent_date=today(), review_date=today(1),
+    )  # fmt: skip
+    reader = partner.worker
+    reader.app.sync.sync_now()
+    assert [p.name for p in reader.app.records.list_people()] == ["Dean Walsh"]
+
+    server.clock_offset_ms = 3 * 86_400_000  # past the review date: the server stops delivery by time
+    reader.app.sync.sync_now()
+    assert reader.app.records.list_people() == []
+    assert rows_of(reader, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+    # The owner's next sync claims the rotation: new basic writes use a key the partner never had.
+    worker.app.sync.sync_now()
+    note_id = log_note(worker, case_id, "After the consent ended.", Tier.BASIC)
+    with sqlite3.connect(worker.path) as connection:
+        (key_id,) = connection.execute("SELECT key_id FROM local_version WHERE record_id = ?", (note_id,)).fetchone()
+    assert key_id.endswith(":basic:v2")
+    assert team.coordinator.app.sync.sync_now().not_accepted == ()  # only one device rotates
+    worker.app.sync.sync_now()
+    team.coordinator.app.sync.sync_now()
+    assert "After the consent ended." in [c.note for c in team.coordinator.app.records.person_record(case_id).contacts]
+    reader.app.sync.sync_now()
+    assert rows_of(reader, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+
+
+def test_screens_a_worker_records_consent_and_withdraws_and_the_partner_sees_who_shared(
+    team: Team, partner: Partner
+) -> None:
+    worker = team.worker
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    worker.app.sync.sync_now()
+    desk = AppState(worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+    probation = AppState(partner.worker.app, default_server_url=SERVER_URL, device_name="Olu's phone")
+    notices: list[Notice] = []
+    probation.on_notice = notices.append
+
+    async def scenario() -> None:
+        await desk.start()
+        await desk.open_person(case_id)
+        assert desk.sharing is not None
+        assert desk.sharing.statements == ()
+        [entry] = desk.sharing.directory
+        desk.start_recording_consent()
+        assert desk.screen is Screen.RECORD_CONSENT
+        await desk.record_consent(
+            recipients=[entry.org_id], tiers=["basic"], purposes="Supervision", explained=False,
+            consequences_explained=True, recorded_how="signed_form", consent_date=today(), review_date=today(30),
+        )  # fmt: skip
+        assert "explained" in desk.form_problems
+        assert desk.screen is Screen.RECORD_CONSENT
+        await desk.record_consent(
+            recipients=[entry.org_id], tiers=["basic"], purposes="Supervision", explained=True,
+            consequences_explained=True, recorded_how="signed_form", consent_date=today(), review_date=today(30),
+        )  # fmt: skip
+        assert desk.screen is Screen.PERSON
+        assert desk.sharing is not None
+        [statement] = desk.sharing.statements
+        assert statement.startswith(f"{PARTNER} can see basic details since ")
+
+        await probation.start()
+        await probation.sync_now()
+        assert [(p.name, p.shared_by) for p in probation.people] == [("Dean Walsh", "Test Outreach")]
+        await probation.open_person(case_id)
+        assert probation.record is not None
+        assert probation.record.shared_by == "Test Outreach"
+        assert probation.sharing is None  # the partner does not manage the owner's sharing
+
+        [share] = desk.sharing.active
+        await desk.withdraw_share(share.share_id, share.partner_org_name)
+        assert desk.sharing is not None
+        assert desk.sharing.statements == ()
+        await probation.sync_now()
+        assert probation.screen is Screen.CASELOAD
+        assert probation.people == []
+        assert any("no longer on this phone" in notice.text for notice in notices)
+
+    asyncio.run(scenario())
