@@ -362,6 +362,8 @@ def _keep_handler(state: AppState, field_name: str, value: str | None, conflict_
 
 
 def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
+    # A person another organisation shares with ours is read only here.
+    read_only = state.record is not None and state.record.shared_by is not None
     value = view.value if view.value is not None else "—"
     if view.name == "release_at" and view.value:
         value = _release_text(view.value).removeprefix("Release ")
@@ -373,14 +375,20 @@ def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
                     spacing=2,
                     expand=True,
                 ),
-                ft.IconButton(
-                    icon=ft.Icon(ft.Icons.EDIT_OUTLINED, semantics_label=f"Edit {view.label}"),
-                    on_click=lambda _: _edit_dialog(state, page, view),
+                *(
+                    []
+                    if read_only
+                    else [
+                        ft.IconButton(
+                            icon=ft.Icon(ft.Icons.EDIT_OUTLINED, semantics_label=f"Edit {view.label}"),
+                            on_click=lambda _: _edit_dialog(state, page, view),
+                        )
+                    ]
                 ),
             ]
         )
     ]
-    for conflict in view.conflicts:
+    for conflict in () if read_only else view.conflicts:
         earlier, later = conflict.earlier, conflict.later
         rows.append(
             ft.Container(
