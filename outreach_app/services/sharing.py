@@ -180,6 +180,20 @@ class SharingService:
             raise NotReady("Only a coordinator can see the list of shares made without consent.")
         return list(self._online(lambda api: api.shares_without_consent()).shares)
 
+    def without_consent_lines(self, names: dict[str, str]) -> list[str]:
+        """Each share made without consent in plain words, with the reason and who decided
+        (from the encrypted record on this phone); ``names``: case id -> the person's name."""
+        lines = []
+        for share in self.without_consent():
+            record = next((r for r in self.consent_records(share.case_id) if r.record_id == share.record_id), None)
+            text = f"{names.get(share.case_id, 'Someone')}: {describe_share(share)}"
+            if not share.active:
+                text += " (ended)"
+            if record is not None:
+                text += f". Reason: {record.reason}. Decided by {record.decided_by}"
+            lines.append(text)
+        return lines
+
     # --- giving and withdrawing ----------------------------------------------------------------
 
     def record_consent(

@@ -139,6 +139,8 @@ class AppState:
         self.sync_status: SyncStatus | None = None
         self.devices: list[RegisteredDevice] = []
         self.audit_events: list[AuditEvent] = []
+        # Coordinators: shares made without consent, in plain words (shown with the audit trail).
+        self.without_consent: list[str] = []
         # The server asked for the password again; unsaved forms stay open until the worker chooses.
         self.session_expired = False
         self.on_screen: Callable[[], None] = lambda: None
@@ -647,6 +649,11 @@ class AppState:
         ]
         # The server's trail and the record views this phone can read, newest first.
         self.audit_events = sorted([*events, *opened], key=lambda event: event.at_ms, reverse=True)
+        names = {person.case_id: person.name or "Someone" for person in self.people}
+        try:
+            self.without_consent = await self._run(lambda: self.gatepost.sharing.without_consent_lines(names))
+        except AppError:
+            self.without_consent = []
         self.screen = Screen.AUDIT
         self.on_screen()
 

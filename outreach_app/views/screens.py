@@ -1002,8 +1002,12 @@ def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
         )
         for event in state.audit_events
     ]
+    shared: list[ft.Control] = []
+    if state.without_consent:
+        shared = [section("Shared without consent"), *(ft.Text(line, size=15) for line in state.without_consent)]
     return screen(
         ft.Row([back_button(back), heading("Audit trail")]),
+        *shared,
         ft.Text(
             "Who signed in, sent and received changes, and signed devices out, newest first. "
             "The server keeps this trail tamper-evident.",

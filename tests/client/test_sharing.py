@@ -208,6 +208,10 @@ def test_sharing_without_consent_records_the_basis_and_is_listed_for_the_coordin
     )  # fmt: skip
     listed = coordinator.app.sharing.without_consent()
     assert [(s.case_id, s.basis) for s in listed] == [(case_id, "statutory_duty")]
+    coordinator.app.sync.sync_now()  # the reason and who decided are in the encrypted record
+    [line] = coordinator.app.sharing.without_consent_lines({case_id: "Dean Walsh"})
+    assert line.startswith(f"Dean Walsh: {PARTNER} can see basic and full details since ")
+    assert line.endswith("Reason: MAPPA level 2 meeting. Decided by Priya Coordinator")
     with pytest.raises(NotReady, match="Only a coordinator"):
         worker.app.sharing.without_consent()
     partner.worker.app.sync.sync_now()
