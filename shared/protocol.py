@@ -527,6 +527,8 @@ class ShareBasis(StrEnum):
 
 
 Tiers = Annotated[list[Tier], Field(min_length=1, max_length=2)]
+MAX_SEQ = 2**63 - 1  # sequence numbers are 64-bit on the server
+MAX_TIME_MS = 2**53  # far past any real date, and inside a 64-bit column
 
 
 class OrganisationEntry(Wire):
@@ -558,8 +560,8 @@ class ShareRequest(Wire):
     tiers: Tiers
     basis: ShareBasis
     record_id: Uuid
-    starts_at_ms: int = Field(ge=0)  # the date of the consent (or decision); not in the future
-    expires_at_ms: int | None = Field(default=None, ge=0)
+    starts_at_ms: int = Field(ge=0, le=MAX_TIME_MS)  # the date of the consent (or decision); not in the future
+    expires_at_ms: int | None = Field(default=None, ge=0, le=MAX_TIME_MS)
     key_grants: Annotated[list[KeyGrantIn], Field(min_length=1, max_length=MAX_PUSH_GRANTS)]
 
 
@@ -631,7 +633,7 @@ class SharedPullRequest(Wire):
     ``cursors``: per owning organisation, the last seq received (0 or absent: from the start).
     """
 
-    cursors: Annotated[dict[Uuid, Annotated[int, Field(ge=0)]], Field(max_length=200)] = {}
+    cursors: Annotated[dict[Uuid, Annotated[int, Field(ge=0, le=MAX_SEQ)]], Field(max_length=200)] = {}
     limit: int = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)
 
 
