@@ -13,11 +13,12 @@ server can ask of a device.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from outreach_app.errors import DeviceRevoked, NotReady, ValidationFailed
+from outreach_app.errors import DeviceRevoked, NotReady, OfflineError, ValidationFailed
 from outreach_app.ids import uuid7
 from outreach_app.services.device import Device
 from outreach_app.services.keys import seal_key_to_user, wrap_case_bundle_for_organisation
@@ -80,7 +81,8 @@ class MentorService:
         self._sync_or_raise()
         if self._sharing is not None:
             # Partner organisations still sharing the basic tier need its new key too.
-            self._sharing.seal_newest_to_partners(case_id, [Tier.BASIC])
+            with contextlib.suppress(OfflineError):
+                self._sharing.seal_newest_to_partners(case_id, [Tier.BASIC])
         return Mentors.of(listed)
 
     # --- keys ----------------------------------------------------------------------------------

@@ -310,9 +310,10 @@ class SharingService:
                             server_time_ms=reply.server_time_ms,
                         ),
                     )
-                    cursors[page.owner_org_id] = max(cursors.get(page.owner_org_id, 0), page.next)
+                    before = cursors.get(page.owner_org_id, 0)
+                    cursors[page.owner_org_id] = max(before, page.next)
                     active.extend(page.shares)
-                    more = more or (page.has_more and page.next > 0)
+                    more = more or (page.has_more and page.next > before)
                 LocalStore.put(
                     session,
                     {
@@ -382,7 +383,7 @@ class SharingService:
             problems["recipients"] = "Choose at least one organisation to share with."
         start_ms = self._day_ms(start_date, "consent_date", problems)
         expires_ms = self._day_ms(review_date, "review_date", problems) + _DAY_MS if review_date else None
-        if start_ms is not None and start_ms > self._device.now_ms():
+        if start_ms is not None and start_ms > self._device.now_ms() + _DAY_MS:  # "today" anywhere on earth
             problems["consent_date"] = "The date cannot be in the future."
         if expires_ms is not None and expires_ms <= self._device.now_ms():
             problems["review_date"] = "The review or expiry date must be after today."

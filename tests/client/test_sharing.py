@@ -74,7 +74,7 @@ def held_keys(device: TestDevice) -> set[str]:
 
 
 def test_consent_shares_the_named_tiers_and_withdrawal_purges_and_rotates(
-    team: Team, partner: Partner, server: InProcessServer, tmp_path: Path
+    team: Team, partner: Partner, server: InProcessServer, phones: Phones, tmp_path: Path
 ) -> None:
     worker = team.worker
     case_id = worker.app.records.add_person(
@@ -142,6 +142,12 @@ def test_consent_shares_the_named_tiers_and_withdrawal_purges_and_rotates(
         c.note for c in reader.app.records.person_record(case_id).contacts
     ]
 
+    # A peer mentor of the person, so the rotation below must reach them too.
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    team.coordinator.app.sync.sync_now()
+    mentor_id = team.coordinator.app.mentors.mentors(case_id).available[0].user_id
+    team.coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+
     # Withdrawal: the partner's phones delete the person at their next sync.
     [share] = shared.active
     after = worker.app.sharing.withdraw(case_id, share.share_id)
@@ -164,6 +170,11 @@ def test_consent_shares_the_named_tiers_and_withdrawal_purges_and_rotates(
         device.app.sync.sync_now()
         assert rows_of(device, case_id) == {"versions": 0, "grants": 0, "keys": 0}
         assert key_id not in held_keys(device)
+    # The mentor still assigned received the new key (sealed by the link worker's phone).
+    mentor.app.sync.sync_now()
+    assert "New address agreed with the council." in [
+        c.note for c in mentor.app.records.person_record(case_id).contacts
+    ]
     # The owner's coordinator still reads everything, the new note included.
     team.coordinator.app.sync.sync_now()
     notes = [c.note for c in team.coordinator.app.records.person_record(case_id).contacts]
@@ -179,7 +190,7 @@ def test_consent_shares_the_named_tiers_and_withdrawal_purges_and_rotates(
 
 
 def test_sharing_without_consent_records_the_basis_and_is_listed_for_the_coordinator(
-    team: Team, partner: Partner
+    team: Team, partner: Partner, phones: Phones
 ) -> None:
     worker, coordinator = team.worker, team.coordinator
     case_id = worker.app.records.add_person({"name": "Dean Walsh", "risk_summary": "Threats to a former partner"})
@@ -217,6 +228,20 @@ def test_sharing_without_consent_records_the_basis_and_is_listed_for_the_coordin
     partner.worker.app.sync.sync_now()
     seen = partner.worker.app.records.person_record(case_id)
     assert seen.field("risk_summary").value == "Threats to a former partner"
+
+    # A mentor unassigned rotates the basic key: the partner still sharing gets the new one.
+    phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    coordinator.app.sync.sync_now()
+    mentor_id = coordinator.app.mentors.mentors(case_id).available[0].user_id
+    coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    coordinator.app.mentors.unassign_mentor(case_id, mentor_id)
+    worker.app.sync.sync_now()
+    log_note(worker, case_id, "Moved to the approved premises.", Tier.BASIC)
+    worker.app.sync.sync_now()
+    partner.worker.app.sync.sync_now()
+    seen = partner.worker.app.records.person_record(case_id)
+    assert "Moved to the approved premises." in [c.note for c in seen.contacts]
+    assert seen.unreadable == ()
 
 
 def test_expiry_stops_delivery_purges_and_the_owner_rotates_the_key(

@@ -8,6 +8,7 @@ from typing import Any
 from shared.crypto import open_sealed, seal
 from shared.kinds import Tier
 from shared.protocol import (
+    KeyGrantIn,
     OrganisationDirectory,
     Role,
     RotationDue,
@@ -399,3 +400,31 @@ def test_shares_without_consent_are_listed_for_coordinators_and_audited(harness:
     problem(harness.client.post(f"/v1/sharing/shares/{share.share_id}/withdraw", json={"record_id": new_id()},
                                 headers=reader.headers), 404, "share_not_found")  # fmt: skip
     problem(harness.client.post("/v1/sharing/pull", json={"cursors": {"x": -1}}, headers=reader.headers), 422)
+
+
+def test_a_link_worker_seals_a_rotated_basic_key_to_the_persons_mentors_only(harness: Harness) -> None:
+    org = harness.new_org()
+    person = _person(harness, org)
+    worker = harness.join(org, Role.LINK_WORKER)
+    mentor = harness.join(org, Role.PEER_MENTOR)
+    unassigned = harness.join(org, Role.PEER_MENTOR)
+    colleague = harness.join(org, Role.LINK_WORKER)
+    assigned = harness.client.post(f"/v1/cases/{person}/mentors/{mentor.user_id}", headers=org.coordinator.headers)
+    assert assigned.status_code == 200, assigned.text
+
+    def sealed(to: Member, tier: Tier = Tier.BASIC) -> KeyGrantIn:
+        key_id = case_key_id(person, tier, 2)
+        return KeyGrantIn(
+            grant_id=new_id(), key_id=key_id, case_id=person, recipient_kind="user", recipient_id=to.user_id,
+            wrapped_with=f"user:{to.user_id}", wrapped=seal(to.key_pair.public_key, b"k" * 64, context=b"case"),
+        )  # fmt: skip
+
+    results = harness.push(
+        worker, grants=[sealed(mentor), sealed(unassigned), sealed(colleague), sealed(mentor, Tier.FULL)]
+    ).grant_results
+    assert [(r.status, r.reason) for r in results] == [
+        ("accepted", None),
+        ("rejected", "not_entitled"),
+        ("rejected", "not_entitled"),
+        ("rejected", "not_entitled"),
+    ]
