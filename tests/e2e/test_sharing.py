@@ -81,6 +81,7 @@ def test_a_worker_shares_with_consent_and_withdraws_and_the_partner_loses_the_pe
     expect(statement).to_be_visible(timeout=30_000)
     expect(desk.get_by_text(re.compile("the person consented, review by "))).to_have_count(1)
     shot(desk, "02-sharing")
+    expect(desk.get_by_role("button", name="Edit Prison or establishment")).to_have_count(1)
 
     probation = new_phone()
     sign_in_with_new_pin(probation, officer, PASSWORD)
