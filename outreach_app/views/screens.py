@@ -8,6 +8,7 @@ from typing import Any
 import flet as ft
 
 from outreach_app.services import (
+    ConsentEntry,
     ContactEntry,
     FieldValue,
     FieldView,
@@ -614,6 +615,8 @@ def _sharing_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
 
         controls.append(ft.Text(statement, size=16))
         controls.append(ft.Row([secondary_button(f"Withdraw sharing with {share.partner_org_name}", ask)]))
+    for entry in sharing.records:
+        controls.append(ft.Text(_consent_line(entry), size=14, color=ft.Colors.ON_SURFACE_VARIANT))
     controls.append(
         ft.Row(
             [
@@ -626,6 +629,22 @@ def _sharing_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
         )
     )
     return controls
+
+
+def _consent_line(entry: ConsentEntry) -> str:
+    """One consent record, as kept: "1 Dec 2026 - consent to Probation (basic), signed consent form, by Sam"."""
+    who = ", ".join(entry.recipients) or "an organisation"
+    tiers = " and ".join(tier.value for tier in entry.tiers)
+    if entry.action == "withdrawn":
+        text = f"{entry.consent_date} - consent withdrawn for {who}"
+    elif entry.action == "without_consent":
+        basis = LAWFUL_BASES.get(entry.lawful_basis, entry.lawful_basis).split(" (")[0].lower()
+        text = f"{entry.consent_date} - shared with {who} ({tiers}) without consent: {basis}; {entry.reason}"
+        text += f"; decided by {entry.decided_by}"
+    else:
+        how = CONSENT_RECORDED_HOW.get(entry.recorded_how, entry.recorded_how).lower()
+        text = f"{entry.consent_date} - consent to {who} ({tiers}), {how}; for {entry.purposes}"
+    return f"{text}. Recorded by {entry.author}."
 
 
 def _recipient_boxes(state: AppState) -> list[ft.Checkbox]:

@@ -80,6 +80,9 @@ def test_a_worker_shares_with_consent_and_withdraws_and_the_partner_loses_the_pe
     statement = desk.get_by_text(re.compile("^" + re.escape(f"{partner_name} can see basic details since ")))
     expect(statement).to_be_visible(timeout=30_000)
     expect(desk.get_by_text(re.compile("the person consented, review by "))).to_have_count(1)
+    expect(
+        desk.get_by_text(re.compile(re.escape(f"consent to {partner_name} (basic), signed consent form")))
+    ).to_have_count(1)
     shot(desk, "02-sharing")
     expect(desk.get_by_role("button", name="Edit Prison or establishment")).to_have_count(1)
 
