@@ -22,6 +22,7 @@ from shared.resettlement import NEED_AREAS, READINESS_ITEMS, AccommodationPlan, 
 
 __all__ = [
     "CASE_VIEW",
+    "CONSENT",
     "COORDINATORS_ONLY_KINDS",
     "ENTRY_FIELD",
     "KINDS",
@@ -78,6 +79,8 @@ class KindSpec:
     append_only: bool
     case_scoped: bool
     fields: Mapping[str, FieldSpec]
+    # An append-only kind whose entry must always be written under this tier (None: the author picks).
+    entry_tier: Tier | None = None
 
 
 def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
@@ -352,6 +355,49 @@ CASE_VIEW = KindSpec(
     ),
 )
 
+CONSENT_ACTIONS: dict[str, str] = {
+    "given": "The person consented to sharing",
+    "withdrawn": "The person withdrew their consent",
+    "without_consent": "Shared without consent on a lawful basis",
+}
+
+CONSENT_RECORDED_HOW: dict[str, str] = {
+    "signed_form": "Signed consent form",
+    "verbal": "Verbal consent, in person",
+    "phone": "Recorded by phone",
+    "electronic": "Electronic (email or text)",
+}
+
+LAWFUL_BASES: dict[str, str] = {
+    "vital_interest": "Vital interest (a risk to life or of serious harm)",
+    "statutory_duty": "Statutory duty (for example MAPPA)",
+}
+
+# Consent to share, its withdrawal, or a share made without consent on a lawful basis: always in
+# the full tier (it names who may see the person's record and why). Which organisations, tiers and
+# dates the server enforces travel apart as the share's scope (shared.protocol.ShareRequest).
+CONSENT = KindSpec(
+    name="consent",
+    label="Consent to share",
+    append_only=True,
+    case_scoped=True,
+    entry_tier=Tier.FULL,
+    fields=_fields(
+        FieldSpec("action", "What was recorded", ValueType.CHOICE, Tier.FULL, required=True, choices=CONSENT_ACTIONS),
+        FieldSpec("purposes", "Purposes of sharing", ValueType.LONG_TEXT, Tier.FULL, max_length=2000),
+        FieldSpec("explained", "What will be shared, why and with whom was explained", ValueType.BOOLEAN, Tier.FULL),
+        FieldSpec("consequences_explained", "The likely consequences were explained", ValueType.BOOLEAN, Tier.FULL),
+        FieldSpec(
+            "recorded_how", "How consent was recorded", ValueType.CHOICE, Tier.FULL, choices=CONSENT_RECORDED_HOW
+        ),
+        FieldSpec("consent_date", "Date", ValueType.DATE, Tier.FULL, required=True),
+        FieldSpec("review_date", "Review or expiry date", ValueType.DATE, Tier.FULL),
+        FieldSpec("lawful_basis", "Lawful basis", ValueType.CHOICE, Tier.FULL, choices=LAWFUL_BASES),
+        FieldSpec("reason", "Reason", ValueType.LONG_TEXT, Tier.FULL, max_length=2000),
+        FieldSpec("decided_by", "Who decided", ValueType.TEXT, Tier.FULL, max_length=120),
+    ),
+)
+
 KINDS: Mapping[str, KindSpec] = {
     spec.name: spec
     for spec in (
@@ -366,6 +412,7 @@ KINDS: Mapping[str, KindSpec] = {
         LEAD_HANDOVER,
         DIRECTORY_ENTRY,
         CASE_VIEW,
+        CONSENT,
     )
 }
 COORDINATORS_ONLY_KINDS = frozenset({CASE_VIEW.name})
@@ -386,7 +433,7 @@ def tier_allowed(kind: str, field_name: str, tier: Tier) -> bool:
     if spec is None:
         return False
     if spec.append_only:
-        return field_name == ENTRY_FIELD
+        return field_name == ENTRY_FIELD and (spec.entry_tier is None or tier == spec.entry_tier)
     field_spec = spec.fields.get(field_name)
     return field_spec is not None and field_spec.tier == tier
 
@@ -394,8 +441,10 @@ def tier_allowed(kind: str, field_name: str, tier: Tier) -> bool:
 def fixed_tier(kind: str, field_name: str) -> Tier | None:
     """The tier a field must use, or None when the author chooses (append-only kinds)."""
     spec = KINDS.get(kind)
-    if spec is None or spec.append_only:
+    if spec is None:
         return None
+    if spec.append_only:
+        return spec.entry_tier
     field_spec = spec.fields.get(field_name)
     return None if field_spec is None else field_spec.tier
 

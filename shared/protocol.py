@@ -20,6 +20,14 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     GET  /v1/audit?before=POSITION&limit=N                -> AuditPage (coordinators: the organisation's trail)
     POST /v1/sync/push                   PushRequest      -> PushResponse
     GET  /v1/sync/pull?since=SEQ&limit=N                  -> PullResponse
+    GET  /v1/organisations                                -> OrganisationDirectory (recipients to choose)
+    GET  /v1/cases/{case_id}/shares                       -> ShareList (who can see this person, and who could)
+    POST /v1/sharing/shares              ShareRequest     -> ShareInfo (consent or a lawful basis: seals tiers)
+    POST /v1/sharing/shares/{share_id}/withdraw  WithdrawShare -> RotationDue (delivery stops at once)
+    POST /v1/sharing/shares/{share_id}/rotation            -> RotationDue (claim the key rotation of an ended share)
+    POST /v1/sharing/grants              SharingGrants    -> SharingGrantsResult (rotated keys for partners)
+    GET  /v1/sharing/without-consent                      -> ShareList (coordinators: shares on a lawful basis)
+    POST /v1/sharing/pull                SharedPullRequest -> SharedPullResponse (what partners shared with us)
 
 Errors are ``application/problem+json`` bodies (``Problem``).
 """
@@ -63,8 +71,11 @@ __all__ = [
     "LoginRequest",
     "MemberAwaitingKey",
     "MentorInfo",
+    "OrganisationDirectory",
+    "OrganisationEntry",
     "OrganisationInfo",
     "OrganisationKeySetup",
+    "PartnerScope",
     "PasswordResetRequest",
     "PreloginRequest",
     "PreloginResponse",
@@ -76,9 +87,20 @@ __all__ = [
     "RegisterRequest",
     "RejectReason",
     "Role",
+    "RotationDue",
     "SessionGrant",
+    "ShareBasis",
+    "ShareInfo",
+    "ShareList",
+    "ShareRequest",
+    "SharedPage",
+    "SharedPullRequest",
+    "SharedPullResponse",
+    "SharingGrants",
+    "SharingGrantsResult",
     "UserInfo",
     "Version",
+    "WithdrawShare",
     "case_key_id",
     "org_key_id",
     "org_private_key_id",
@@ -430,10 +452,12 @@ class CaseMentors(Wire):
 
 
 class CasePurge(Wire):
-    """A case a peer mentor's devices must delete: they may no longer read it."""
+    """A case a device must delete: a peer mentor unassigned, or a share with a partner ended."""
 
     case_id: Uuid
-    reason: Literal["unassigned"] = "unassigned"
+    reason: Literal["unassigned", "sharing_ended"] = "unassigned"
+    # For an ended share whose case is still shared in other tiers: delete only these tiers.
+    tiers: list[Tier] | None = None
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -525,6 +549,152 @@ class PullResponse(Wire):
     members_awaiting_key: list[MemberAwaitingKey] = []
     # Filled for peer mentors only: cases unassigned from them, to delete from the device.
     purges: list[CasePurge] = []
+
+
+# --- sharing with partner organisations --------------------------------------------------------
+
+
+class ShareBasis(StrEnum):
+    """Why a partner organisation may see a person's record."""
+
+    CONSENT = "consent"
+    VITAL_INTEREST = "vital_interest"
+    STATUTORY_DUTY = "statutory_duty"
+
+
+Tiers = Annotated[list[Tier], Field(min_length=1, max_length=2)]
+MAX_SEQ = 2**63 - 1  # sequence numbers are 64-bit on the server
+MAX_TIME_MS = 2**53  # far past any real date, and inside a 64-bit column
+
+
+class OrganisationEntry(Wire):
+    """An organisation on this server that a person's record can be shared with."""
+
+    org_id: Uuid
+    name: str
+    public_key: str  # what case keys are sealed to (the private half is under its organisation key)
+    key_version: int
+
+
+class OrganisationDirectory(Wire):
+    organisations: list[OrganisationEntry]  # by name; never the caller's own
+
+
+class ShareRequest(Wire):
+    """Share a person's record with a partner organisation, in the named tiers.
+
+    ``record_id`` is the consent record (kind ``consent``, full tier) that says why, already pushed.
+    ``key_grants`` seal every version of each named tier's case keys to the partner organisation:
+    ``recipient_kind="organisation"``, ``recipient_id`` the partner, ``wrapped_with`` its
+    ``org-private:<partner>:vN`` key id (sealed to the public key of that key pair).
+    Delivery starts now and ends at ``expires_at_ms`` (checked by time) or a withdrawal.
+    """
+
+    share_id: Uuid
+    case_id: Uuid
+    partner_org_id: Uuid
+    tiers: Tiers
+    basis: ShareBasis
+    record_id: Uuid
+    starts_at_ms: int = Field(ge=0, le=MAX_TIME_MS)  # the date of the consent (or decision); not in the future
+    expires_at_ms: int | None = Field(default=None, ge=0, le=MAX_TIME_MS)
+    key_grants: Annotated[list[KeyGrantIn], Field(min_length=1, max_length=MAX_PUSH_GRANTS)]
+
+
+class ShareInfo(Wire):
+    """One share of one person's record with one partner organisation (the scope the server enforces)."""
+
+    share_id: Uuid
+    case_id: Uuid
+    owner_org_id: Uuid
+    owner_org_name: str
+    partner_org_id: Uuid
+    partner_org_name: str
+    tiers: list[Tier]
+    basis: ShareBasis
+    record_id: Uuid
+    starts_at_ms: int
+    expires_at_ms: int | None
+    created_at_ms: int
+    created_by_name: str
+    withdrawn_at_ms: int | None
+    withdrawal_record_id: str | None
+    active: bool  # not withdrawn and not expired, now
+
+
+class ShareList(Wire):
+    shares: list[ShareInfo]  # newest first
+    directory: list[OrganisationEntry] = []  # for a case's list: who else it could be shared with
+
+
+class WithdrawShare(Wire):
+    """``record_id``: the consent record (action withdrawn) that amends the one the share rests on."""
+
+    record_id: Uuid
+
+
+class PartnerScope(Wire):
+    """A partner organisation that still holds a share of the case, in these tiers."""
+
+    org_id: Uuid
+    name: str
+    public_key: str
+    key_version: int
+    tiers: list[Tier]
+
+
+class RotationDue(Wire):
+    """An ended share whose tiers' case keys this device should now rotate, and who gets the new ones."""
+
+    share_id: Uuid
+    case_id: Uuid
+    tiers: list[Tier]
+    mentors: list[MentorInfo]  # peer mentors assigned now (they get the new basic key)
+    partners: list[PartnerScope]  # other partners still sharing the case
+
+
+class SharingGrants(Wire):
+    """Rotated case keys sealed to partner organisations that still share the case."""
+
+    key_grants: Annotated[list[KeyGrantIn], Field(min_length=1, max_length=MAX_PUSH_GRANTS)]
+
+
+class SharingGrantsResult(Wire):
+    grant_results: list[GrantResult]
+
+
+class SharedPullRequest(Wire):
+    """A pull of what other organisations share with the caller's organisation.
+
+    ``cursors``: per owning organisation, the last seq received (0 or absent: from the start).
+    """
+
+    cursors: Annotated[dict[Uuid, Annotated[int, Field(ge=0, le=MAX_SEQ)]], Field(max_length=200)] = {}
+    limit: int = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)
+
+
+class SharedPage(Wire):
+    """One owning organisation's versions and keys for the cases it shares with the caller now.
+
+    ``shares`` are the active shares; a device deletes any case of this owner not in them (and any
+    tier of a case not named), so an expiry takes effect even on a device that was offline.
+    """
+
+    owner_org_id: Uuid
+    owner_org_name: str
+    versions: list[Version]
+    key_grants: list[KeyGrant]
+    purges: list[CasePurge]
+    shares: list[ShareInfo]
+    next: int
+    has_more: bool
+
+
+class SharedPullResponse(Wire):
+    pages: list[SharedPage]
+    server_time_ms: int
+    # For the owning side (coordinators and link workers): ended shares whose keys nobody has rotated.
+    rotations_due: list[Uuid] = []
 
 
 OrganisationKeySetup.model_rebuild()

@@ -53,6 +53,7 @@ from outreach_app.services.records import (
     PersonSummary,
     UnreadableEntry,
 )
+from outreach_app.services.sharing import CaseSharing, ConsentEntry, SharingService, describe_share
 from outreach_app.services.sync import NotAccepted, SyncReport, SyncService, SyncStatus
 from outreach_app.storage import LocalStore, StoreRebuilt
 from shared.crypto import ScryptParams
@@ -63,9 +64,11 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "Author",
+    "CaseSharing",
     "CaseloadService",
     "CaseworkService",
     "ConflictView",
+    "ConsentEntry",
     "ContactEntry",
     "ExportService",
     "FieldValue",
@@ -85,6 +88,7 @@ __all__ = [
     "Referral",
     "RegisteredDevice",
     "ReleasePlan",
+    "SharingService",
     "StoreRebuilt",
     "SubjectAccessFile",
     "SyncReport",
@@ -94,6 +98,7 @@ __all__ = [
     "TodayFollowUp",
     "TodayRelease",
     "UnreadableEntry",
+    "describe_share",
     "device_store_path",
     "store_rebuilt_message",
     "system_now_ms",
@@ -127,7 +132,8 @@ class Gatepost:
         self.casework = CaseworkService(device)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
-        self.mentors = MentorService(device, self.sync)
+        self.sharing = SharingService(device, self.sync)
+        self.mentors = MentorService(device, self.sync, self.sharing)
 
     @classmethod
     def open(

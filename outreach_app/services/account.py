@@ -128,6 +128,10 @@ _AUDIT_WORDS = {
     "pushed": "{actor} sent {what} from {device}",
     "pulled": "{actor} received {what} on {device}",
     "device_signed_out": "{actor} signed out {target}",
+    "shared": "{actor} shared a person's record with another organisation",
+    "share_withdrawn": "{actor} withdrew the sharing of a person's record",
+    "share_keys_rotated": "{actor} gave a person new keys after a share ended",
+    "partner_pulled": "{actor} of a partner organisation received {what} you share",
 }
 
 

@@ -14,6 +14,9 @@ Grant formats (only clients read them; the server stores them blind):
   takes 32-byte keys only, so ``wrapped`` is compact JSON ``{"content": <wrap envelope>,
   "tag": <wrap envelope>}``, each envelope's context naming the key id, the recipient and the part.
   Sealed to a user (a peer mentor), the 64-byte bundle goes in one ``seal`` envelope.
+- case keys shared with a partner organisation: the bundle sealed to the partner's public key
+  (``recipient_kind="organisation"``, ``wrapped_with`` = the partner's ``org-private:<id>:vN``,
+  the key pair whose private half its members hold under their organisation key).
 
 Every context binds the key id and the recipient, so a grant cannot be replayed as another key or
 for another recipient.
@@ -39,7 +42,7 @@ from shared.crypto import (
 )
 from shared.errors import CryptoError
 from shared.kinds import Tier
-from shared.protocol import KeyGrantIn, parse_case_key_id
+from shared.protocol import KeyGrantIn, org_private_key_id, parse_case_key_id
 
 __all__ = [
     "DEVICE_KEY_CONTEXT",
@@ -52,6 +55,7 @@ __all__ = [
     "new_case_bundle",
     "open_grant",
     "org_private_key_context",
+    "seal_key_to_organisation",
     "seal_key_to_user",
     "user_private_key_id",
     "wrap_case_bundle_for_organisation",
@@ -170,6 +174,21 @@ def seal_key_to_user(
     )
 
 
+def seal_key_to_organisation(
+    grant_id: str, key_id: str, bundle: bytes, org_id: str, key_version: int, public_key: bytes, case_id: str
+) -> KeyGrantIn:
+    """A grant sealing a case bundle to a partner organisation's public key."""
+    return KeyGrantIn(
+        grant_id=grant_id,
+        key_id=key_id,
+        case_id=case_id,
+        recipient_kind="organisation",
+        recipient_id=org_id,
+        wrapped_with=org_private_key_id(org_id, key_version),
+        wrapped=seal(public_key, bundle, context=grant_context(key_id, "organisation", org_id)),
+    )
+
+
 def wrap_case_bundle_for_organisation(
     grant_id: str, key_id: str, case_id: str, bundle: bytes, org_id: str, org_key_id: str, org_key: bytes
 ) -> KeyGrantIn:
@@ -206,6 +225,12 @@ def open_grant(grant: KeyGrantIn, *, user_id: str, private_key: bytes | None, ke
         if grant.key_id.startswith("org-private:"):
             # The organisation's X25519 private key, wrapped by the first coordinator's device.
             return unwrap_key(org_key, grant.wrapped, context=org_private_key_context(grant.key_id))
+        if grant.wrapped_with.startswith("org-private:"):
+            # A case shared with us by another organisation: sealed to our organisation's public key.
+            context = grant_context(grant.key_id, "organisation", grant.recipient_id)
+            material = open_sealed(org_key, grant.wrapped, context=context)
+            CaseKeys.from_bundle(grant.key_id, material)
+            return material
         try:
             parts = json.loads(grant.wrapped)
         except ValueError:

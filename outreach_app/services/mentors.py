@@ -13,14 +13,16 @@ server can ask of a device.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from outreach_app.errors import DeviceRevoked, NotReady, ValidationFailed
+from outreach_app.errors import DeviceRevoked, NotReady, OfflineError, ValidationFailed
 from outreach_app.ids import uuid7
 from outreach_app.services.device import Device
 from outreach_app.services.keys import seal_key_to_user, wrap_case_bundle_for_organisation
+from outreach_app.services.sharing import SharingService
 from outreach_app.services.sync import SyncReport, SyncService
 from outreach_app.storage.tables import KeyGrantRow
 from outreach_app.sync.transport import SyncApi
@@ -48,9 +50,10 @@ class Mentors:
 
 
 class MentorService:
-    def __init__(self, device: Device, sync: SyncService) -> None:
+    def __init__(self, device: Device, sync: SyncService, sharing: SharingService | None = None) -> None:
         self._device = device
         self._sync = sync
+        self._sharing = sharing
 
     def mentors(self, case_id: str) -> Mentors:
         """Who mentors this person and who could (coordinators; online)."""
@@ -76,6 +79,10 @@ class MentorService:
         self._rotate_basic_key(case_id)
         self._seal_basic_keys(case_id, list(listed.assigned), newest_only=True)
         self._sync_or_raise()
+        if self._sharing is not None:
+            # Partner organisations still sharing the basic tier need its new key too.
+            with contextlib.suppress(OfflineError):
+                self._sharing.seal_newest_to_partners(case_id, [Tier.BASIC])
         return Mentors.of(listed)
 
     # --- keys ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ decrypt or validate is shown as unreadable (author and time), never breaking the
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ from outreach_app.services.versions import (
     new_version,
     stamp_of,
 )
+from outreach_app.storage import StateKey
 from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
 from shared.clock import Hlc
 from shared.crypto import JsonValue
 from shared.kinds import (
     CASE_VIEW,
+    CONSENT,
     CONTACT,
     ENTRY_FIELD,
     PERSON,
@@ -153,6 +156,7 @@ class PersonRecord:
     unreadable: tuple[UnreadableEntry, ...]
     open_conflicts: tuple[ConflictView, ...]
     pending: int  # versions of this case waiting in the outbox
+    shared_by: str | None = None  # another organisation that shares this person with ours (read only)
 
     def field(self, name: str) -> FieldView:
         for view in self.fields:
@@ -170,6 +174,7 @@ class PersonSummary:
     last_contact_at: str | None
     pending: int
     open_conflicts: int
+    shared_by: str | None = None  # another organisation that shares this person with ours
 
 
 # --- the service -------------------------------------------------------------------------------
@@ -244,6 +249,7 @@ class CaseloadService:
 
         ``settles`` names open conflicts on this field that this value settles.
         """
+        self._require_own_case(case_id)
         cleaned = _clean_person_values({field: value}, require_name=False)
         value = cleaned[field]
         spec = PERSON.fields[field]
@@ -283,6 +289,7 @@ class CaseloadService:
         tier: Tier | str,
     ) -> str:
         """Log a contact (append-only: one version, field ``entry``); returns its record id."""
+        self._require_own_case(case_id)
         if isinstance(occurred_at, dt.datetime):
             occurred_at = occurred_at.replace(tzinfo=None).isoformat(timespec="minutes")
         entry: dict[str, str] = {
@@ -401,6 +408,7 @@ class CaseloadService:
             if row.case_id is not None:
                 by_case[row.case_id].append(row)
         people: list[PersonSummary] = []
+        shared_by = self.shared_by()
         for case_id, case_rows in by_case.items():
             person_rows = [row for row in case_rows if row.kind == PERSON.name and counts_in_merge(row)]
             if not person_rows:
@@ -428,6 +436,7 @@ class CaseloadService:
                     last_contact_at=last_contact,
                     pending=sum(1 for row in case_rows if row.pending),
                     open_conflicts=sum(len(state.conflicts) for state in states.values()),
+                    shared_by=shared_by.get(case_id),
                 )
             )
         people.sort(key=lambda p: (p.release_at is None, p.release_at or "", (p.name or "").casefold(), p.case_id))
@@ -511,7 +520,8 @@ class CaseloadService:
         contacts: list[ContactEntry] = []
         for row in rows:
             if row.kind != CONTACT.name:
-                if row.kind != PERSON.name and row.kind not in CASEWORK_KINDS:
+                # Consents: see SharingService; the day's work: see CaseworkService.
+                if row.kind not in (PERSON.name, CONSENT.name) and row.kind not in CASEWORK_KINDS:
                     unreadable.append(_unreadable(row, author(row), "This app does not know this kind of record."))
                 continue
             try:
@@ -551,9 +561,21 @@ class CaseloadService:
             unreadable=tuple(ordered),
             open_conflicts=tuple(conflicts),
             pending=sum(1 for row in rows if row.pending),
+            shared_by=self.shared_by().get(case_id),
         )
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def shared_by(self) -> dict[str, str]:
+        """case id -> the organisation that shares this person with ours (as last synced)."""
+        raw = self._device.store.state().get(StateKey.SHARED_WITH_US)
+        items = json.loads(raw) if raw else []
+        return {str(item["case_id"]): str(item["owner_org_name"]) for item in items if isinstance(item, dict)}
+
+    def _require_own_case(self, case_id: str) -> None:
+        owner = self.shared_by().get(case_id)
+        if owner is not None:
+            raise NotReady(f"{owner} shares this person's record with you to read: only {owner} can add to it.")
 
     def _value_or_none(self, keys: KeyChain, row: LocalVersion) -> object:
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy import select as sa_select
@@ -125,6 +125,14 @@ class _Tally:
         )
 
 
+class PartnerStep(Protocol):
+    """What other organisations share with ours, pulled after our own pull (``SharingService``)."""
+
+    def pull_shared(self, api: SyncApi, identity: Identity) -> int: ...
+
+    def rotate_due(self, api: SyncApi, identity: Identity) -> bool: ...
+
+
 class SyncService:
     def __init__(self, device: Device) -> None:
         self._device = device
@@ -132,6 +140,7 @@ class SyncService:
         # a sync that changes nothing else does not make a durable write just to move the time.
         self._recorded: tuple[bool, str | None, int | None] | None = None
         self._last_synced_at_ms: int | None = None
+        self.partner_step: PartnerStep | None = None
 
     def status(self) -> SyncStatus:
         with self._device.store.read() as session:
@@ -172,9 +181,13 @@ class SyncService:
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
                 self._pull(api, identity, tally, say)
+                if self.partner_step is not None:
+                    tally.purged += self.partner_step.pull_shared(api, identity)
                 if device.has_grants_to_open():
                     with device.store.write() as session:
                         tally.keys_opened += device.open_grants(session, identity)
+                if self.partner_step is not None and self.partner_step.rotate_due(api, identity):
+                    self._push_outbox(api, tally)
                 if self._grant_members(identity, tally):
                     say(0.9, "Sharing the organisation key with new members")
                     self._push_outbox(api, tally)
@@ -383,6 +396,13 @@ class SyncService:
                 existing.created_by_user_id = grant.created_by_user_id
                 session.add(existing)
         return new
+
+    def apply_page(self, session: Session, page: PullResponse) -> int:
+        """Apply a page of versions and grants pulled some other way (what partners share with us)."""
+        return self._apply_page(session, page)
+
+    def purge_case(self, session: Session, case_id: str) -> None:
+        self._purge_case(session, case_id)
 
     def _purge_case(self, session: Session, case_id: str) -> None:
         """Delete a case this device may no longer hold (a peer mentor unassigned from it): its

@@ -28,6 +28,7 @@ from outreach_app.errors import (
 from outreach_app.services import (
     AccountStatus,
     AuditEvent,
+    CaseSharing,
     Gatepost,
     Mentors,
     PersonRecord,
@@ -59,6 +60,8 @@ class Screen(StrEnum):
     LOG_CONTACT = "log_contact"
     DEVICES = "devices"
     AUDIT = "audit"
+    RECORD_CONSENT = "record_consent"
+    SHARE_WITHOUT_CONSENT = "share_without_consent"
 
 
 # Where an inactivity lock may take the worker back to after the PIN.
@@ -123,6 +126,8 @@ class AppState:
         self.record: PersonRecord | None = None
         # A coordinator's view of the open person's peer mentors; None when the server was unreachable.
         self.mentors: Mentors | None = None
+        # Who the open person's record is shared with (coordinators and link workers; from the server).
+        self.sharing: CaseSharing | None = None
         self.form_problems: dict[str, str] = {}
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
         self.draft: dict[str, str] = {}
@@ -134,6 +139,8 @@ class AppState:
         self.sync_status: SyncStatus | None = None
         self.devices: list[RegisteredDevice] = []
         self.audit_events: list[AuditEvent] = []
+        # Coordinators: shares made without consent, in plain words (shown with the audit trail).
+        self.without_consent: list[str] = []
         # The server asked for the password again; unsaved forms stay open until the worker chooses.
         self.session_expired = False
         self.on_screen: Callable[[], None] = lambda: None
@@ -339,7 +346,7 @@ class AppState:
         self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
-        self.mentors = None
+        self.mentors, self.sharing = None, None
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -364,7 +371,7 @@ class AppState:
     async def show_caseload(self) -> None:
         self.touch()
         self.form_problems = {}
-        self.case_id, self.record, self.mentors = None, None, None
+        self.case_id, self.record, self.mentors, self.sharing = None, None, None, None
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
@@ -387,7 +394,7 @@ class AppState:
         self.touch()
         self.form_problems, self.draft = {}, {}
         if self.case_id != case_id:
-            self.mentors = None
+            self.mentors, self.sharing = None, None
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         self.screen = Screen.PERSON
@@ -400,6 +407,104 @@ class AppState:
         if mentors != self.mentors and self.screen is Screen.PERSON and self.case_id == case_id:
             self.mentors = mentors
             self.on_screen()
+        sharing = await self._case_sharing(case_id)
+        if sharing != self.sharing and self.screen is Screen.PERSON and self.case_id == case_id:
+            self.sharing = sharing
+            self.on_screen()
+
+    async def _case_sharing(self, case_id: str) -> CaseSharing | None:
+        if self.is_mentor or self.record is None or self.record.shared_by is not None:
+            return None
+        try:
+            return await self._run(lambda: self.gatepost.sharing.case_sharing(case_id))
+        except AppError:
+            return None  # offline, or the person has not reached the server yet: the screen says so
+
+    def start_recording_consent(self, *, without_consent: bool = False) -> None:
+        self.touch()
+        self.form_problems, self.draft = {}, {}
+        self.screen = Screen.SHARE_WITHOUT_CONSENT if without_consent else Screen.RECORD_CONSENT
+        self.on_screen()
+
+    async def record_consent(
+        self,
+        *,
+        recipients: list[str],
+        tiers: list[str],
+        purposes: str,
+        explained: bool,
+        consequences_explained: bool,
+        recorded_how: str,
+        consent_date: str,
+        review_date: str,
+    ) -> None:
+        """Record the person's consent and share with the organisations they chose (online)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        self.draft = {"purposes": purposes, "recorded_how": recorded_how, "consent_date": consent_date,
+                      "review_date": review_date}  # fmt: skip
+        sharing = await self._guarded(
+            lambda: self.gatepost.sharing.record_consent(
+                case_id,
+                recipients=recipients,
+                tiers=tiers,
+                purposes=purposes,
+                explained=explained,
+                consequences_explained=consequences_explained,
+                recorded_how=recorded_how,
+                consent_date=consent_date.strip(),
+                review_date=review_date.strip(),
+            )
+        )
+        if sharing is None:
+            return
+        self.on_notice(Notice("Consent recorded. The organisations chosen receive the record at their next sync."))
+        await self.open_person(case_id)
+
+    async def share_without_consent(
+        self,
+        *,
+        recipients: list[str],
+        tiers: list[str],
+        lawful_basis: str,
+        reason: str,
+        decided_by: str,
+        decision_date: str,
+        review_date: str,
+    ) -> None:
+        """Share on a recorded lawful basis (online)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        self.draft = {"reason": reason, "decided_by": decided_by, "lawful_basis": lawful_basis,
+                      "consent_date": decision_date, "review_date": review_date}  # fmt: skip
+        sharing = await self._guarded(
+            lambda: self.gatepost.sharing.share_without_consent(
+                case_id,
+                recipients=recipients,
+                tiers=tiers,
+                lawful_basis=lawful_basis,
+                reason=reason,
+                decided_by=decided_by,
+                decision_date=decision_date.strip(),
+                review_date=review_date.strip(),
+            )
+        )
+        if sharing is None:
+            return
+        self.on_notice(Notice("Shared without consent. The coordinator sees it in the list of such shares."))
+        await self.open_person(case_id)
+
+    async def withdraw_share(self, share_id: str, partner_name: str) -> None:
+        """Withdraw a share of the open person's record (online)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        if await self._guarded(lambda: self.gatepost.sharing.withdraw(case_id, share_id)) is None:
+            return
+        self.on_notice(Notice(f"{partner_name} no longer receives this record. Their phones delete it."))
+        await self.open_person(case_id)
 
     @property
     def is_coordinator(self) -> bool:
@@ -544,13 +649,18 @@ class AppState:
         ]
         # The server's trail and the record views this phone can read, newest first.
         self.audit_events = sorted([*events, *opened], key=lambda event: event.at_ms, reverse=True)
+        names = {person.case_id: person.name or "Someone" for person in self.people}
+        try:
+            self.without_consent = await self._run(lambda: self.gatepost.sharing.without_consent_lines(names))
+        except AppError:
+            self.without_consent = []
         self.screen = Screen.AUDIT
         self.on_screen()
 
     def _after_revocation(self, revoked: DeviceRevoked) -> None:
         """This device was signed out elsewhere and has erased itself: nothing of the caseload stays on screen."""
         self.profile, self.people, self.record, self.case_id = None, [], None, None
-        self.mentors = None
+        self.mentors, self.sharing = None, None
         self.devices, self.audit_events = [], []
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN

@@ -83,6 +83,10 @@ class StateKey(StrEnum):
     SYNC_LAST_ERROR = "sync_last_error"
     # The database was damaged or missing and was rebuilt (JSON of StoreRebuilt); cleared at sign-in.
     STORE_REBUILT = "store_rebuilt"
+    # What partner organisations share with ours: a pull cursor per owning organisation (JSON
+    # {org id: seq}) and the active shares as last pulled (JSON list of ShareInfo: ids, names, dates).
+    SHARED_CURSORS = "shared_cursors"
+    SHARED_WITH_US = "shared_with_us"
 
 
 # Kept in the journal with the outbox: who the device belongs to (so a rebuilt database signs in as

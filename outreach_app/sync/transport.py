@@ -51,6 +51,7 @@ from shared.protocol import (
     Invitation,
     InvitationRequest,
     LoginRequest,
+    OrganisationDirectory,
     OrganisationInfo,
     OrganisationKeySetup,
     PasswordResetRequest,
@@ -62,7 +63,16 @@ from shared.protocol import (
     PushResponse,
     RefreshRequest,
     RegisterRequest,
+    RotationDue,
     SessionGrant,
+    SharedPullRequest,
+    SharedPullResponse,
+    ShareInfo,
+    ShareList,
+    ShareRequest,
+    SharingGrants,
+    SharingGrantsResult,
+    WithdrawShare,
 )
 
 __all__ = ["DEFAULT_TIMEOUT_S", "SyncApi", "is_allowed_server_url"]
@@ -223,6 +233,40 @@ class SyncApi:
     def unassign_mentor(self, case_id: str, user_id: str) -> CaseMentors:
         """``DELETE /v1/cases/{id}/mentors/{user id}`` (coordinators)."""
         return self._parse(CaseMentors, self._authorised("DELETE", f"/v1/cases/{case_id}/mentors/{user_id}"))
+
+    def organisations(self) -> OrganisationDirectory:
+        """``GET /v1/organisations``: who a person's record can be shared with."""
+        return self._parse(OrganisationDirectory, self._authorised("GET", "/v1/organisations"))
+
+    def case_shares(self, case_id: str) -> ShareList:
+        """``GET /v1/cases/{id}/shares``: who this person's record is shared with (and who it could be)."""
+        return self._parse(ShareList, self._authorised("GET", f"/v1/cases/{case_id}/shares"))
+
+    def create_share(self, request: ShareRequest) -> ShareInfo:
+        """``POST /v1/sharing/shares``: the scope and the sealed keys, in one transaction."""
+        return self._parse(ShareInfo, self._authorised("POST", "/v1/sharing/shares", body=request))
+
+    def withdraw_share(self, share_id: str, request: WithdrawShare) -> RotationDue:
+        """``POST /v1/sharing/shares/{id}/withdraw``."""
+        return self._parse(
+            RotationDue, self._authorised("POST", f"/v1/sharing/shares/{share_id}/withdraw", body=request)
+        )
+
+    def claim_rotation(self, share_id: str) -> RotationDue:
+        """``POST /v1/sharing/shares/{id}/rotation``: take on rotating an ended share's keys."""
+        return self._parse(RotationDue, self._authorised("POST", f"/v1/sharing/shares/{share_id}/rotation"))
+
+    def sharing_grants(self, request: SharingGrants) -> SharingGrantsResult:
+        """``POST /v1/sharing/grants``: rotated keys for the partners still sharing a person."""
+        return self._parse(SharingGrantsResult, self._authorised("POST", "/v1/sharing/grants", body=request))
+
+    def shares_without_consent(self) -> ShareList:
+        """``GET /v1/sharing/without-consent`` (coordinators)."""
+        return self._parse(ShareList, self._authorised("GET", "/v1/sharing/without-consent"))
+
+    def shared_pull(self, request: SharedPullRequest) -> SharedPullResponse:
+        """``POST /v1/sharing/pull``: what partner organisations share with ours."""
+        return self._parse(SharedPullResponse, self._authorised("POST", "/v1/sharing/pull", body=request))
 
     def push(self, request: PushRequest) -> PushResponse:
         """``POST /v1/sync/push``: idempotent per change id and grant id."""

@@ -8,6 +8,7 @@ from typing import Any
 import flet as ft
 
 from outreach_app.services import (
+    ConsentEntry,
     ContactEntry,
     FieldValue,
     FieldView,
@@ -29,7 +30,7 @@ from outreach_app.views.widgets import (
     section,
     text_button,
 )
-from shared.kinds import CONTACT_SETTINGS, CONTACT_TYPES, NOTE_BASIS, PERSON, Tier
+from shared.kinds import CONSENT_RECORDED_HOW, CONTACT_SETTINGS, CONTACT_TYPES, LAWFUL_BASES, NOTE_BASIS, PERSON, Tier
 
 TIER_CHOICES = {
     "basic": "Mentors can see this",
@@ -188,6 +189,8 @@ def _person_tile(state: AppState, person: PersonSummary) -> ft.Control:
         details.append("waiting to sync")
     if person.open_conflicts:
         details.append("needs review")
+    if person.shared_by:
+        details.append(f"Shared by {person.shared_by}")
 
     async def open_person(_: Any) -> None:
         await state.open_person(person.case_id)
@@ -360,6 +363,8 @@ def _keep_handler(state: AppState, field_name: str, value: str | None, conflict_
 
 
 def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
+    # A person another organisation shares with ours is read only here.
+    read_only = state.record is not None and state.record.shared_by is not None
     value = view.value if view.value is not None else "—"
     if view.name == "release_at" and view.value:
         value = _release_text(view.value).removeprefix("Release ")
@@ -371,14 +376,20 @@ def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
                     spacing=2,
                     expand=True,
                 ),
-                ft.IconButton(
-                    icon=ft.Icon(ft.Icons.EDIT_OUTLINED, semantics_label=f"Edit {view.label}"),
-                    on_click=lambda _: _edit_dialog(state, page, view),
+                *(
+                    []
+                    if read_only
+                    else [
+                        ft.IconButton(
+                            icon=ft.Icon(ft.Icons.EDIT_OUTLINED, semantics_label=f"Edit {view.label}"),
+                            on_click=lambda _: _edit_dialog(state, page, view),
+                        )
+                    ]
                 ),
             ]
         )
     ]
-    for conflict in view.conflicts:
+    for conflict in () if read_only else view.conflicts:
         earlier, later = conflict.earlier, conflict.later
         rows.append(
             ft.Container(
@@ -477,6 +488,9 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         # A mentor's phone never receives the full tier: no empty rows for what they may not see.
         views = [view for view in views if view.tier is Tier.BASIC]
         mentor_note = [ft.Text("You see the details a mentor may see.", size=15)]
+    if record.shared_by:
+        # Shared with us by another organisation: only what was shared arrived, and it is read only.
+        views = [view for view in views if view.value is not None]
     details = [_field_row(state, page, view) for view in views]
     timeline: list[ft.Control] = [_contact_card(entry) for entry in record.contacts]
     timeline += [_unreadable_card(entry) for entry in record.unreadable]
@@ -486,12 +500,27 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         ft.Row(
             [back_button(back), ft.Text(record.name or "Not readable", size=24, weight=ft.FontWeight.BOLD, expand=True)]
         ),
-        ft.Row([primary_button("Log contact", lambda _: state.start_logging_contact(), icon=ft.Icons.EDIT_NOTE)]),
+        *(
+            [
+                ft.Text(
+                    f"Shared with your organisation by {record.shared_by}. You can read what they share; "
+                    f"only {record.shared_by} can add to it.",
+                    size=15,
+                )
+            ]
+            if record.shared_by
+            else [
+                ft.Row(
+                    [primary_button("Log contact", lambda _: state.start_logging_contact(), icon=ft.Icons.EDIT_NOTE)]
+                )
+            ]
+        ),
         section("Contacts"),
         *timeline,
         section("Details"),
         *mentor_note,
         *details,
+        *_sharing_controls(state, page),
         *_mentor_controls(state),
         *_export_controls(state, page),
         text_button("Back", back),
@@ -544,6 +573,225 @@ def _mentor_controls(state: AppState) -> list[ft.Control]:
         labelled("Assign a mentor", picker),
         ft.Row([secondary_button("Assign mentor", assign, icon=ft.Icons.PERSON_ADD)]),
     ]
+
+
+def _sharing_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
+    """Coordinators and link workers: who outside the organisation can see this person, and why."""
+    record = state.record
+    if state.is_mentor or record is None or record.shared_by:
+        return []
+    controls: list[ft.Control] = [section("Sharing")]
+    sharing = state.sharing
+    if sharing is None:
+        return [
+            *controls,
+            ft.Text("Connect to the server (and sync this person) to see and change who their record is shared with.",
+                    size=15),
+        ]  # fmt: skip
+    if not sharing.active:
+        controls.append(ft.Text("Only your organisation can see this record.", size=15))
+    for share, statement in zip(sharing.active, sharing.statements, strict=True):
+
+        async def confirmed(_: Any, share_id: str = share.share_id, name: str = share.partner_org_name) -> None:
+            page.pop_dialog()
+            await state.withdraw_share(share_id, name)
+
+        def ask(_: Any, name: str = share.partner_org_name, do: Any = confirmed) -> None:
+            page.show_dialog(
+                ft.AlertDialog(
+                    modal=True,
+                    title=ft.Text(f"Withdraw sharing with {name}?"),
+                    content=ft.Text(
+                        f"{name} stops receiving this record at once and their phones delete it at their next "
+                        "sync. What they have already read cannot be recalled. New notes use new keys they never get.",
+                        size=16,
+                    ),
+                    actions=[
+                        ft.TextButton("Cancel", on_click=lambda _: page.pop_dialog()),
+                        ft.FilledButton("Withdraw", on_click=do),
+                    ],
+                )
+            )
+
+        controls.append(ft.Text(statement, size=16))
+        controls.append(ft.Row([secondary_button(f"Withdraw sharing with {share.partner_org_name}", ask)]))
+    for entry in sharing.records:
+        controls.append(ft.Text(_consent_line(entry), size=14, color=ft.Colors.ON_SURFACE_VARIANT))
+    controls.append(
+        ft.Row(
+            [
+                secondary_button("Record consent", lambda _: state.start_recording_consent(), icon=ft.Icons.HANDSHAKE),
+                secondary_button(
+                    "Share without consent", lambda _: state.start_recording_consent(without_consent=True)
+                ),
+            ],
+            wrap=True,
+        )
+    )
+    return controls
+
+
+def _consent_line(entry: ConsentEntry) -> str:
+    """One consent record, as kept: "1 Dec 2026 - consent to Probation (basic), signed consent form, by Sam"."""
+    who = ", ".join(entry.recipients) or "an organisation"
+    tiers = " and ".join(tier.value for tier in entry.tiers)
+    if entry.action == "withdrawn":
+        text = f"{entry.consent_date} - consent withdrawn for {who}"
+    elif entry.action == "without_consent":
+        basis = LAWFUL_BASES.get(entry.lawful_basis, entry.lawful_basis).split(" (")[0].lower()
+        text = f"{entry.consent_date} - shared with {who} ({tiers}) without consent: {basis}; {entry.reason}"
+        text += f"; decided by {entry.decided_by}"
+    else:
+        how = CONSENT_RECORDED_HOW.get(entry.recorded_how, entry.recorded_how).lower()
+        text = f"{entry.consent_date} - consent to {who} ({tiers}), {how}; for {entry.purposes}"
+    return f"{text}. Recorded by {entry.author}."
+
+
+def _recipient_boxes(state: AppState) -> list[ft.Checkbox]:
+    directory = state.sharing.directory if state.sharing is not None else ()
+    return [ft.Checkbox(label=entry.name, data=entry.org_id, value=False) for entry in directory]
+
+
+def _tier_boxes() -> list[ft.Checkbox]:
+    return [
+        ft.Checkbox(label="Basic details (name, release, goals, notes mentors may see)", data="basic", value=True),
+        ft.Checkbox(label="Full details (risk, health, date of birth, every note)", data="full", value=False),
+    ]
+
+
+def _chosen(boxes: list[ft.Checkbox]) -> list[str]:
+    return [str(box.data) for box in boxes if box.value]
+
+
+def _problem_text(state: AppState, *names: str) -> list[ft.Control]:
+    return [
+        ft.Text(state.form_problems[name], color=ft.Colors.ERROR, size=15)
+        for name in names
+        if name in state.form_problems
+    ]
+
+
+def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
+    problems, draft = state.form_problems, state.draft
+    name = state.record.name if state.record and state.record.name else "this person"
+    recipients, tiers = _recipient_boxes(state), _tier_boxes()
+    purposes = field("Purposes of sharing", value=draft.get("purposes", ""), multiline=True,
+                     error=problems.get("purposes"), hint="What the information will be used for")  # fmt: skip
+    explained = ft.Checkbox(label="I explained what will be shared, why and with whom", value=False)
+    consequences = ft.Checkbox(label="I explained the likely consequences of sharing", value=False)
+    how = choice("How consent was recorded", CONSENT_RECORDED_HOW, value=draft.get("recorded_how") or None,
+                 error=problems.get("recorded_how"))  # fmt: skip
+    today = dt.datetime.fromtimestamp(state.now_ms() / 1000).date()
+    date = field("Date of consent", value=draft.get("consent_date") or today.isoformat(), hint="YYYY-MM-DD",
+                 error=problems.get("consent_date"))  # fmt: skip
+    review = field("Review or expiry date", value=draft.get("review_date", ""), hint="YYYY-MM-DD",
+                   error=problems.get("review_date"))  # fmt: skip
+    for key, control in (
+        ("purposes", purposes),
+        ("recorded_how", how),
+        ("consent_date", date),
+        ("review_date", review),
+    ):
+        _keep(state, control, key)
+
+    async def save(_: Any) -> None:
+        await state.record_consent(
+            recipients=_chosen(recipients),
+            tiers=_chosen(tiers),
+            purposes=purposes.value or "",
+            explained=bool(explained.value),
+            consequences_explained=bool(consequences.value),
+            recorded_how=str(how.value or ""),
+            consent_date=date.value or "",
+            review_date=review.value or "",
+        )
+
+    async def back(_: Any) -> None:
+        if state.case_id:
+            await state.open_person(state.case_id)
+
+    no_one = [] if recipients else [ft.Text("There is no other organisation on this server to share with.", size=15)]
+    return screen(
+        ft.Row([back_button(back), ft.Text(f"Consent from {name}", size=22, weight=ft.FontWeight.BOLD, expand=True)]),
+        ft.Text("Tick the organisations the person agrees may see their record.", size=15),
+        section("Who may see it"),
+        *no_one,
+        *recipients,
+        *_problem_text(state, "recipients"),
+        section("What they may see"),
+        *tiers,
+        *_problem_text(state, "tiers"),
+        purposes,
+        explained,
+        *_problem_text(state, "explained"),
+        consequences,
+        *_problem_text(state, "consequences_explained"),
+        labelled("How consent was recorded", how),
+        date,
+        review,
+        ft.Row([primary_button("Record consent and share", save)]),
+        text_button("Back", back),
+    )
+
+
+def share_without_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
+    problems, draft = state.form_problems, state.draft
+    name = state.record.name if state.record and state.record.name else "this person"
+    recipients, tiers = _recipient_boxes(state), _tier_boxes()
+    basis = choice("Lawful basis", LAWFUL_BASES, value=draft.get("lawful_basis") or None,
+                   error=problems.get("lawful_basis"))  # fmt: skip
+    reason = field("Reason", value=draft.get("reason", ""), multiline=True, error=problems.get("reason"))
+    decided = field("Who decided", value=draft.get("decided_by", ""), error=problems.get("decided_by"))
+    today = dt.datetime.fromtimestamp(state.now_ms() / 1000).date()
+    date = field("Date of decision", value=draft.get("consent_date") or today.isoformat(), hint="YYYY-MM-DD",
+                 error=problems.get("consent_date"))  # fmt: skip
+    review = field("Review date (optional)", value=draft.get("review_date", ""), hint="YYYY-MM-DD",
+                   error=problems.get("review_date"))  # fmt: skip
+    for key, control in (("lawful_basis", basis), ("reason", reason), ("decided_by", decided),
+                         ("consent_date", date), ("review_date", review)):  # fmt: skip
+        _keep(state, control, key)
+
+    async def save(_: Any) -> None:
+        await state.share_without_consent(
+            recipients=_chosen(recipients),
+            tiers=_chosen(tiers),
+            lawful_basis=str(basis.value or ""),
+            reason=reason.value or "",
+            decided_by=decided.value or "",
+            decision_date=date.value or "",
+            review_date=review.value or "",
+        )
+
+    async def back(_: Any) -> None:
+        if state.case_id:
+            await state.open_person(state.case_id)
+
+    return screen(
+        ft.Row(
+            [
+                back_button(back),
+                ft.Text(f"Share {name}'s record without consent", size=22, weight=ft.FontWeight.BOLD, expand=True),
+            ]
+        ),
+        ft.Text(
+            "Only on a lawful basis: a risk to life or of serious harm (vital interest), or a statutory duty "
+            "such as MAPPA. Your coordinator sees every share made this way.",
+            size=15,
+        ),
+        section("Who may see it"),
+        *recipients,
+        *_problem_text(state, "recipients"),
+        section("What they may see"),
+        *tiers,
+        *_problem_text(state, "tiers"),
+        labelled("Lawful basis", basis),
+        reason,
+        decided,
+        date,
+        review,
+        ft.Row([primary_button("Share without consent", save)]),
+        text_button("Back", back),
+    )
 
 
 def _export_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
@@ -773,8 +1021,12 @@ def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
         )
         for event in state.audit_events
     ]
+    shared: list[ft.Control] = []
+    if state.without_consent:
+        shared = [section("Shared without consent"), *(ft.Text(line, size=15) for line in state.without_consent)]
     return screen(
         ft.Row([back_button(back), heading("Audit trail")]),
+        *shared,
         ft.Text(
             "Who signed in, sent and received changes, and signed devices out, newest first. "
             "The server keeps this trail tamper-evident.",
@@ -794,6 +1046,8 @@ SCREENS = {
     "log_contact": log_contact_screen,
     "devices": devices_screen,
     "audit": audit_screen,
+    "record_consent": record_consent_screen,
+    "share_without_consent": share_without_consent_screen,
 }
 
 __all__ = ["SCREENS"]

@@ -52,6 +52,10 @@ class AuditAction(StrEnum):
     MENTOR_ASSIGNED = "mentor_assigned"
     MENTOR_UNASSIGNED = "mentor_unassigned"
     CASE_PURGED = "case_purged"
+    SHARED = "shared"
+    SHARE_WITHDRAWN = "share_withdrawn"
+    SHARE_KEYS_ROTATED = "share_keys_rotated"
+    PARTNER_PULLED = "partner_pulled"
 
 
 def _key(ctx: ServerContext) -> bytes:

@@ -6,24 +6,25 @@ import hashlib
 import json
 
 import pydantic_core
+from pydantic import BaseModel
 
-from shared.protocol import ChangeIn, KeyGrantIn
+from shared.protocol import ChangeIn
 
 __all__ = ["canonical_json", "content_hash"]
 
 _CHANGE_FIELDS = tuple(sorted(ChangeIn.model_fields))
 
 
-def canonical_json(item: ChangeIn | KeyGrantIn) -> bytes:
-    """The canonical JSON of a change or grant: keys sorted, no spaces, UTF-8 (``json.dumps`` with
+def canonical_json(item: BaseModel) -> bytes:
+    """The canonical JSON of a change, grant or share: keys sorted, no spaces, UTF-8 (``json.dumps`` with
     ``sort_keys`` and ``ensure_ascii=False``). Stored hashes depend on these exact bytes."""
     return json.dumps(
         item.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
 
 
-def content_hash(item: ChangeIn | KeyGrantIn) -> str:
-    """SHA-256 (hex) of the canonical JSON of a change or grant exactly as the client sent it."""
+def content_hash(item: BaseModel) -> str:
+    """SHA-256 (hex) of the canonical JSON of a change, grant or share exactly as the client sent it."""
     if isinstance(item, ChangeIn):
         # Every field of a change is an id, base64, a stamp, a name, an enum, null or a list of ids:
         # ASCII with nothing to escape, so pydantic-core's compact JSON of the sorted fields is

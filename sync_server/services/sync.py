@@ -333,7 +333,10 @@ def _check_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> int | None:
     if grant.recipient_kind == "organisation":
         _check_organisation_grant(batch, grant)
         return None
-    if caller.role is not Role.COORDINATOR:
+    # A link worker who withdraws a consent rotates the person's keys and seals the new basic key to
+    # the person's mentors; every other key a member receives comes from a coordinator.
+    case_key_to_mentor = caller.role is Role.LINK_WORKER and parse_case_key_id(grant.key_id) is not None
+    if caller.role is not Role.COORDINATOR and not case_key_to_mentor:
         raise _Rejected(RejectReason.NOT_ENTITLED, "Only a coordinator can give a key to a member")
     recipient = batch.members.get(grant.recipient_id)
     if recipient is None or recipient.org_id != caller.org_id:
@@ -351,6 +354,8 @@ def _check_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> int | None:
     if parsed is None or parsed[0] != grant.case_id:
         raise _Rejected(RejectReason.WRONG_KEY, "key_id must be an organisation key or a key of the grant's case")
     _check_case_of_grant(batch, grant)
+    if case_key_to_mentor and recipient.role != Role.PEER_MENTOR.value:
+        raise _Rejected(RejectReason.NOT_ENTITLED, "A link worker can seal a person's keys to their peer mentors only")
     if recipient.role == Role.PEER_MENTOR.value:
         assigned = accounts.mentor_assigned_case_ids(batch.session, recipient.id)
         if parsed[1] is not Tier.BASIC or grant.case_id not in assigned:

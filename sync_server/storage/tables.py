@@ -26,6 +26,7 @@ __all__ = [
     "RecordRow",
     "RefreshTokenRow",
     "ServerTable",
+    "ShareRow",
     "SignInFailureRow",
     "UserRow",
     "VersionRow",
@@ -248,3 +249,39 @@ class AssignmentRow(ServerTable, table=True):
     unassigned_at_ms: int | None = Field(default=None, sa_type=BigInteger)
     unassigned_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
     unassigned_seq: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class ShareRow(ServerTable, table=True):
+    """One share of a case with a partner organisation: the consent scope the server enforces.
+
+    The owning organisation's members create it (with a consent record, or a lawful basis) and may
+    withdraw it; it also ends by time at ``expires_at_ms``. ``created_seq`` and ``withdrawn_seq``
+    come from the owning organisation's sequence, the space of the partner's cursor for this owner.
+    ``rotation_claimed_*``: which device took on rotating the shared tiers' keys after it ended.
+    """
+
+    __tablename__ = "share"
+    __table_args__ = (
+        Index("ix_share_partner_org_id_org_id", "partner_org_id", "org_id"),
+        Index("ix_share_case_id", "case_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    case_id: str = Field(max_length=36)
+    partner_org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    tiers: str = Field(max_length=20)  # "basic", "full" or "basic,full"
+    basis: str = Field(max_length=20)
+    record_id: str = Field(max_length=36)
+    starts_at_ms: int = Field(sa_type=BigInteger)
+    expires_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    created_at_ms: int = Field(sa_type=BigInteger)
+    created_by: str = Field(foreign_key="user.id", max_length=36)
+    created_seq: int = Field(sa_type=BigInteger)
+    content_hash: str = Field(max_length=64)
+    withdrawn_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    withdrawn_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    withdrawn_seq: int | None = Field(default=None, sa_type=BigInteger)
+    withdrawal_record_id: str | None = Field(default=None, max_length=36)
+    rotation_claimed_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    rotation_claimed_by: str | None = Field(default=None, foreign_key="device.id", max_length=36)
