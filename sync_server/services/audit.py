@@ -1,6 +1,6 @@
-"""The audit log: every sign-in, push, delivering pull, key grant, invitation and device sign-out is
-appended, in the same transaction as what it records, to a hash chain — one per organisation and
-one (``server``) for events of no organisation.
+"""The audit log: every sign-in, push, delivering pull, key grant, invitation, device sign-out,
+case closure, reopening, erasure and purge is appended, in the same transaction as what it
+records, to a hash chain — one per organisation and one (``server``) for events of no organisation.
 
 Each entry's hash is an HMAC, under a key derived from the server secret, of the entry and the
 previous entry's hash; the chain head (newest position and hash) is kept apart. ``verify`` detects
@@ -52,6 +52,10 @@ class AuditAction(StrEnum):
     MENTOR_ASSIGNED = "mentor_assigned"
     MENTOR_UNASSIGNED = "mentor_unassigned"
     CASE_PURGED = "case_purged"
+    CASE_CLOSED = "case_closed"
+    CASE_REOPENED = "case_reopened"
+    CASE_ERASED = "case_erased"
+    RETENTION_CHANGED = "retention_changed"
 
 
 def _key(ctx: ServerContext) -> bytes:
