@@ -26,6 +26,7 @@ from outreach_app.services.account import (
     RegisteredDevice,
     store_rebuilt_message,
 )
+from outreach_app.services.cases import CaseService, CaseState
 from outreach_app.services.device import Device
 from outreach_app.services.export import ExportService, SubjectAccessFile
 from outreach_app.services.mentors import Mentors, MentorService
@@ -50,6 +51,8 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "Author",
+    "CaseService",
+    "CaseState",
     "CaseloadService",
     "ConflictView",
     "ContactEntry",
@@ -103,6 +106,7 @@ class Gatepost:
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
         self.mentors = MentorService(device, self.sync)
+        self.cases = CaseService(device, self.sync)
 
     @classmethod
     def open(

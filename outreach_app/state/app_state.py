@@ -28,6 +28,7 @@ from outreach_app.errors import (
 from outreach_app.services import (
     AccountStatus,
     AuditEvent,
+    CaseState,
     Gatepost,
     Mentors,
     PersonRecord,
@@ -123,6 +124,8 @@ class AppState:
         self.record: PersonRecord | None = None
         # A coordinator's view of the open person's peer mentors; None when the server was unreachable.
         self.mentors: Mentors | None = None
+        # A coordinator's view of whether the open person's case is closed; None when unreachable.
+        self.case_state: CaseState | None = None
         self.form_problems: dict[str, str] = {}
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
         self.draft: dict[str, str] = {}
@@ -339,7 +342,7 @@ class AppState:
         self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
-        self.mentors = None
+        self.mentors, self.case_state = None, None
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -364,7 +367,7 @@ class AppState:
     async def show_caseload(self) -> None:
         self.touch()
         self.form_problems = {}
-        self.case_id, self.record, self.mentors = None, None, None
+        self.case_id, self.record, self.mentors, self.case_state = None, None, None, None
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
@@ -387,7 +390,7 @@ class AppState:
         self.touch()
         self.form_problems, self.draft = {}, {}
         if self.case_id != case_id:
-            self.mentors = None
+            self.mentors, self.case_state = None, None
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         self.screen = Screen.PERSON
@@ -397,8 +400,10 @@ class AppState:
             await self._run(lambda: self.gatepost.records.note_case_viewed(case_id))
         # Mentors come from the server (coordinators): shown when they arrive, if still on this record.
         mentors = await self._case_mentors(case_id)
-        if mentors != self.mentors and self.screen is Screen.PERSON and self.case_id == case_id:
-            self.mentors = mentors
+        case_state = await self._case_state(case_id)
+        changed = (mentors, case_state) != (self.mentors, self.case_state)
+        if changed and self.screen is Screen.PERSON and self.case_id == case_id:
+            self.mentors, self.case_state = mentors, case_state
             self.on_screen()
 
     @property
@@ -416,6 +421,67 @@ class AppState:
             return await self._run(lambda: self.gatepost.mentors.mentors(case_id))
         except AppError:
             return None  # offline, or the person has not reached the server yet: the screen says so
+
+    async def _case_state(self, case_id: str) -> CaseState | None:
+        if not self.is_coordinator:
+            return None
+        try:
+            return await self._run(lambda: self.gatepost.cases.status(case_id))
+        except AppError:
+            return None  # offline, or not on the server yet: the screen says so
+
+    # --- closing and erasing (coordinators; online) --------------------------------------------
+
+    async def close_case(self) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        closed = await self._guarded(lambda: self.gatepost.cases.close_case(case_id))
+        if closed is None:
+            return
+        self.case_state = closed
+        self.on_notice(Notice(f"Case closed. It is kept {closed.retention_days} days, then erased."))
+        await self.open_person(case_id)
+
+    async def reopen_case(self) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        reopened = await self._guarded(lambda: self.gatepost.cases.reopen_case(case_id))
+        if reopened is None:
+            return
+        self.case_state = reopened
+        self.on_notice(Notice("Case reopened. It is kept until it is closed again."))
+        await self.open_person(case_id)
+
+    async def erase_record(self) -> None:
+        """Erase the open person's record everywhere (the view has asked for confirmation)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        name = self.record.name if self.record is not None and self.record.name else "The person"
+        if await self._guarded(lambda: self.gatepost.cases.erase_case(case_id)) is None:
+            return
+        await self.show_caseload()
+        await self.refresh_sync_status()
+        self.on_notice(
+            Notice(
+                f"{name}'s record was erased from the server and this phone. "
+                "Other phones delete it at their next sync."
+            )
+        )
+
+    async def set_retention_days(self, days_text: str) -> None:
+        text = days_text.strip()
+        if not text.isdigit():
+            return self._problems({"retention_days": "Give the number of days, for example 2192 for six years."})
+        days = await self._guarded(lambda: self.gatepost.cases.set_retention_days(int(text)))
+        if days is None:
+            return
+        self.form_problems = {}
+        self.on_notice(Notice(f"Closed cases are now kept {days} days, then erased."))
+        if self.case_id is not None:
+            await self.open_person(self.case_id)
 
     async def assign_mentor(self, user_id: str | None) -> None:
         """Assign a peer mentor to the open person (coordinators; online)."""
@@ -550,7 +616,7 @@ class AppState:
     def _after_revocation(self, revoked: DeviceRevoked) -> None:
         """This device was signed out elsewhere and has erased itself: nothing of the caseload stays on screen."""
         self.profile, self.people, self.record, self.case_id = None, [], None, None
-        self.mentors = None
+        self.mentors, self.case_state = None, None
         self.devices, self.audit_events = [], []
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
@@ -610,6 +676,17 @@ class AppState:
                 self.on_notice(
                     Notice(f"The server did not accept {len(report.not_accepted)} change(s); see the record.", True)
                 )
+            if report.erased:
+                people = "person's record" if report.erased == 1 else "people's records"
+                self.on_notice(Notice(f"A coordinator erased {report.erased} {people}: deleted from this phone."))
+            if report.dropped:
+                self.on_notice(
+                    Notice(
+                        f"{report.dropped} unsent change(s) about a person no longer on this phone were deleted "
+                        "with their record (it was erased, or you no longer work with them).",
+                        is_error=True,
+                    )
+                )
             if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
             elif self.screen is Screen.CASELOAD:
@@ -635,8 +712,9 @@ class AppState:
                 self.on_notice(Notice("This person is no longer on this phone."))
             return
         mentors = await self._case_mentors(case_id)
+        case_state = await self._case_state(case_id)
         if self.screen is Screen.PERSON and self.case_id == case_id:
-            self.record, self.mentors = record, mentors
+            self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()
 
     async def auto_sync_forever(self) -> None:

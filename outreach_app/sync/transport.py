@@ -42,7 +42,9 @@ from shared.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     AuditPage,
+    CaseErased,
     CaseMentors,
+    CaseStatus,
     DeviceInfo,
     DeviceList,
     Health,
@@ -60,6 +62,7 @@ from shared.protocol import (
     PushResponse,
     RefreshRequest,
     RegisterRequest,
+    RetentionPolicy,
     SessionGrant,
 )
 
@@ -213,6 +216,30 @@ class SyncApi:
     def unassign_mentor(self, case_id: str, user_id: str) -> CaseMentors:
         """``DELETE /v1/cases/{id}/mentors/{user id}`` (coordinators)."""
         return self._parse(CaseMentors, self._authorised("DELETE", f"/v1/cases/{case_id}/mentors/{user_id}"))
+
+    def case_status(self, case_id: str) -> CaseStatus:
+        """``GET /v1/cases/{id}`` (coordinators): closed or open, and when retention runs out."""
+        return self._parse(CaseStatus, self._authorised("GET", f"/v1/cases/{case_id}"))
+
+    def close_case(self, case_id: str) -> CaseStatus:
+        """``POST /v1/cases/{id}/close`` (coordinators)."""
+        return self._parse(CaseStatus, self._authorised("POST", f"/v1/cases/{case_id}/close"))
+
+    def reopen_case(self, case_id: str) -> CaseStatus:
+        """``POST /v1/cases/{id}/reopen`` (coordinators)."""
+        return self._parse(CaseStatus, self._authorised("POST", f"/v1/cases/{case_id}/reopen"))
+
+    def erase_case(self, case_id: str) -> CaseErased:
+        """``POST /v1/cases/{id}/erase`` (coordinators): cannot be undone."""
+        return self._parse(CaseErased, self._authorised("POST", f"/v1/cases/{case_id}/erase"))
+
+    def retention(self) -> RetentionPolicy:
+        """``GET /v1/org/retention`` (coordinators)."""
+        return self._parse(RetentionPolicy, self._authorised("GET", "/v1/org/retention"))
+
+    def set_retention(self, policy: RetentionPolicy) -> RetentionPolicy:
+        """``PUT /v1/org/retention`` (coordinators)."""
+        return self._parse(RetentionPolicy, self._authorised("PUT", "/v1/org/retention", body=policy))
 
     def push(self, request: PushRequest) -> PushResponse:
         """``POST /v1/sync/push``: idempotent per change id and grant id."""
