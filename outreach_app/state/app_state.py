@@ -42,7 +42,7 @@ from outreach_app.services import (
 )
 from shared.protocol import Role
 
-__all__ = ["AppState", "Notice", "Screen", "sync_status_text", "time_ago"]
+__all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time_ago"]
 
 T = TypeVar("T")
 
@@ -84,6 +84,14 @@ def sync_status_text(status: SyncStatus, *, syncing: bool, now_ms: int) -> str:
     if status.last_synced_at_ms is None:
         return "Not synced yet"
     return f"Synced {time_ago(status.last_synced_at_ms, now_ms)}"
+
+
+def kept_for(days: int) -> str:
+    """ "2192 days (about 6 years)", "30 days"."""
+    if days < 365:
+        return f"{days} day{'s' if days != 1 else ''}"
+    years = round(days / 365.25)
+    return f"{days} days (about {years} year{'s' if years != 1 else ''})"
 
 
 def time_ago(then_ms: int, now_ms: int) -> str:
@@ -143,6 +151,8 @@ class AppState:
         self.on_sync_bar: Callable[[], None] = lambda: None
         self.on_notice: Callable[[Notice], None] = lambda notice: None
         self._sync_lock = asyncio.Lock()
+        # The last sync deleted a record a coordinator erased (said when the open record goes).
+        self._erased_in_last_sync = False
         # Inactivity lock: what the worker last did, and where to take them back after the PIN.
         self.lock_after_ms = lock_after_seconds * 1000
         self.last_activity_ms = now_ms()
@@ -440,7 +450,7 @@ class AppState:
         if closed is None:
             return
         self.case_state = closed
-        self.on_notice(Notice(f"Case closed. It is kept {closed.retention_days} days, then erased."))
+        self.on_notice(Notice(f"Case closed. It is kept {kept_for(closed.retention_days)}, then erased."))
         await self.open_person(case_id)
 
     async def reopen_case(self) -> None:
@@ -479,7 +489,7 @@ class AppState:
         if days is None:
             return
         self.form_problems = {}
-        self.on_notice(Notice(f"Closed cases are now kept {days} days, then erased."))
+        self.on_notice(Notice(f"Closed cases are now kept {kept_for(days)}, then erased."))
         if self.case_id is not None:
             await self.open_person(self.case_id)
 
@@ -687,6 +697,7 @@ class AppState:
                         is_error=True,
                     )
                 )
+            self._erased_in_last_sync = report.erased > 0
             if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
             elif self.screen is Screen.CASELOAD:
@@ -709,7 +720,10 @@ class AppState:
             # No longer on this phone (a peer mentor was unassigned from the person).
             if self.screen is Screen.PERSON and self.case_id == case_id:
                 await self.show_caseload()
-                self.on_notice(Notice("This person is no longer on this phone."))
+                if self._erased_in_last_sync:
+                    self.on_notice(Notice("A coordinator erased this person's record: it is no longer on this phone."))
+                else:
+                    self.on_notice(Notice("This person is no longer on this phone."))
             return
         mentors = await self._case_mentors(case_id)
         case_state = await self._case_state(case_id)

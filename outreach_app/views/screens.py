@@ -15,7 +15,7 @@ from outreach_app.services import (
     RegisteredDevice,
     UnreadableEntry,
 )
-from outreach_app.state import AppState, time_ago
+from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.widgets import (
     back_button,
     choice,
@@ -627,7 +627,7 @@ def _case_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
         )
         toggle = secondary_button("Reopen case", reopen, icon=ft.Icons.LOCK_OPEN)
     else:
-        status = f"Case open. Once closed, the record is kept {case_state.retention_days} days, then erased."
+        status = f"Case open. Once closed, the record is kept {kept_for(case_state.retention_days)}, then erased."
         toggle = secondary_button("Close case", close, icon=ft.Icons.LOCK)
     days = field(
         "Keep closed cases (days)",

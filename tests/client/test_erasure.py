@@ -147,6 +147,7 @@ def test_screens_coordinator_closes_and_erases_and_the_worker_loses_the_record(t
         assert pocket.screen is Screen.CASELOAD
         assert pocket.people == []
         assert any("erased 1 person's record" in notice.text for notice in pocket_notices)
+        assert pocket_notices[-1].text == "A coordinator erased this person's record: it is no longer on this phone."
         assert not any(key.startswith(f"case:{case_id}:") for key in _keys_of(team.worker))
 
     asyncio.run(scenario())
