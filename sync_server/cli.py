@@ -219,6 +219,13 @@ def purge(
             reason = "retention"
         for case_id in targets:
             if dry_run:
+                try:
+                    with Session(engine) as session:
+                        cases.check_erasable(session, case_id)
+                except ApiError as error:
+                    failed += 1
+                    typer.echo(f"would not erase {case_id}: {error.detail}", err=True)
+                    continue
                 typer.echo(f"would erase {case_id}")
                 continue
             # One transaction per case: a failure leaves every other erasure whole.
@@ -237,7 +244,7 @@ def purge(
     finally:
         engine.dispose()
     verb = "would erase" if dry_run else "erased"
-    typer.echo(f"purge: {verb}={len(targets) if dry_run else erased} failed={failed}")
+    typer.echo(f"purge: {verb}={len(targets) - failed if dry_run else erased} failed={failed}")
     if failed:
         raise typer.Exit(1)
 

@@ -29,6 +29,7 @@ from sync_server.storage.tables import CaseStateRow, OrganisationRow
 __all__ = [
     "DueCase",
     "case_status",
+    "check_erasable",
     "close_case",
     "due_cases",
     "erase_case",
@@ -127,6 +128,14 @@ def due_cases(ctx: ServerContext, session: Session) -> list[DueCase]:
     return [
         DueCase(case_id, org_id, closed) for case_id, org_id, closed in storage.due_for_erasure(session, ctx.now_ms())
     ]
+
+
+def check_erasable(session: Session, case_id: str) -> None:
+    """Raise the problem ``erase_case_as_admin`` would raise for this case, if any (a dry run)."""
+    located = _locate(session, case_id)
+    if located is None:
+        raise NotFound("case_not_found", f"There is no person with the id {case_id} on this server")
+    _require_live_case(session, located, case_id)
 
 
 def erase_case_as_admin(ctx: ServerContext, session: Session, case_id: str, *, reason: str) -> CaseErased:

@@ -276,6 +276,9 @@ def test_cli_purge_erases_cases_past_retention(cli_env: None, harness: Harness) 
     assert due not in runner.invoke(cli, ["purge", "--dry-run"]).output  # erased once
 
     # --case erases one case now, open or not, after asking (or with --yes).
+    planned = runner.invoke(cli, ["purge", "--case", still_open, "--dry-run"])
+    assert planned.exit_code == 0, planned.output
+    assert f"would erase {still_open}" in planned.output
     assert runner.invoke(cli, ["purge", "--case", still_open], input="n\n").exit_code == 1
     assert _rows_of(harness.app, still_open)["versions"] == 4
     one = runner.invoke(cli, ["purge", "--case", still_open], input="y\n")
@@ -284,6 +287,7 @@ def test_cli_purge_erases_cases_past_retention(cli_env: None, harness: Harness) 
     again = runner.invoke(cli, ["purge", "--case", still_open, "--yes"])
     assert again.exit_code == 1
     assert "was erased" in again.output
+    assert runner.invoke(cli, ["purge", "--case", still_open, "--dry-run"]).exit_code == 1
     unknown = runner.invoke(cli, ["purge", "--case", new_id(), "--yes"])
     assert unknown.exit_code == 1
     assert "no person" in unknown.output
