@@ -18,6 +18,12 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     GET  /v1/devices                                      -> DeviceList (your devices; a coordinator's: the team's)
     POST /v1/devices/{device_id}/revoke                   -> DeviceInfo (your own device, or any for coordinators)
     GET  /v1/audit?before=POSITION&limit=N                -> AuditPage (coordinators: the organisation's trail)
+    GET  /v1/cases/{case_id}                              -> CaseStatus (coordinators: closed? erased when?)
+    POST /v1/cases/{case_id}/close                        -> CaseStatus (coordinators: retention starts)
+    POST /v1/cases/{case_id}/reopen                       -> CaseStatus (coordinators)
+    POST /v1/cases/{case_id}/erase                        -> CaseErased (coordinators: cannot be undone)
+    GET  /v1/org/retention                                -> RetentionPolicy (coordinators)
+    PUT  /v1/org/retention               RetentionPolicy  -> RetentionPolicy (coordinators)
     POST /v1/sync/push                   PushRequest      -> PushResponse
     GET  /v1/sync/pull?since=SEQ&limit=N                  -> PullResponse
     GET  /v1/organisations                                -> OrganisationDirectory (recipients to choose)
@@ -46,16 +52,21 @@ from shared.clock import is_valid_hlc
 from shared.kinds import Tier
 
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
     "MAX_PULL_LIMIT",
     "MAX_PUSH_CHANGES",
     "MAX_PUSH_GRANTS",
+    "MAX_RETENTION_DAYS",
+    "MIN_RETENTION_DAYS",
     "PROTOCOL_HEADER",
     "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AuditEntry",
     "AuditPage",
+    "CaseErased",
     "CaseMentors",
     "CasePurge",
+    "CaseStatus",
     "ChangeIn",
     "ChangeResult",
     "ChangeStatus",
@@ -86,6 +97,7 @@ __all__ = [
     "RefreshRequest",
     "RegisterRequest",
     "RejectReason",
+    "RetentionPolicy",
     "Role",
     "RotationDue",
     "SessionGrant",
@@ -117,6 +129,12 @@ DEFAULT_PULL_LIMIT = 500
 # Base64 text of one encrypted field: a long contact note plus AES-GCM overhead fits well inside.
 MAX_CIPHERTEXT_CHARS = 48_000
 MAX_ENVELOPE_CHARS = 4_000
+# How long a closed case is kept before ``outreach-server purge`` erases it: six years, the period
+# UK guidance most often gives for case records of adults; 2,192 days is at least six calendar
+# years whatever the leap years. Each organisation's coordinators may change it.
+DEFAULT_RETENTION_DAYS = 2_192
+MIN_RETENTION_DAYS = 1
+MAX_RETENTION_DAYS = 36_525  # a hundred years
 
 
 class Wire(BaseModel):
@@ -452,12 +470,44 @@ class CaseMentors(Wire):
 
 
 class CasePurge(Wire):
-    """A case a device must delete: a peer mentor unassigned, or a share with a partner ended."""
+    """A case a device must delete with its keys: a peer mentor was unassigned from it (``unassigned``),
+    it was erased for the whole organisation (``erased``), or a share with a partner ended
+    (``sharing_ended``)."""
 
     case_id: Uuid
-    reason: Literal["unassigned", "sharing_ended"] = "unassigned"
+    reason: Literal["unassigned", "erased", "sharing_ended"] = "unassigned"
     # For an ended share whose case is still shared in other tiers: delete only these tiers.
     tiers: list[Tier] | None = None
+
+
+# --- closing, retention and erasure ----------------------------------------------------------
+
+
+class CaseStatus(Wire):
+    """What the server knows of a person's case: whether it is closed, and when retention ends."""
+
+    case_id: Uuid
+    closed_at_ms: int | None = None
+    retention_days: int
+    # When ``outreach-server purge`` may erase it (closed_at_ms + retention); None while open.
+    erase_after_ms: int | None = None
+
+
+class CaseErased(Wire):
+    """An erasure: how many of the case's rows the server deleted (it keeps only a tombstone)."""
+
+    case_id: Uuid
+    erased_at_ms: int
+    versions: int
+    records: int
+    key_grants: int
+    assignments: int
+
+
+class RetentionPolicy(Wire):
+    """How many days after a case is closed it is kept before it is erased."""
+
+    retention_days: int = Field(ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS)
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -515,6 +565,7 @@ class RejectReason(StrEnum):
     APPEND_ONLY = "append_only"
     NOT_ENTITLED = "not_entitled"
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
+    CASE_ERASED = "case_erased"
 
 
 class ChangeResult(Wire):
@@ -547,7 +598,7 @@ class PullResponse(Wire):
     server_time_ms: int
     # Filled for coordinators only: members whose devices cannot read yet.
     members_awaiting_key: list[MemberAwaitingKey] = []
-    # Filled for peer mentors only: cases unassigned from them, to delete from the device.
+    # Cases to delete from the device: unassigned from a peer mentor, or erased (every device).
     purges: list[CasePurge] = []
 
 

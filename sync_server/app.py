@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from shared.protocol import PROTOCOL_VERSION
 from sync_server.api.middleware import RequestGuard
 from sync_server.api.problems import install_problem_handlers
-from sync_server.api.routes import audit, auth, devices, health, organisation, sharing, sync
+from sync_server.api.routes import audit, auth, cases, devices, health, organisation, sharing, sync
 from sync_server.context import Clock, ServerContext, system_clock_ms
 from sync_server.services.tokens import TokenService, load_signing_key
 from sync_server.settings import ServerSettings
@@ -57,6 +57,6 @@ def create_app(settings: ServerSettings | None = None, *, clock: Clock | None = 
     app.state.context = ServerContext(settings=settings, clock=clock or system_clock_ms)
     install_problem_handlers(app)
     app.add_middleware(RequestGuard, max_request_bytes=settings.max_request_bytes)
-    for module in (health, auth, organisation, devices, audit, sync, sharing):
+    for module in (health, auth, organisation, cases, devices, audit, sync, sharing):
         app.include_router(module.router)
     return app

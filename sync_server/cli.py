@@ -5,6 +5,8 @@
     outreach-server init-org NAME --coordinator-email EMAIL
     outreach-server invite --org NAME --role ROLE [--email EMAIL]
     outreach-server audit verify
+    outreach-server retention --org NAME [--days N]
+    outreach-server purge [--case ID] [--dry-run] [--yes]
 
 Configuration comes from ``OUTREACH_*`` environment variables (see ``sync_server.settings``).
 """
@@ -154,6 +156,97 @@ def invite(
     finally:
         engine.dispose()
     _print_invitation(invitation)
+
+
+@app.command()
+def retention(
+    org: Annotated[str, typer.Option("--org", help="Organisation name")],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Set the days a closed case is kept (default 2192, six years)")
+    ] = None,
+) -> None:
+    """Show or set how long an organisation keeps a case after it is closed."""
+    from sync_server.services import cases
+
+    settings = _settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            kept = cases.set_retention_by_org_name(ServerContext(settings), session, org, days)
+    except ApiError as error:
+        typer.echo(error.detail, err=True)
+        raise typer.Exit(1) from None
+    except ValidationError:
+        typer.echo("--days must be between 1 and 36525", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{org}: a closed case is kept {kept} days, then erased by `outreach-server purge`.")
+
+
+@app.command()
+def purge(
+    case: Annotated[
+        str | None, typer.Option("--case", help="Erase this one case now, whether or not its retention has run out")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be erased; change nothing")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before erasing a case named with --case")] = False,
+) -> None:
+    """Erase every closed case whose retention period has run out (run it daily), or one --case.
+
+    The server deletes the case's ciphertext, keys and assignments; every device of the
+    organisation deletes the case and its keys at its next sync. It cannot be undone.
+    """
+    from sync_server.services import cases
+
+    settings = _settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    engine = make_engine(url)
+    ctx = ServerContext(settings)
+    erased = failed = 0
+    try:
+        if case is not None:
+            targets = [case]
+            reason = "admin"
+            if not dry_run and not yes:
+                typer.confirm(f"Erase case {case} from the server and every device? This cannot be undone", abort=True)
+        else:
+            with Session(engine, expire_on_commit=False) as session:
+                targets = [due.case_id for due in cases.due_cases(ctx, session)]
+            reason = "retention"
+        for case_id in targets:
+            if dry_run:
+                try:
+                    with Session(engine) as session:
+                        cases.check_erasable(session, case_id)
+                except ApiError as error:
+                    failed += 1
+                    typer.echo(f"would not erase {case_id}: {error.detail}", err=True)
+                    continue
+                typer.echo(f"would erase {case_id}")
+                continue
+            # One transaction per case: a failure leaves every other erasure whole.
+            try:
+                with Session(engine, expire_on_commit=False) as session:
+                    done = cases.erase_case_as_admin(ctx, session, case_id, reason=reason)
+            except ApiError as error:
+                failed += 1
+                typer.echo(f"not erased {case_id}: {error.detail}", err=True)
+                continue
+            erased += 1
+            typer.echo(
+                f"erased {case_id}: versions={done.versions} records={done.records} "
+                f"key_grants={done.key_grants} assignments={done.assignments}"
+            )
+    finally:
+        engine.dispose()
+    verb = "would erase" if dry_run else "erased"
+    typer.echo(f"purge: {verb}={len(targets) - failed if dry_run else erased} failed={failed}")
+    if failed:
+        raise typer.Exit(1)
 
 
 audit_app = typer.Typer(help="The hash-chained audit log.")

@@ -26,6 +26,7 @@ from outreach_app.services.account import (
     RegisteredDevice,
     store_rebuilt_message,
 )
+from outreach_app.services.cases import CaseService, CaseState
 from outreach_app.services.casework import (
     CaseworkService,
     GateOutcome,
@@ -64,7 +65,9 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "Author",
+    "CaseService",
     "CaseSharing",
+    "CaseState",
     "CaseloadService",
     "CaseworkService",
     "ConflictView",
@@ -134,6 +137,7 @@ class Gatepost:
         self.exports = ExportService(device, self.records)
         self.sharing = SharingService(device, self.sync)
         self.mentors = MentorService(device, self.sync, self.sharing)
+        self.cases = CaseService(device, self.sync)
 
     @classmethod
     def open(

@@ -132,6 +132,13 @@ _AUDIT_WORDS = {
     "share_withdrawn": "{actor} withdrew the sharing of a person's record",
     "share_keys_rotated": "{actor} gave a person new keys after a share ended",
     "partner_pulled": "{actor} of a partner organisation received {what} you share",
+    "mentor_assigned": "{actor} assigned a peer mentor to a person",
+    "mentor_unassigned": "{actor} unassigned a peer mentor from a person",
+    "case_purged": "{actor}'s {device} was told to delete a person's record",
+    "case_closed": "{actor} closed a person's case",
+    "case_reopened": "{actor} reopened a person's case",
+    "case_erased": "{actor} erased a person's record ({what} deleted from the server)",
+    "retention_changed": "{actor} changed how long closed cases are kept to {days} days",
 }
 
 
@@ -175,6 +182,7 @@ class AuditEvent:
             "target": entry.target_device_name or "a device",
             "role": str(entry.details.get("role", "member")).replace("_", " "),
             "what": _what(entry.details),
+            "days": entry.details.get("days", "?"),
         }
         return cls(position=entry.position, at_ms=entry.at_ms, action=entry.action, text=words.format(**values))
 

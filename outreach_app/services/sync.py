@@ -10,6 +10,9 @@
   Every received stamp advances the device clock.
 - Grants received are kept and opened when the device can; a coordinator's device seals the
   organisation key to each member who is waiting for it.
+- A purge in a pull page (a peer mentor unassigned, or a person's record erased) deletes the case
+  from the device with its keys and any unsent work about it, and the report says how much unsent
+  work was dropped.
 - Offline never raises (the report says so); ``SessionExpired`` and ``UpgradeRequired`` do.
 """
 
@@ -84,7 +87,9 @@ class SyncReport:
     keys_opened: int = 0
     members_given_key: int = 0
     restamped: int = 0  # versions re-stamped because this phone's clock was ahead
-    purged: int = 0  # people deleted from this phone (a peer mentor unassigned from them)
+    purged: int = 0  # people deleted from this phone (a peer mentor unassigned, or the record erased)
+    erased: int = 0  # of those, people whose record a coordinator erased and this phone held
+    dropped: int = 0  # unsent changes about purged people, deleted with them
     offline: bool = False
     message: str = ""
 
@@ -108,6 +113,8 @@ class _Tally:
     members_given_key: int = 0
     restamped: int = 0
     purged: int = 0
+    erased: int = 0
+    dropped: int = 0
     members: dict[str, MemberAwaitingKey] = field(default_factory=dict)
 
     def report(self, *, offline: bool = False, message: str = "") -> SyncReport:
@@ -120,6 +127,8 @@ class _Tally:
             members_given_key=self.members_given_key,
             restamped=self.restamped,
             purged=self.purged,
+            erased=self.erased,
+            dropped=self.dropped,
             offline=offline,
             message=message,
         )
@@ -207,9 +216,15 @@ class SyncService:
             except AppError as error:
                 self._record(offline=False, error=str(error))
                 raise
+            # Refusals of work about an erased person were dropped with it (and are counted there).
+            tally.not_accepted = [item for item in tally.not_accepted if item.reason != RejectReason.CASE_ERASED.value]
             message = "Up to date"
             if tally.not_accepted:
                 message = f"Up to date, but the server did not accept {len(tally.not_accepted)} change(s)"
+            if tally.dropped:
+                message += (
+                    f". {tally.dropped} unsent change(s) about a person no longer on this phone were deleted with them"
+                )
             self._record(offline=False, error=None, synced=True)
             say(1.0, message)
             return tally.report(message=message)
@@ -345,9 +360,12 @@ class SyncService:
             page = api.pull(cursor, limit=PULL_PAGE)
             if not _changes_nothing(page, cursor, state, device.now_ms()):
                 with device.store.write() as session:
+                    purged = [(purge.reason, *self._purge_case(session, purge.case_id)) for purge in page.purges]
                     tally.received += self._apply_page(session, page)
                     LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
                 tally.purged += len(page.purges)
+                tally.erased += sum(1 for reason, held, _ in purged if reason == "erased" and held)
+                tally.dropped += sum(dropped for _, _, dropped in purged)
             for member in page.members_awaiting_key:
                 tally.members[member.user_id] = member
             pages += 1
@@ -358,8 +376,6 @@ class SyncService:
     def _apply_page(self, session: Session, page: PullResponse) -> int:
         device = self._device
         device.learn_server_time(session, page.server_time_ms)
-        for purge in page.purges:
-            self._purge_case(session, purge.case_id)
         clock = device.clock(session)
         physical = device.physical_ms(session)
         held = _rows_by_id(session, LocalVersion, [version.change_id for version in page.versions])
@@ -402,12 +418,22 @@ class SyncService:
         return self._apply_page(session, page)
 
     def purge_case(self, session: Session, case_id: str) -> None:
+        """Delete a case another organisation no longer shares with ours (see ``_purge_case``)."""
         self._purge_case(session, case_id)
 
-    def _purge_case(self, session: Session, case_id: str) -> None:
-        """Delete a case this device may no longer hold (a peer mentor unassigned from it): its
-        versions, grants, keys and refusals, and any unsent note about it (the server would refuse it)."""
+    def _purge_case(self, session: Session, case_id: str) -> tuple[bool, int]:
+        """Delete a case this device may no longer hold (a peer mentor unassigned from it, or its
+        record erased): its versions, grants, keys and refusals, and any unsent note about it (the
+        server would refuse it). Destroying the keys leaves any stray copy of its ciphertext unreadable.
+
+        Returns whether the device held anything of the case, and how many of its versions had not
+        reached the server (unsent, or refused) and are dropped."""
         device = self._device
+        dropped = session.exec(
+            select(func.count())
+            .select_from(LocalVersion)
+            .where(LocalVersion.case_id == case_id, col(LocalVersion.acknowledged).is_(False))
+        ).one()
         outbox = [
             *session.exec(select(LocalVersion.change_id).where(LocalVersion.case_id == case_id, LocalVersion.pending)),
             *session.exec(select(KeyGrantRow.grant_id).where(KeyGrantRow.case_id == case_id, KeyGrantRow.pending)),
@@ -422,11 +448,13 @@ class SyncService:
         prefix = f"case:{case_id}:"
         session.exec(delete(KeyringEntry).where(col(KeyringEntry.key_id).startswith(prefix)))
         keys = device.require_keys()
-        for key_id in [key_id for key_id in keys.keys if key_id.startswith(prefix)]:
+        held_keys = [key_id for key_id in keys.keys if key_id.startswith(prefix)]
+        for key_id in held_keys:
             del keys.keys[key_id]
         device.plaintext_cache.clear()
         # Bulk deletes bypass the journal's bookkeeping: tell it these left the outbox.
         LocalStore.left_outbox(session, outbox)
+        return bool(change_ids or grant_ids or held_keys), int(dropped)
 
     # --- coordinators --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from outreach_app.services import (
     AccountStatus,
     AuditEvent,
     CaseSharing,
+    CaseState,
     Gatepost,
     Mentors,
     PersonRecord,
@@ -42,7 +43,7 @@ from outreach_app.services import (
 )
 from shared.protocol import Role
 
-__all__ = ["AppState", "Notice", "Screen", "sync_status_text", "time_ago"]
+__all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time_ago"]
 
 T = TypeVar("T")
 
@@ -88,6 +89,14 @@ def sync_status_text(status: SyncStatus, *, syncing: bool, now_ms: int) -> str:
     return f"Synced {time_ago(status.last_synced_at_ms, now_ms)}"
 
 
+def kept_for(days: int) -> str:
+    """ "2192 days (about 6 years)", "30 days"."""
+    if days < 365:
+        return f"{days} day{'s' if days != 1 else ''}"
+    years = round(days / 365.25)
+    return f"{days} days (about {years} year{'s' if years != 1 else ''})"
+
+
 def time_ago(then_ms: int, now_ms: int) -> str:
     """ "just now", "5 min ago", "3 h ago", "4 days ago"."""
     minutes = max(0, now_ms - then_ms) // 60_000
@@ -128,6 +137,8 @@ class AppState:
         self.mentors: Mentors | None = None
         # Who the open person's record is shared with (coordinators and link workers; from the server).
         self.sharing: CaseSharing | None = None
+        # A coordinator's view of whether the open person's case is closed; None when unreachable.
+        self.case_state: CaseState | None = None
         self.form_problems: dict[str, str] = {}
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
         self.draft: dict[str, str] = {}
@@ -147,6 +158,8 @@ class AppState:
         self.on_sync_bar: Callable[[], None] = lambda: None
         self.on_notice: Callable[[Notice], None] = lambda notice: None
         self._sync_lock = asyncio.Lock()
+        # The last sync deleted a record a coordinator erased (said when the open record goes).
+        self._erased_in_last_sync = False
         # Inactivity lock: what the worker last did, and where to take them back after the PIN.
         self.lock_after_ms = lock_after_seconds * 1000
         self.last_activity_ms = now_ms()
@@ -346,7 +359,7 @@ class AppState:
         self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
-        self.mentors, self.sharing = None, None
+        self.mentors, self.sharing, self.case_state = None, None, None
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -371,7 +384,7 @@ class AppState:
     async def show_caseload(self) -> None:
         self.touch()
         self.form_problems = {}
-        self.case_id, self.record, self.mentors, self.sharing = None, None, None, None
+        self.case_id, self.record, self.mentors, self.sharing, self.case_state = None, None, None, None, None
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
@@ -394,7 +407,7 @@ class AppState:
         self.touch()
         self.form_problems, self.draft = {}, {}
         if self.case_id != case_id:
-            self.mentors, self.sharing = None, None
+            self.mentors, self.sharing, self.case_state = None, None, None
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         self.screen = Screen.PERSON
@@ -404,8 +417,10 @@ class AppState:
             await self._run(lambda: self.gatepost.records.note_case_viewed(case_id))
         # Mentors come from the server (coordinators): shown when they arrive, if still on this record.
         mentors = await self._case_mentors(case_id)
-        if mentors != self.mentors and self.screen is Screen.PERSON and self.case_id == case_id:
-            self.mentors = mentors
+        case_state = await self._case_state(case_id)
+        changed = (mentors, case_state) != (self.mentors, self.case_state)
+        if changed and self.screen is Screen.PERSON and self.case_id == case_id:
+            self.mentors, self.case_state = mentors, case_state
             self.on_screen()
         sharing = await self._case_sharing(case_id)
         if sharing != self.sharing and self.screen is Screen.PERSON and self.case_id == case_id:
@@ -521,6 +536,67 @@ class AppState:
             return await self._run(lambda: self.gatepost.mentors.mentors(case_id))
         except AppError:
             return None  # offline, or the person has not reached the server yet: the screen says so
+
+    async def _case_state(self, case_id: str) -> CaseState | None:
+        if not self.is_coordinator:
+            return None
+        try:
+            return await self._run(lambda: self.gatepost.cases.status(case_id))
+        except AppError:
+            return None  # offline, or not on the server yet: the screen says so
+
+    # --- closing and erasing (coordinators; online) --------------------------------------------
+
+    async def close_case(self) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        closed = await self._guarded(lambda: self.gatepost.cases.close_case(case_id))
+        if closed is None:
+            return
+        self.case_state = closed
+        self.on_notice(Notice(f"Case closed. It is kept {kept_for(closed.retention_days)}, then erased."))
+        await self.open_person(case_id)
+
+    async def reopen_case(self) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        reopened = await self._guarded(lambda: self.gatepost.cases.reopen_case(case_id))
+        if reopened is None:
+            return
+        self.case_state = reopened
+        self.on_notice(Notice("Case reopened. It is kept until it is closed again."))
+        await self.open_person(case_id)
+
+    async def erase_record(self) -> None:
+        """Erase the open person's record everywhere (the view has asked for confirmation)."""
+        case_id = self.case_id
+        if case_id is None:
+            return
+        name = self.record.name if self.record is not None and self.record.name else "The person"
+        if await self._guarded(lambda: self.gatepost.cases.erase_case(case_id)) is None:
+            return
+        await self.show_caseload()
+        await self.refresh_sync_status()
+        self.on_notice(
+            Notice(
+                f"{name}'s record was erased from the server and this phone. "
+                "Other phones delete it at their next sync."
+            )
+        )
+
+    async def set_retention_days(self, days_text: str) -> None:
+        text = days_text.strip()
+        if not text.isdigit():
+            return self._problems({"retention_days": "Give the number of days, for example 2192 for six years."})
+        days = await self._guarded(lambda: self.gatepost.cases.set_retention_days(int(text)))
+        if days is None:
+            return
+        self.form_problems = {}
+        self.on_notice(Notice(f"Closed cases are now kept {kept_for(days)}, then erased."))
+        if self.case_id is not None:
+            await self.open_person(self.case_id)
 
     async def assign_mentor(self, user_id: str | None) -> None:
         """Assign a peer mentor to the open person (coordinators; online)."""
@@ -660,7 +736,7 @@ class AppState:
     def _after_revocation(self, revoked: DeviceRevoked) -> None:
         """This device was signed out elsewhere and has erased itself: nothing of the caseload stays on screen."""
         self.profile, self.people, self.record, self.case_id = None, [], None, None
-        self.mentors, self.sharing = None, None
+        self.mentors, self.sharing, self.case_state = None, None, None
         self.devices, self.audit_events = [], []
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
@@ -720,6 +796,18 @@ class AppState:
                 self.on_notice(
                     Notice(f"The server did not accept {len(report.not_accepted)} change(s); see the record.", True)
                 )
+            if report.erased:
+                people = "person's record" if report.erased == 1 else "people's records"
+                self.on_notice(Notice(f"A coordinator erased {report.erased} {people}: deleted from this phone."))
+            if report.dropped:
+                self.on_notice(
+                    Notice(
+                        f"{report.dropped} unsent change(s) about a person no longer on this phone were deleted "
+                        "with their record (it was erased, or you no longer work with them).",
+                        is_error=True,
+                    )
+                )
+            self._erased_in_last_sync = report.erased > 0
             if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
             elif self.screen is Screen.CASELOAD:
@@ -742,11 +830,15 @@ class AppState:
             # No longer on this phone (a peer mentor was unassigned from the person).
             if self.screen is Screen.PERSON and self.case_id == case_id:
                 await self.show_caseload()
-                self.on_notice(Notice("This person is no longer on this phone."))
+                if self._erased_in_last_sync:
+                    self.on_notice(Notice("A coordinator erased this person's record: it is no longer on this phone."))
+                else:
+                    self.on_notice(Notice("This person is no longer on this phone."))
             return
         mentors = await self._case_mentors(case_id)
+        case_state = await self._case_state(case_id)
         if self.screen is Screen.PERSON and self.case_id == case_id:
-            self.record, self.mentors = record, mentors
+            self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()
 
     async def auto_sync_forever(self) -> None:

@@ -44,7 +44,9 @@ from shared.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     AuditPage,
+    CaseErased,
     CaseMentors,
+    CaseStatus,
     DeviceInfo,
     DeviceList,
     Health,
@@ -63,6 +65,7 @@ from shared.protocol import (
     PushResponse,
     RefreshRequest,
     RegisterRequest,
+    RetentionPolicy,
     RotationDue,
     SessionGrant,
     SharedPullRequest,
@@ -267,6 +270,29 @@ class SyncApi:
     def shared_pull(self, request: SharedPullRequest) -> SharedPullResponse:
         """``POST /v1/sharing/pull``: what partner organisations share with ours."""
         return self._parse(SharedPullResponse, self._authorised("POST", "/v1/sharing/pull", body=request))
+    def case_status(self, case_id: str) -> CaseStatus:
+        """``GET /v1/cases/{id}`` (coordinators): closed or open, and when retention runs out."""
+        return self._parse(CaseStatus, self._authorised("GET", f"/v1/cases/{case_id}"))
+
+    def close_case(self, case_id: str) -> CaseStatus:
+        """``POST /v1/cases/{id}/close`` (coordinators)."""
+        return self._parse(CaseStatus, self._authorised("POST", f"/v1/cases/{case_id}/close"))
+
+    def reopen_case(self, case_id: str) -> CaseStatus:
+        """``POST /v1/cases/{id}/reopen`` (coordinators)."""
+        return self._parse(CaseStatus, self._authorised("POST", f"/v1/cases/{case_id}/reopen"))
+
+    def erase_case(self, case_id: str) -> CaseErased:
+        """``POST /v1/cases/{id}/erase`` (coordinators): cannot be undone."""
+        return self._parse(CaseErased, self._authorised("POST", f"/v1/cases/{case_id}/erase"))
+
+    def retention(self) -> RetentionPolicy:
+        """``GET /v1/org/retention`` (coordinators)."""
+        return self._parse(RetentionPolicy, self._authorised("GET", "/v1/org/retention"))
+
+    def set_retention(self, policy: RetentionPolicy) -> RetentionPolicy:
+        """``PUT /v1/org/retention`` (coordinators)."""
+        return self._parse(RetentionPolicy, self._authorised("PUT", "/v1/org/retention", body=policy))
 
     def push(self, request: PushRequest) -> PushResponse:
         """``POST /v1/sync/push``: idempotent per change id and grant id."""

@@ -16,7 +16,7 @@ from outreach_app.services import (
     RegisteredDevice,
     UnreadableEntry,
 )
-from outreach_app.state import AppState, time_ago
+from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.widgets import (
     back_button,
     choice,
@@ -523,6 +523,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         *_sharing_controls(state, page),
         *_mentor_controls(state),
         *_export_controls(state, page),
+        *_case_controls(state, page),
         text_button("Back", back),
     )
 
@@ -817,6 +818,95 @@ def _export_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
             size=15,
         ),
         ft.Row([secondary_button("Export record", export, icon=ft.Icons.DOWNLOAD)]),
+    ]
+
+
+def _day(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%d %b %Y")
+
+
+def _case_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
+    """Coordinators: close or reopen the person's case, erase the record, and the retention period."""
+    if not state.is_coordinator:
+        return []
+    heading_row: list[ft.Control] = [section("Closing and erasing")]
+    case_state = state.case_state
+    if case_state is None:
+        return [
+            *heading_row,
+            ft.Text("Connect to the server (and sync this person) to close the case or erase the record.", size=15),
+        ]
+    name = state.record.name if state.record is not None and state.record.name else "this person"
+
+    async def close(_: Any) -> None:
+        await state.close_case()
+
+    async def reopen(_: Any) -> None:
+        await state.reopen_case()
+
+    async def erase_confirmed(_: Any) -> None:
+        page.pop_dialog()
+        await state.erase_record()
+
+    def ask_erase(_: Any) -> None:
+        page.show_dialog(
+            ft.AlertDialog(
+                modal=True,
+                title=ft.Text(f"Erase {name}'s record?"),
+                content=ft.Text(
+                    "This cannot be undone. The record is deleted from the server now, and from every phone "
+                    "of your team at its next sync, with the keys that open it. "
+                    "What people have already read, or copied off a phone, cannot be recalled.",
+                    size=16,
+                ),
+                actions=[
+                    ft.TextButton("Cancel", on_click=lambda _: page.pop_dialog()),
+                    ft.FilledButton(
+                        "Erase for good", on_click=erase_confirmed, style=ft.ButtonStyle(bgcolor=ft.Colors.ERROR)
+                    ),
+                ],
+            )
+        )
+
+    if case_state.closed_at_ms is not None and case_state.erase_after_ms is not None:
+        status = (
+            f"Case closed on {_day(case_state.closed_at_ms)}. "
+            f"The record is erased after {_day(case_state.erase_after_ms)}."
+        )
+        toggle = secondary_button("Reopen case", reopen, icon=ft.Icons.LOCK_OPEN)
+    else:
+        status = f"Case open. Once closed, the record is kept {kept_for(case_state.retention_days)}, then erased."
+        toggle = secondary_button("Close case", close, icon=ft.Icons.LOCK)
+    days = field(
+        "Keep closed cases (days)",
+        value=state.draft.get("retention_days") or str(case_state.retention_days),
+        hint="2192 days is six years",
+        error=state.form_problems.get("retention_days"),
+    )
+    _keep(state, days, "retention_days")
+
+    async def save_retention(_: Any) -> None:
+        await state.set_retention_days(str(days.value or ""))
+
+    return [
+        *heading_row,
+        ft.Text(status, size=15),
+        ft.Row(
+            [
+                toggle,
+                ft.OutlinedButton(
+                    "Erase record",
+                    icon=ft.Icons.DELETE_FOREVER,
+                    on_click=ask_erase,
+                    height=48,
+                    style=ft.ButtonStyle(color=ft.Colors.ERROR),
+                ),
+            ],
+            wrap=True,
+        ),
+        ft.Text("How long your organisation keeps every closed case:", size=15),
+        days,
+        ft.Row([secondary_button("Save retention period", save_retention)]),
     ]
 
 

@@ -1,6 +1,6 @@
-"""The audit log: every sign-in, push, delivering pull, key grant, invitation and device sign-out is
-appended, in the same transaction as what it records, to a hash chain — one per organisation and
-one (``server``) for events of no organisation.
+"""The audit log: every sign-in, push, delivering pull, key grant, invitation, device sign-out,
+case closure, reopening, erasure and purge is appended, in the same transaction as what it
+records, to a hash chain — one per organisation and one (``server``) for events of no organisation.
 
 Each entry's hash is an HMAC, under a key derived from the server secret, of the entry and the
 previous entry's hash; the chain head (newest position and hash) is kept apart. ``verify`` detects
@@ -56,6 +56,10 @@ class AuditAction(StrEnum):
     SHARE_WITHDRAWN = "share_withdrawn"
     SHARE_KEYS_ROTATED = "share_keys_rotated"
     PARTNER_PULLED = "partner_pulled"
+    CASE_CLOSED = "case_closed"
+    CASE_REOPENED = "case_reopened"
+    CASE_ERASED = "case_erased"
+    RETENTION_CHANGED = "retention_changed"
 
 
 def _key(ctx: ServerContext) -> bytes:

@@ -49,6 +49,7 @@ from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
 from sync_server.storage import assignments as assignment_storage
+from sync_server.storage import cases as case_storage
 from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, UserRow
@@ -58,6 +59,7 @@ __all__ = ["pull", "push"]
 _FULL_MEMBERS = (Role.COORDINATOR.value, Role.LINK_WORKER.value)
 _PERSON = "person"
 _LAST_SEEN_GRANULARITY_MS = 60_000
+_ERASED = "This person's record was erased by a coordinator: nothing more can be added to it"
 
 
 class _Rejected(Exception):
@@ -91,6 +93,7 @@ class _Batch:
     taken: set[tuple[str, str]]
     members: dict[str, UserRow]
     mentor_cases: frozenset[str]
+    erased_cases: frozenset[str]
     session: Session
     seen_changes: set[str] = field(default_factory=set)
     seen_grants: set[str] = field(default_factory=set)
@@ -137,6 +140,7 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
             if caller.role is Role.PEER_MENTOR
             else frozenset()
         ),
+        erased_cases=case_storage.erased_among(session, case_ids),
         session=session,
     )
     grant_results = [
@@ -217,6 +221,8 @@ def _check_change(batch: _Batch, change: ChangeIn, digest: str) -> int | None:
         if existing.content_hash == digest:
             return int(existing.seq)
         raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different change with this change_id was stored before")
+    if change.case_id is not None and change.case_id in batch.erased_cases:
+        raise _Rejected(RejectReason.CASE_ERASED, _ERASED)
     if change.author_device_id != caller.device_id:
         raise _Rejected(RejectReason.FORGED_AUTHOR, "author_device_id must be the device that pushes")
     spec = kind_spec(change.kind)
@@ -330,6 +336,8 @@ def _check_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> int | None:
         if existing.content_hash == digest:
             return existing.seq
         raise _Rejected(RejectReason.CONFLICTING_DUPLICATE, "A different grant with this grant_id was stored before")
+    if grant.case_id is not None and grant.case_id in batch.erased_cases:
+        raise _Rejected(RejectReason.CASE_ERASED, _ERASED)
     if grant.recipient_kind == "organisation":
         _check_organisation_grant(batch, grant)
         return None
@@ -405,6 +413,9 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
       still gets the purge on its next pull (its cursor is below that seq), every device of the
       mentor gets it, and ``next`` moves past it only in a response that carries it. A repeated
       purge is harmless (deleting what is gone).
+
+    Every device of the organisation, mentors' included, gets a ``CasePurge`` (reason ``erased``)
+    for a case erased at a seq above ``since``, the same way, from the case's tombstone.
     """
     now = ctx.now_ms()
     org = organisations.get_organisation(session, caller.org_id)
@@ -441,9 +452,10 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     items = items[:limit]
     next_seq = items[-1][0] if items else since
     earlier: Sequence[Row[Any]] = []
+    # Assignments and erasures in (since, bound] are answered by this page.
+    bound = next_seq if has_more else until
     purges: list[CasePurge] = []
     if mentor:
-        bound = next_seq if has_more else until
         fresh = assignment_storage.fresh_assignments(session, caller.user_id, since, bound)
         if fresh and since > 0:
             # Bounded only as a guard: one person's basic history is far smaller than this.
@@ -462,6 +474,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             next_seq = max(next_seq, seq)
             if case_id not in assigned and all(purge.case_id != case_id for purge in purges):
                 purges.append(CasePurge(case_id=case_id))
+    next_seq = _erasure_purges(session, org.id, since, bound, next_seq, purges)
     awaiting = _members_awaiting_key(session, caller, org)
     response = PullResponse(
         versions=[_version(row) for row in earlier]
@@ -491,6 +504,19 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             record_for(ctx, session, caller, AuditAction.CASE_PURGED, case_id=purge.case_id)
         session.commit()
     return response
+
+
+def _erasure_purges(
+    session: Session, org_id: str, since: int, bound: int, next_seq: int, purges: list[CasePurge]
+) -> int:
+    """Add a purge for every case of the organisation erased at a seq in ``(since, bound]`` (every
+    device gets it, like a mentor's unassignment: computed from the tombstones, not queued) and
+    return the cursor moved past them."""
+    for case_id, seq in case_storage.erased_after(session, org_id, since, bound):
+        next_seq = max(next_seq, seq)
+        purges[:] = [purge for purge in purges if purge.case_id != case_id]
+        purges.append(CasePurge(case_id=case_id, reason="erased"))
+    return next_seq
 
 
 def _audit_push(

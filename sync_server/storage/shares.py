@@ -13,6 +13,7 @@ from sync_server.storage.tables import KeyGrantRow, OrganisationRow, ShareRow, V
 __all__ = [
     "add_share",
     "directory",
+    "end_shares_of_erased_case",
     "get_share",
     "grants_for_partner",
     "owners_sharing_with",
@@ -27,6 +28,22 @@ __all__ = [
 def add_share(session: Session, row: ShareRow) -> None:
     session.add(row)
     session.flush()
+
+
+def end_shares_of_erased_case(session: Session, case_id: str, now_ms: int, seq: int, by_user_id: str | None) -> int:
+    """End every share of an erased case: active ones are withdrawn at ``seq`` (so partners' phones
+    purge it), and no ended share waits for a key rotation (the keys are gone). Returns how many
+    were still active."""
+    active = 0
+    for row in shares_of_case(session, case_id):
+        if row.withdrawn_at_ms is None and (row.expires_at_ms is None or now_ms < row.expires_at_ms):
+            row.withdrawn_at_ms, row.withdrawn_by, row.withdrawn_seq = now_ms, by_user_id, seq
+            active += 1
+        if row.rotation_claimed_at_ms is None:
+            row.rotation_claimed_at_ms = now_ms
+        session.add(row)
+    session.flush()
+    return active
 
 
 def get_share(session: Session, share_id: str) -> ShareRow | None:

@@ -14,11 +14,14 @@ from sqlalchemy import BigInteger, Index, MetaData, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.protocol import DEFAULT_RETENTION_DAYS
+
 __all__ = [
     "SERVER_METADATA",
     "AssignmentRow",
     "AuditEntryRow",
     "AuditHeadRow",
+    "CaseStateRow",
     "DeviceRow",
     "InvitationRow",
     "KeyGrantRow",
@@ -58,6 +61,8 @@ class OrganisationRow(ServerTable, table=True):
     public_key: str | None = Field(default=None, sa_type=Text)
     key_version: int = Field(default=0)
     created_at_ms: int = Field(sa_type=BigInteger)
+    # Days a closed case is kept before ``outreach-server purge`` erases it.
+    retention_days: int = Field(default=DEFAULT_RETENTION_DAYS)
 
 
 class UserRow(ServerTable, table=True):
@@ -285,3 +290,27 @@ class ShareRow(ServerTable, table=True):
     withdrawal_record_id: str | None = Field(default=None, max_length=36)
     rotation_claimed_at_ms: int | None = Field(default=None, sa_type=BigInteger)
     rotation_claimed_by: str | None = Field(default=None, foreign_key="device.id", max_length=36)
+
+
+class CaseStateRow(ServerTable, table=True):
+    """What the server may know of a person's case besides its records: when it was closed (the
+    retention period runs from then) and, once erased, the tombstone.
+
+    An erased case keeps only this row: ``erased_seq`` comes from the organisation's sequence, so
+    every device's pull cursor orders it with versions and grants and a device that was offline
+    for days still gets the purge (see ``services.sync.pull``); pushes to it are refused.
+    """
+
+    __tablename__ = "case_state"
+    __table_args__ = (
+        Index("ix_case_state_org_id_erased_seq", "org_id", "erased_seq"),
+        Index("ix_case_state_closed_at_ms", "closed_at_ms"),
+    )
+
+    case_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    closed_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    closed_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    erased_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    erased_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    erased_seq: int | None = Field(default=None, sa_type=BigInteger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from pathlib import Path
@@ -21,7 +22,12 @@ def files_under(*roots: Path) -> dict[Path, bytes]:
     return {path: path.read_bytes() for root in roots for path in root.rglob("*") if path.is_file()}
 
 
-def test_canary_never_reaches_a_disk_in_plaintext(team: Team, server: InProcessServer, tmp_path: Path) -> None:
+def test_canary_never_reaches_a_disk_in_plaintext(
+    team: Team, server: InProcessServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every log record of both sides (server, client, httpx, SQL statements with their
+    # parameters) is kept, to be scanned with the files.
+    caplog.set_level(logging.DEBUG)
     worker, coordinator = team.worker, team.coordinator
     name_canary = f"Quinlan Zebedee-{uuid.uuid4().hex[:10]}"
     note_canary = f"canary-note-{uuid.uuid4().hex}"
@@ -46,10 +52,15 @@ def test_canary_never_reaches_a_disk_in_plaintext(team: Team, server: InProcessS
     files = files_under(server.data_dir, tmp_path / "devices")
     assert journal_path(worker.path) in files
     files[Path("server rows")] = server.rows_as_text().encode()
+    files[Path("log records")] = "\n".join(
+        f"{record.name} {record.getMessage()} {record.args!r}" for record in caplog.records
+    ).encode()
     assert any(path.name.endswith("-wal") for path in files)
     databases = 3 if server.backend == "sqlite" else 2
     assert sum(path.suffix in (".sqlite", ".db") for path in files) >= databases
     assert b"Test Outreach" in files[Path("server rows")]  # the dump really holds the rows
+    assert b"pushed" in files[Path("server rows")]  # the audit log's entries among them
+    assert b"/v1/sync/push" in files[Path("log records")]  # and the logs really were captured
     for canary in (name_canary, note_canary, "Quinlan"):
         for encoded in (canary.encode("utf-8"), canary.encode("utf-16-le")):
             leaks = [path for path, data in files.items() if encoded in data]

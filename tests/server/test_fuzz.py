@@ -34,7 +34,13 @@ MAX_EXAMPLES = _EXAMPLES or 25
 # Columns a sound request may legitimately move (a device is seen whenever its token is used).
 # Columns that move with every successful request: when a device was last seen, and the audit
 # chain's head (its entries are append-only and stay in the comparison).
-VOLATILE_COLUMNS = {("device", "last_seen_at_ms"), ("audit_head", "position"), ("audit_head", "entry_hash")}
+# The retention period is the one setting a sound request of the coordinator changes (PUT /v1/org/retention).
+VOLATILE_COLUMNS = {
+    ("device", "last_seen_at_ms"),
+    ("audit_head", "position"),
+    ("audit_head", "entry_hash"),
+    ("organisation", "retention_days"),
+}
 
 
 def stored_rows(app: FastAPI) -> dict[str, set[tuple[Any, ...]]]:

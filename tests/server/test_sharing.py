@@ -428,3 +428,22 @@ def test_a_link_worker_seals_a_rotated_basic_key_to_the_persons_mentors_only(har
         ("rejected", "not_entitled"),
         ("rejected", "not_entitled"),
     ]
+
+
+def test_erasing_a_shared_person_ends_the_share_and_the_partner_purges_it(harness: Harness) -> None:
+    owner, partner, reader, person = _two_orgs(harness)
+    share = _share(harness, owner.coordinator, _share_body(harness, owner, partner, person, (Tier.BASIC, Tier.FULL)))
+    page = next(p for p in _shared_pull(harness, reader).pages if p.owner_org_id == owner.org_id)
+    assert {version.case_id for version in page.versions} == {person}
+
+    erased = harness.client.post(f"/v1/cases/{person}/erase", headers=owner.coordinator.headers)
+    assert erased.status_code == 200, erased.text
+    for cursors in ({owner.org_id: page.next}, {}):  # a phone that synced, and one offline since the start
+        after = next(p for p in _shared_pull(harness, reader, cursors).pages if p.owner_org_id == owner.org_id)
+        assert after.versions == []
+        assert after.key_grants == []
+        assert after.shares == []
+        assert [(purge.case_id, purge.tiers) for purge in after.purges] == [(person, None)]
+    # The keys are gone with the person: no device of the owner is asked to rotate them.
+    assert share.share_id not in _shared_pull(harness, owner.coordinator).rotations_due
+    problem(harness.client.get(f"/v1/cases/{person}/shares", headers=owner.coordinator.headers), 404, "case_not_found")

@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 
 from outreach_app.services import StoreRebuilt, SyncStatus, store_rebuilt_message
-from outreach_app.state import sync_status_text
+from outreach_app.state import kept_for, sync_status_text
 
 NOW = 1_800_000_000_000
 
@@ -57,3 +57,11 @@ def test_rebuilt_database_message(reason: Literal["damaged", "missing"], kept: i
     rebuilt = StoreRebuilt(reason=reason, kept=kept, moved_to=None, at_ms=NOW)
     assert StoreRebuilt.from_json(rebuilt.to_json()) == rebuilt
     assert store_rebuilt_message(rebuilt) == expected
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [(1, "1 day"), (30, "30 days"), (2192, "2192 days (about 6 years)"), (365, "365 days (about 1 year)")],
+)
+def test_retention_in_words(days: int, expected: str) -> None:
+    assert kept_for(days) == expected

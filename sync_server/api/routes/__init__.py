@@ -1,1 +1,1 @@
-"""Route modules: ``health``, ``auth``, ``organisation``, ``sync``."""
+"""Route modules: ``health``, ``auth``, ``organisation``, ``cases``, ``devices``, ``audit``, ``sync``."""

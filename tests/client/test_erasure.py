@@ -1,0 +1,153 @@
+"""Closing a case and erasing a record end to end: a coordinator closes, reopens and erases; every
+phone of the organisation (a link worker's, a mentor's, one offline with unsent work) deletes the
+person with their keys at its next sync, and says what unsent work it dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from outreach_app.errors import NotAllowed
+from outreach_app.state import AppState, Notice, Screen
+from outreach_app.storage.journal import OutboxJournal
+from outreach_app.storage.store import journal_path
+from shared.kinds import Tier
+from shared.protocol import Role
+from tests.client.conftest import SERVER_URL, InProcessServer, Phones, Team, TestDevice
+from tests.client.test_mentors import rows_of
+from tests.client.test_sync import log_note
+
+
+def server_rows_of(server: InProcessServer, case_id: str) -> int:
+    """Rows of the case left on the server (versions, records, grants, assignments)."""
+    queries = (
+        "SELECT count(*) FROM version WHERE case_id = :case",
+        "SELECT count(*) FROM record WHERE case_id = :case OR record_id = :case",
+        "SELECT count(*) FROM key_grant WHERE case_id = :case",
+        "SELECT count(*) FROM assignment WHERE case_id = :case",
+    )
+    with server.app.state.engine.connect() as connection:
+        return sum(int(connection.execute(text(query), {"case": case_id}).scalar_one()) for query in queries)
+
+
+def test_close_reopen_and_erase_reach_every_phone(server: InProcessServer, team: Team, phones: Phones) -> None:
+    coordinator, worker = team.coordinator, team.worker
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    case_id = worker.app.records.add_person({"name": "Dean Walsh", "establishment": "HMP Bristol"})
+    kept_id = worker.app.records.add_person({"name": "Lee Morgan"})
+    log_note(worker, case_id, "Met at the gate, wants help with housing.", Tier.BASIC)
+    worker.app.sync.sync_now()
+    coordinator.app.sync.sync_now()
+    mentor_id = coordinator.app.mentors.mentors(case_id).available[0].user_id
+    coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    mentor.app.sync.sync_now()
+    assert [person.name for person in mentor.app.records.list_people()] == ["Dean Walsh"]
+
+    state = coordinator.app.cases.status(case_id)
+    assert not state.closed
+    closed = coordinator.app.cases.close_case(case_id)
+    assert closed.closed
+    assert closed.erase_after_ms == closed.closed_at_ms + closed.retention_days * 86_400_000  # type: ignore[operator]
+    assert not coordinator.app.cases.reopen_case(case_id).closed
+    assert coordinator.app.cases.set_retention_days(3650) == 3650
+    assert coordinator.app.cases.status(case_id).retention_days == 3650
+
+    # The worker's phone is offline with a note not sent yet when the record is erased.
+    worker.network.down = True
+    log_note(worker, case_id, "Written offline before the erasure.", Tier.FULL)
+    erased = coordinator.app.cases.erase_case(case_id)
+    assert erased.versions >= 3
+    assert server_rows_of(server, case_id) == 0
+    assert [person.name for person in coordinator.app.records.list_people()] == ["Lee Morgan"]
+    assert rows_of(coordinator, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+
+    mentor_report = mentor.app.sync.sync_now()
+    assert mentor_report.erased == 1
+    assert mentor.app.records.list_people() == []
+    assert rows_of(mentor, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+
+    worker.network.down = False
+    report = worker.app.sync.sync_now()
+    assert report.erased == 1
+    assert report.dropped == 1  # the unsent note, refused by the server and deleted with the person
+    assert report.not_accepted == ()
+    assert "1 unsent change(s)" in report.message
+    assert [person.name for person in worker.app.records.list_people()] == ["Lee Morgan"]
+    assert rows_of(worker, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+    assert worker.app.sync.status().pending == 0
+    journal = OutboxJournal(journal_path(worker.path))
+    assert all(entry.data.get("case_id") != case_id for entry in journal.live.values())
+    raw = worker.path.read_bytes().decode("latin-1")
+    assert "Written offline before the erasure." not in raw
+    assert server_rows_of(server, case_id) == 0  # the refused note never reached the server
+
+    # A phone signing in afresh finds nothing of the person, and no key that could open a stray copy.
+    fresh = phones.new("worker-new", worker.email, worker.display_name)
+    fresh.app.account.sign_in(SERVER_URL, worker.email, "correct horse battery", "New phone")
+    fresh.app.account.set_pin("2468")
+    fresh.app.sync.sync_now()
+    assert [person.name for person in fresh.app.records.list_people()] == ["Lee Morgan"]
+    assert rows_of(fresh, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+    assert kept_id in {person.case_id for person in fresh.app.records.list_people()}
+
+
+def test_only_coordinators_close_or_erase(team: Team) -> None:
+    case_id = team.worker.app.records.add_person({"name": "Dean Walsh"})
+    team.worker.app.sync.sync_now()
+    for action in (team.worker.app.cases.close_case, team.worker.app.cases.erase_case, team.worker.app.cases.status):
+        with pytest.raises(NotAllowed, match="Only a coordinator"):
+            action(case_id)
+    assert [person.name for person in team.worker.app.records.list_people()] == ["Dean Walsh"]
+
+
+def _keys_of(device: TestDevice) -> set[str]:
+    with sqlite3.connect(device.path) as connection:
+        return {row[0] for row in connection.execute("SELECT key_id FROM keyring")}
+
+
+def test_screens_coordinator_closes_and_erases_and_the_worker_loses_the_record(team: Team) -> None:
+    case_id = team.worker.app.records.add_person({"name": "Dean Walsh"})
+    team.worker.app.sync.sync_now()
+    team.coordinator.app.sync.sync_now()
+    desk = AppState(team.coordinator.app, default_server_url=SERVER_URL, device_name="Priya's phone")
+    pocket = AppState(team.worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+    desk_notices: list[Notice] = []
+    pocket_notices: list[Notice] = []
+    desk.on_notice = desk_notices.append
+    pocket.on_notice = pocket_notices.append
+
+    async def scenario() -> None:
+        await desk.start()
+        await desk.open_person(case_id)
+        assert desk.case_state is not None
+        assert not desk.case_state.closed
+        await desk.close_case()
+        assert desk.case_state is not None
+        assert desk.case_state.closed
+        await desk.reopen_case()
+        assert desk.case_state is not None
+        assert not desk.case_state.closed
+        await desk.set_retention_days("six years")
+        assert "retention_days" in desk.form_problems
+
+        await pocket.start()
+        await pocket.open_person(case_id)
+        assert pocket.case_state is None  # a link worker is not shown the controls
+        assert any(key.startswith(f"case:{case_id}:") for key in _keys_of(team.worker))
+
+        await desk.erase_record()
+        assert desk.screen is Screen.CASELOAD
+        assert desk.people == []
+        assert any("was erased" in notice.text for notice in desk_notices)
+
+        await pocket.sync_now()
+        assert pocket.screen is Screen.CASELOAD
+        assert pocket.people == []
+        assert any("erased 1 person's record" in notice.text for notice in pocket_notices)
+        assert pocket_notices[-1].text == "A coordinator erased this person's record: it is no longer on this phone."
+        assert not any(key.startswith(f"case:{case_id}:") for key in _keys_of(team.worker))
+
+    asyncio.run(scenario())
