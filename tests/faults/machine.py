@@ -58,10 +58,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Hooks:
-    """``sabotage`` breaks a replica on purpose (tests show ``check`` can fail); ``progress`` reports."""
+    """``sabotage`` breaks a replica on purpose (tests show ``check`` can fail); ``progress`` reports;
+    ``healed`` sees each schedule once it healed (a test records what the server ended up with)."""
 
     sabotage: Callable[[FaultCampaign], None] | None = None
     progress: Callable[[Totals], None] | None = None
+    healed: Callable[[FaultCampaign], None] | None = None
 
 
 @dataclass
@@ -288,6 +290,8 @@ class FaultCampaign(RuleBasedStateMachine):
         if self.team is None:
             return
         self.heal()
+        if self.hooks.healed is not None:
+            self.hooks.healed(self)
         if self.hooks.sabotage is not None:
             self.hooks.sabotage(self)
         outcome = check(self)

@@ -62,7 +62,6 @@ def test_a_restamped_write_whose_old_copy_got_through_converges(pool: TeamPool, 
     assert all(c.sync_state == "synced" for c in records[0][case_id].contacts)
 
 
-
 @pytest.mark.parametrize("minutes", [11, 60])
 def test_a_note_about_a_person_added_on_a_fast_phone_waits_for_its_person(pool: TeamPool, minutes: int) -> None:
     # A phone 11 (or 60) minutes fast adds a person and logs a contact with them, then syncs. The
