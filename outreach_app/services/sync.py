@@ -38,6 +38,7 @@ from outreach_app.sync.transport import SyncApi
 from shared.clock import Hlc
 from shared.crypto import b64decode
 from shared.errors import CryptoError
+from shared.kinds import PERSON
 from shared.protocol import (
     MAX_PULL_LIMIT,
     MAX_PUSH_CHANGES,
@@ -291,6 +292,7 @@ class SyncService:
             device.learn_server_time(session, response.server_time_ms)
             held = _held_seqs(session, [result.change_id for result in response.results])
             refused_before = _rejected_ids(session, [*held, *(result.grant_id for result in response.grant_results)])
+            waiting = _waiting_for_their_person(session, response)
             # Acknowledged versions are updated in one statement (no ORM object each).
             acknowledged: list[dict[str, object]] = []
             for result in response.results:
@@ -308,7 +310,7 @@ class SyncService:
                     continue
                 reason = result.reason.value if result.reason else "rejected"
                 _note_rejection(session, result.change_id, reason, result.detail, now)
-                if result.reason is RejectReason.CLOCK_AHEAD:
+                if result.reason is RejectReason.CLOCK_AHEAD or result.change_id in waiting:
                     clock_ahead.add(result.change_id)
                     continue
                 row = session.get(LocalVersion, result.change_id)
@@ -584,6 +586,38 @@ def _rejected_ids(session: Session, ids: Sequence[str]) -> set[str]:
         chunk = unique[start : start + _ID_CHUNK]
         found.update(session.exec(select(PushRejection.item_id).where(col(PushRejection.item_id).in_(chunk))).all())
     return found
+
+
+def _waiting_for_their_person(session: Session, response: PushResponse) -> set[str]:
+    """Versions refused because the server holds no such person yet, whose person this phone has
+    not sent yet (refused in the same push for its clock, say, or still on its way).
+
+    They are not wrong: they wait for their person and are re-stamped and sent with it. Refused
+    for good, a note logged about a person added on a phone whose clock was ahead would be lost.
+    """
+    wrong_case = {r.change_id for r in response.results if r.reason is RejectReason.WRONG_CASE}
+    if not wrong_case:
+        return set()
+    # A person version this push refused for another reason than the clock is not coming.
+    refused_for_good = {
+        r.change_id
+        for r in response.results
+        if r.status is ChangeStatus.REJECTED and r.reason is not RejectReason.CLOCK_AHEAD
+    }
+    rows = _rows_by_id(session, LocalVersion, sorted(wrong_case))
+    case_ids = {row.case_id for row in rows.values() if row.case_id is not None and row.kind != PERSON.name}
+    unsent = {
+        case_id
+        for change_id, case_id in session.exec(
+            select(LocalVersion.change_id, LocalVersion.record_id).where(
+                LocalVersion.kind == PERSON.name,
+                col(LocalVersion.record_id).in_(case_ids),
+                col(LocalVersion.pending),
+            )
+        ).all()
+        if change_id not in refused_for_good
+    }
+    return {change_id for change_id, row in rows.items() if row.case_id in unsent and row.kind != PERSON.name}
 
 
 def _same_write(row: LocalVersion, version: Version) -> bool:

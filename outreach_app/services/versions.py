@@ -167,7 +167,14 @@ def restamp_pending(device: Device, session: Session, change_ids: set[str]) -> i
     keys = device.keys
     if not rows or keys is None:
         return 0
-    floor = session.exec(select(func.max(LocalVersion.hlc)).where(col(LocalVersion.change_id).not_in(change_ids))).one()
+    # Versions the server refused for good are on no other replica and out of the merge: a stamp far
+    # ahead among them must not hold every re-stamp ahead of the server too.
+    floor = session.exec(
+        select(func.max(LocalVersion.hlc)).where(
+            col(LocalVersion.change_id).not_in(change_ids),
+            col(LocalVersion.pending) | col(LocalVersion.acknowledged),
+        )
+    ).one()
     base = device.clock(session)
     clock = HybridClock(base.device)
     if floor is not None:

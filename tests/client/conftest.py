@@ -47,15 +47,22 @@ PIN = "2468"
 class InProcessServer:
     """The server app behind a synchronous ``TestClient``; ``send`` takes and returns httpx messages."""
 
-    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, database_url: str | None = None, *, base_clock: Callable[[], int] | None = None
+    ) -> None:
         self.data_dir = tmp_path
         self.database_url = database_url  # None: SQLite in ``data_dir``
         # Tests move the server's clock forward (expired sessions) by raising this.
         self.clock_offset_ms = 0
-        self.app = create_test_app(tmp_path, database_url, clock=lambda: system_ms() + self.clock_offset_ms)
+        # The time the offset is added to: the system clock, or a test's own (the fault campaign's).
+        self.base_clock = base_clock or system_ms
+        self.app = create_test_app(tmp_path, database_url, clock=self.now_ms)
         self.client = TestClient(self.app, base_url=SERVER_URL, raise_server_exceptions=True)
         self.client.__enter__()
         self.org_id, self.coordinator_invitation = bootstrap_organisation(self.app, "Test Outreach")
+
+    def now_ms(self) -> int:
+        return self.base_clock() + self.clock_offset_ms
 
     def send(self, request: httpx.Request) -> httpx.Response:
         reply = self.client.request(

@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if result.failure:
         print(f"FAILED (re-run with --seed {seed}): {result.failure.splitlines()[0]}")
+        if result.failure.startswith("FlakyFailure"):
+            print(
+                "  It did not fail again from a new team: it needed what earlier schedules left on theirs. "
+                "Re-run with --reuse 1 (every schedule from a new team) to find one that replays."
+            )
     print(result.line, flush=True)
     return 0 if result.ok else 1
 

@@ -50,6 +50,7 @@ def run_campaign(
     sabotage: Callable[[FaultCampaign], None] | None = None,
     shrink: bool = True,
     progress: Callable[[Totals], None] | None = None,
+    healed: Callable[[FaultCampaign], None] | None = None,
     say: Callable[[str], None] = print,
 ) -> CampaignResult:
     """Run ``schedules`` schedules deterministically from ``seed``; a failure is shrunk and reported.
@@ -63,7 +64,7 @@ def run_campaign(
     with tempfile.TemporaryDirectory(prefix="gatepost-faults-", dir=scratch_root) as scratch:
         pool = TeamPool(root or Path(scratch), reuse=reuse)
         totals = Totals()
-        hooks = Hooks(sabotage=sabotage, progress=progress)
+        hooks = Hooks(sabotage=sabotage, progress=progress, healed=healed)
         machine = type("FaultCampaign", (FaultCampaign,), {"pool": pool, "totals": totals, "hooks": hooks})
         machine = hypothesis_seed(seed)(machine)
         failure: str | None = None

@@ -58,10 +58,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Hooks:
-    """``sabotage`` breaks a replica on purpose (tests show ``check`` can fail); ``progress`` reports."""
+    """``sabotage`` breaks a replica on purpose (tests show ``check`` can fail); ``progress`` reports;
+    ``healed`` sees each schedule once it healed (a test records what the server ended up with)."""
 
     sabotage: Callable[[FaultCampaign], None] | None = None
     progress: Callable[[Totals], None] | None = None
+    healed: Callable[[FaultCampaign], None] | None = None
 
 
 @dataclass
@@ -288,6 +290,8 @@ class FaultCampaign(RuleBasedStateMachine):
         if self.team is None:
             return
         self.heal()
+        if self.hooks.healed is not None:
+            self.hooks.healed(self)
         if self.hooks.sabotage is not None:
             self.hooks.sabotage(self)
         outcome = check(self)
@@ -329,9 +333,14 @@ def check(machine: FaultCampaign) -> Outcome:
                 f"{phone.slot} holds {len(held - server_ids)} versions the server lacks "
                 f"and lacks {len(server_ids - held)} of the server's"
             )
-        records = {case_id: phone.app.records.person_record(case_id) for case_id in sorted(machine.cases)}
+        records: dict[str, PersonRecord] = {}
+        for case_id in sorted(machine.cases):
+            try:
+                records[case_id] = phone.app.records.person_record(case_id)
+            except NotReady:  # nothing of this person is on this phone
+                outcome.lose(f"person {case_id} is missing on {phone.slot}")
         for record_id, (case_id, note) in machine.ledger.items():
-            copies = [c for c in records[case_id].contacts if c.record_id == record_id]
+            copies = [c for c in records[case_id].contacts if c.record_id == record_id] if case_id in records else []
             if not copies:
                 missing.setdefault(note, []).append(phone.slot)
             elif len(copies) > 1 or copies[0].note != note:

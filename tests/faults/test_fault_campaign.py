@@ -7,6 +7,9 @@ import os
 import random
 import sqlite3
 
+from sqlalchemy import text
+
+from shared.clock import Hlc
 from tests.faults.campaign import run_campaign
 from tests.faults.machine import FaultCampaign
 
@@ -59,3 +62,30 @@ def test_the_checker_counts_a_diverged_replica() -> None:
     assert result.totals.diverged >= 1
     assert result.totals.lost >= 1  # the note is missing on that phone too
     assert not result.ok
+
+
+def test_a_seed_replays_the_same_schedules_to_the_same_server_history() -> None:
+    # Hypothesis replays a failing schedule to shrink it; one that behaves differently the second
+    # time (time read from the real clock, say) is reported as flaky, not as its shortest steps.
+    # Two runs of one seed must leave the server the same history: each version's kind, field and
+    # clock stamp (wall time and counter; device ids are the server's random ones), in seq order.
+    def history_of(seed: int) -> list[list[tuple[str, str, int, int]]]:
+        histories: list[list[tuple[str, str, int, int]]] = []
+
+        def record(machine: FaultCampaign) -> None:
+            assert machine.team is not None
+            with machine.pool.server.app.state.engine.connect() as connection:
+                rows = connection.execute(
+                    text("SELECT kind, field, hlc FROM version WHERE org_id = :org ORDER BY seq"),
+                    {"org": machine.team.org_id},
+                )
+                stamps = [(kind, field, Hlc.parse(hlc)) for kind, field, hlc in rows]
+            histories.append([(kind, field, stamp.wall_ms, stamp.counter) for kind, field, stamp in stamps])
+
+        result = run_campaign(6, seed, healed=record, shrink=False, say=lambda _: None)
+        assert result.ok, result.failure
+        return histories
+
+    first, second = history_of(3), history_of(3)
+    assert len(first) >= 6
+    assert first == second
