@@ -22,6 +22,7 @@ from sync_server.context import ServerContext
 from sync_server.errors import Conflict, Forbidden, NotFound
 from sync_server.services.audit import AuditAction, record, record_for
 from sync_server.services.caller import AuthenticatedDevice
+from sync_server.services.guards import lock_organisation
 from sync_server.storage import cases as storage
 from sync_server.storage import organisations
 from sync_server.storage import shares as share_storage
@@ -68,7 +69,7 @@ def case_status(session: Session, caller: AuthenticatedDevice, case_id: str) -> 
 def close_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseStatus:
     """Close a case: its retention period starts now. Closing a closed case changes nothing."""
     _require_coordinator(caller)
-    org = _lock(session, caller.org_id)
+    org = lock_organisation(session, caller.org_id)
     state = _require_live_case(session, caller.org_id, case_id) or CaseStateRow(case_id=case_id, org_id=org.id)
     if state.closed_at_ms is None:
         state.closed_at_ms = ctx.now_ms()
@@ -83,7 +84,7 @@ def close_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevice
 def reopen_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseStatus:
     """Reopen a closed case: it is kept again until it is next closed."""
     _require_coordinator(caller)
-    org = _lock(session, caller.org_id)
+    org = lock_organisation(session, caller.org_id)
     state = _require_live_case(session, caller.org_id, case_id)
     if state is None or state.closed_at_ms is None:
         raise Conflict("case_not_closed", "This person's case is open: there is nothing to reopen")
@@ -99,7 +100,7 @@ def reopen_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevic
 def erase_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseErased:
     """Erase one case now (coordinators), whether or not it is closed. Cannot be undone."""
     _require_coordinator(caller)
-    org = _lock(session, caller.org_id)
+    org = lock_organisation(session, caller.org_id)
     state = _require_live_case(session, caller.org_id, case_id)
     erased = _erase(ctx, session, org, case_id, state, by_user_id=caller.user_id)
     record_for(ctx, session, caller, AuditAction.CASE_ERASED, case_id=case_id, by="coordinator", **_counts(erased))
@@ -116,7 +117,7 @@ def set_retention(
     ctx: ServerContext, session: Session, caller: AuthenticatedDevice, policy: RetentionPolicy
 ) -> RetentionPolicy:
     _require_coordinator(caller)
-    org = _lock(session, caller.org_id)
+    org = lock_organisation(session, caller.org_id)
     _set_retention(ctx, session, org, policy.retention_days, actor=caller)
     session.commit()
     return RetentionPolicy(retention_days=org.retention_days)
@@ -146,7 +147,7 @@ def erase_case_as_admin(ctx: ServerContext, session: Session, case_id: str, *, r
     located = _locate(session, case_id)
     if located is None:
         raise NotFound("case_not_found", f"There is no person with the id {case_id} on this server")
-    org = _lock(session, located)
+    org = lock_organisation(session, located)
     state = _require_live_case(session, org.id, case_id)
     if reason == "retention" and not _retention_over(ctx, org, state):
         raise Conflict("retention_not_over", "This case was reopened or its retention was extended meanwhile")
@@ -170,7 +171,7 @@ def set_retention_by_org_name(ctx: ServerContext, session: Session, org_name: st
     if days is None:
         return found.retention_days
     RetentionPolicy(retention_days=days)  # the same bounds as the API
-    org = _lock(session, found.id)
+    org = lock_organisation(session, found.id)
     _set_retention(ctx, session, org, days, actor=None)
     session.commit()
     return org.retention_days
@@ -258,13 +259,6 @@ def _require_coordinator(caller: AuthenticatedDevice) -> None:
 
 def _organisation(session: Session, org_id: str) -> OrganisationRow:
     org = organisations.get_organisation(session, org_id)
-    if org is None:
-        raise NotFound("organisation_not_found", "Your organisation no longer exists")
-    return org
-
-
-def _lock(session: Session, org_id: str) -> OrganisationRow:
-    org = organisations.lock_organisation(session, org_id)
     if org is None:
         raise NotFound("organisation_not_found", "Your organisation no longer exists")
     return org

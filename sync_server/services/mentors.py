@@ -17,19 +17,17 @@ from sync_server.context import ServerContext
 from sync_server.errors import Conflict, Forbidden, NotFound
 from sync_server.services.audit import AuditAction, record_for
 from sync_server.services.caller import AuthenticatedDevice
-from sync_server.storage import accounts, assignments, organisations
-from sync_server.storage import sync as sync_storage
-from sync_server.storage.tables import AssignmentRow, OrganisationRow, UserRow
+from sync_server.services.guards import lock_organisation, require_own_case
+from sync_server.storage import accounts, assignments
+from sync_server.storage.tables import AssignmentRow, UserRow
 
 __all__ = ["assign", "case_mentors", "unassign"]
-
-_PERSON = "person"
 
 
 def case_mentors(session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseMentors:
     """Who mentors ``case_id`` and the organisation's peer mentors to choose from."""
     _require_coordinator(caller)
-    _require_case(session, caller, case_id)
+    require_own_case(session, caller, case_id)
     return _case_mentors(session, caller, case_id)
 
 
@@ -37,8 +35,8 @@ def assign(
     ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str, user_id: str
 ) -> CaseMentors:
     _require_coordinator(caller)
-    org = _lock(session, caller)
-    _require_case(session, caller, case_id)
+    org = lock_organisation(session, caller.org_id)
+    require_own_case(session, caller, case_id)
     mentor = _require_mentor(session, caller, user_id)
     if assignments.active_assignment(session, case_id, mentor.id) is None:
         now = ctx.now_ms()
@@ -66,8 +64,8 @@ def unassign(
     ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str, user_id: str
 ) -> CaseMentors:
     _require_coordinator(caller)
-    org = _lock(session, caller)
-    _require_case(session, caller, case_id)
+    org = lock_organisation(session, caller.org_id)
+    require_own_case(session, caller, case_id)
     mentor = _require_mentor(session, caller, user_id)
     row = assignments.active_assignment(session, case_id, mentor.id)
     if row is None:
@@ -106,21 +104,6 @@ def _info(row: UserRow) -> MentorInfo:
 def _require_coordinator(caller: AuthenticatedDevice) -> None:
     if caller.role is not Role.COORDINATOR:
         raise Forbidden("coordinators_only", "Only a coordinator can assign peer mentors")
-
-
-def _lock(session: Session, caller: AuthenticatedDevice) -> OrganisationRow:
-    org = organisations.lock_organisation(session, caller.org_id)
-    if org is None:
-        raise NotFound("organisation_not_found", "Your organisation no longer exists")
-    return org
-
-
-def _require_case(session: Session, caller: AuthenticatedDevice, case_id: str) -> None:
-    record = sync_storage.get_records(session, [case_id]).get(case_id)
-    if record is None or record.org_id != caller.org_id or record.kind != _PERSON:
-        raise NotFound(
-            "case_not_found", "There is no such person in your organisation (or their record has not synced yet)"
-        )
 
 
 def _require_mentor(session: Session, caller: AuthenticatedDevice, user_id: str) -> UserRow:

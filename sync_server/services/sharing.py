@@ -58,6 +58,7 @@ from sync_server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sync_server.services.audit import AuditAction, record, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.content import content_hash
+from sync_server.services.guards import lock_organisation, require_own_case
 from sync_server.services.sync import _grant, _version
 from sync_server.storage import accounts, assignments, organisations, shares
 from sync_server.storage import sync as sync_storage
@@ -76,7 +77,6 @@ __all__ = [
 ]
 
 _FULL_MEMBERS = (Role.COORDINATOR, Role.LINK_WORKER)
-_PERSON = "person"
 _CONSENT = "consent"
 # A consent signed "today" on a phone whose clock is a little ahead is not in the future.
 _START_TOLERANCE_MS = 24 * 3600 * 1000
@@ -94,7 +94,7 @@ def directory(session: Session, caller: AuthenticatedDevice) -> OrganisationDire
 def case_shares(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str) -> ShareList:
     """Every share of one of the caller's organisation's people, newest first, and who else could see it."""
     _require_full_member(caller)
-    _require_case(session, caller, case_id)
+    require_own_case(session, caller, case_id)
     rows = shares.shares_of_case(session, case_id)
     return ShareList(shares=_infos(session, rows, ctx.now_ms()), directory=_directory(session, caller))
 
@@ -114,14 +114,14 @@ def create_share(ctx: ServerContext, session: Session, caller: AuthenticatedDevi
     """Store the scope and the sealed keys in one transaction; idempotent per ``share_id``."""
     _require_full_member(caller)
     digest = content_hash(request)
-    org = _lock(session, caller)
+    org = lock_organisation(session, caller.org_id)
     now = ctx.now_ms()
     existing = shares.get_share(session, request.share_id)
     if existing is not None:
         if existing.org_id == caller.org_id and existing.content_hash == digest:
             return _infos(session, [existing], now)[0]
         raise Conflict("share_exists", "A different share with this share_id was stored before")
-    _require_case(session, caller, request.case_id)
+    require_own_case(session, caller, request.case_id)
     partner = _require_partner(session, caller, request.partner_org_id)
     tiers = _tiers(request.tiers)
     _require_consent_record(session, caller, request.case_id, request.record_id)
@@ -185,7 +185,7 @@ def withdraw(
 ) -> RotationDue:
     """End a share at once; the caller's device takes on rotating its tiers' keys."""
     _require_full_member(caller)
-    org = _lock(session, caller)
+    org = lock_organisation(session, caller.org_id)
     now = ctx.now_ms()
     row = _require_share(session, caller, share_id)
     if not _is_active(row, now):
@@ -212,7 +212,7 @@ def withdraw(
 def claim_rotation(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, share_id: str) -> RotationDue:
     """Take on rotating the keys of a share that ended (by expiry, usually); once per share."""
     _require_full_member(caller)
-    _lock(session, caller)
+    lock_organisation(session, caller.org_id)
     now = ctx.now_ms()
     row = _require_share(session, caller, share_id)
     if _is_active(row, now):
@@ -234,7 +234,7 @@ def store_grants(
 ) -> SharingGrantsResult:
     """Rotated case keys sealed to partners that still share the case; each grant answered apart."""
     _require_full_member(caller)
-    org = _lock(session, caller)
+    org = lock_organisation(session, caller.org_id)
     now = ctx.now_ms()
     existing = sync_storage.get_grants(session, [grant.grant_id for grant in body.key_grants])
     partners = {row.id: row for row in _orgs(session, {grant.recipient_id for grant in body.key_grants})}
@@ -547,21 +547,6 @@ def _directory(session: Session, caller: AuthenticatedDevice) -> list[Organisati
 def _require_full_member(caller: AuthenticatedDevice) -> None:
     if caller.role not in _FULL_MEMBERS:
         raise Forbidden("full_members_only", "Only coordinators and link workers can share a person's record")
-
-
-def _lock(session: Session, caller: AuthenticatedDevice) -> OrganisationRow:
-    org = organisations.lock_organisation(session, caller.org_id)
-    if org is None:
-        raise NotFound("organisation_not_found", "Your organisation no longer exists")
-    return org
-
-
-def _require_case(session: Session, caller: AuthenticatedDevice, case_id: str) -> None:
-    record_row = sync_storage.get_records(session, [case_id]).get(case_id)
-    if record_row is None or record_row.org_id != caller.org_id or record_row.kind != _PERSON:
-        raise NotFound(
-            "case_not_found", "There is no such person in your organisation (or their record has not synced yet)"
-        )
 
 
 def _require_partner(session: Session, caller: AuthenticatedDevice, org_id: str) -> OrganisationRow:
