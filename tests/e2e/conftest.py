@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
-from tests.e2e.processes import LOGS, AppProcess, ServerProcess, Team, make_team
+from tests.e2e.processes import LOGS, AppProcess, ServerProcess, Team, make_team, tail_of_log
 from tests.e2e.ui import SCREENSHOTS, open_app, shot
 
 CHROMIUM_ARGS = [
@@ -126,4 +126,8 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = yield
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
+    if report.failed:
+        # What the app and the server said last is often the only clue to a failure seen in CI.
+        for name in ("app.log", "server.log"):
+            report.sections.append((f"end of {LOGS / name}", tail_of_log(LOGS / name)))
     return report

@@ -37,6 +37,7 @@ __all__ = [
     "free_port",
     "join_team",
     "make_team",
+    "tail_of_log",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def free_port() -> int:
         return port
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def tail_of_log(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -106,12 +107,12 @@ class _Process:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"The {self.name} exited (code {self.process.returncode}) before answering {url}. "
-                    f"End of {self.log_path}:\n{_tail(self.log_path)}"
+                    f"End of {self.log_path}:\n{tail_of_log(self.log_path)}"
                 )
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"The {self.name} did not answer {url} within {START_TIMEOUT_S:.0f} s. "
-                    f"End of {self.log_path}:\n{_tail(self.log_path)}"
+                    f"End of {self.log_path}:\n{tail_of_log(self.log_path)}"
                 )
             time.sleep(0.1)
 

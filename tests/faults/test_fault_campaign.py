@@ -7,6 +7,7 @@ import os
 import random
 import sqlite3
 
+import pytest
 from sqlalchemy import text
 
 from shared.clock import Hlc
@@ -21,6 +22,7 @@ SCHEDULES = int(os.environ.get("GATEPOST_FAULT_SCHEDULES", "40"))
 SUITE_SEED = 20261122
 
 
+@pytest.mark.timeout(900)  # the longest test in the suite; a slow machine may need several minutes
 def test_a_small_fault_campaign_loses_nothing_and_converges() -> None:
     chosen = os.environ.get("GATEPOST_FAULT_SEED", str(SUITE_SEED))
     seed = random.SystemRandom().randrange(2**32) if chosen == "random" else int(chosen)
