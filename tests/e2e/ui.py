@@ -291,6 +291,11 @@ def log_contact(page: Page, contact: ContactForm, *, screenshot: str | None = No
     expect(button(page, "Log contact")).to_be_visible(timeout=20_000)
 
 
+def open_people(page: Page) -> None:
+    """Go to the caseload, the list of people, from any top-level screen."""
+    expect(page.get_by_text("Caseload", exact=True)).to_be_visible(timeout=20_000)
+
+
 def press_sync_now(page: Page) -> None:
     sync = button(page, "Sync now")
     expect(sync).to_be_enabled(timeout=15_000)  # disabled while a sync is already running
