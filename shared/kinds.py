@@ -54,6 +54,7 @@ class ValueType(StrEnum):
     DATETIME = "datetime"
     DATE_OR_DATETIME = "date_or_datetime"
     CHOICE = "choice"
+    CHOICES = "choices"  # several of the choices, as a list of their keys
     BOOLEAN = "boolean"
 
 
@@ -112,6 +113,16 @@ CONTACT_TYPES: dict[str, str] = {
 
 ACCOMMODATION_PLANS: dict[str, str] = {plan.value: plan.label for plan in AccommodationPlan}
 ACCOMMODATION_TYPES: dict[str, str] = {place.value: place.label for place in AccommodationType}
+
+CONTACT_DURATIONS: dict[str, str] = {
+    "5": "A few minutes",
+    "15": "About 15 minutes",
+    "30": "About half an hour",
+    "60": "About an hour",
+    "120": "About two hours",
+    "240": "Half a day",
+    "480": "Most of the day",
+}
 
 NOTE_BASIS: dict[str, str] = {
     "fact": "Fact",
@@ -200,6 +211,8 @@ CONTACT = KindSpec(
         FieldSpec("contact_type", "Type of contact", ValueType.CHOICE, None, required=True, choices=CONTACT_TYPES),
         FieldSpec("note", "Note", ValueType.LONG_TEXT, None, required=True, max_length=8000),
         FieldSpec("basis", "Fact or opinion", ValueType.CHOICE, None, required=True, choices=NOTE_BASIS),
+        FieldSpec("duration", "How long", ValueType.CHOICE, None, choices=CONTACT_DURATIONS),
+        FieldSpec("need_areas", "Needs you talked about or worked on", ValueType.CHOICES, None, choices=NEED_AREAS),
     ),
 )
 
@@ -492,10 +505,14 @@ _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 def validate_value(spec: FieldSpec, value: object) -> str | None:
     """A plain-words problem with ``value`` for this field, or None when it is acceptable."""
-    if value is None or value == "":
+    if value is None or value == "" or value == []:
         return f"{spec.label} is needed." if spec.required else None
     if spec.value_type is ValueType.BOOLEAN:
         return None if isinstance(value, bool) else f"{spec.label} must be yes or no."
+    if spec.value_type is ValueType.CHOICES:
+        if not isinstance(value, list) or not all(isinstance(item, str) and item in spec.choices for item in value):
+            return f"{spec.label}: choose from the options."
+        return None if len(set(value)) == len(value) else f"{spec.label}: each option once."
     if not isinstance(value, str):
         return f"{spec.label} must be text."
     if len(value) > spec.max_length:

@@ -24,7 +24,6 @@ from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import KeyChain, new_case_bundle, wrap_case_bundle_for_organisation
 from outreach_app.services.versions import (
     Unreadable,
-    append_entry,
     counts_in_merge,
     decrypt_version,
     new_version,
@@ -40,6 +39,7 @@ from shared.kinds import (
     CONTACT,
     ENTRY_FIELD,
     PERSON,
+    PLAN_ACTION,
     FieldSpec,
     Tier,
     validate_value,
@@ -55,6 +55,7 @@ __all__ = [
     "ContactEntry",
     "FieldValue",
     "FieldView",
+    "FollowUp",
     "PersonRecord",
     "PersonSummary",
     "SyncState",
@@ -117,6 +118,15 @@ class FieldView:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """The next step, planned while logging a contact: what, by when, and who (default: you)."""
+
+    due_on: str  # YYYY-MM-DD
+    action: str = ""
+    owner: str = ""
+
+
+@dataclass(frozen=True)
 class ContactEntry:
     record_id: str
     change_id: str
@@ -134,6 +144,8 @@ class ContactEntry:
     sync_state: SyncState
     not_accepted_reason: str | None  # why the server refused it (kept, never dropped)
     amends: str | None
+    duration_label: str | None = None  # "About an hour"
+    need_area_labels: tuple[str, ...] = ()  # the needs talked about or worked on
 
 
 @dataclass(frozen=True)
@@ -287,22 +299,33 @@ class CaseloadService:
         note: str,
         basis: str,
         tier: Tier | str,
+        duration: str = "",
+        need_areas: Sequence[str] = (),
+        follow_up: FollowUp | None = None,
     ) -> str:
-        """Log a contact (append-only: one version, field ``entry``); returns its record id."""
+        """Log a contact (append-only: one version, field ``entry``); returns its record id.
+
+        ``follow_up``, when given, is added to the person's plan in the same transaction: the
+        contact and its next step are saved together or not at all.
+        """
         self._require_own_case(case_id)
         if isinstance(occurred_at, dt.datetime):
             occurred_at = occurred_at.replace(tzinfo=None).isoformat(timespec="minutes")
-        entry: dict[str, str] = {
+        entry: dict[str, JsonValue] = {
             "occurred_at": occurred_at,
             "setting": setting,
             "contact_type": contact_type,
             "note": note.strip(),
             "basis": basis,
         }
+        if duration:
+            entry["duration"] = duration
+        if need_areas:
+            entry["need_areas"] = list(need_areas)
         problems = {
             name: problem
             for name, spec in CONTACT.fields.items()
-            if (problem := validate_value(spec, entry[name])) is not None
+            if (problem := validate_value(spec, entry.get(name))) is not None
         }
         try:
             tier = Tier(tier)
@@ -312,15 +335,60 @@ class CaseloadService:
         identity = self._device.require_identity()
         if identity.role is Role.PEER_MENTOR and tier is not Tier.BASIC:
             problems["tier"] = "Peer mentors write notes that the whole team, including mentors, can read."
+        next_step: dict[str, JsonValue] = {}
+        if follow_up is not None:
+            if identity.role is Role.PEER_MENTOR:
+                problems["follow_up_on"] = "A link worker plans follow-ups; say in the note what should happen next."
+            next_step = {
+                "action": follow_up.action.strip() or "Follow up",
+                "owner": follow_up.owner.strip() or identity.display_name,
+                "due_on": follow_up.due_on,
+                "follow_up": True,
+                "done": False,
+            }
+            problems.update(
+                {
+                    f"follow_up_{name}" if name != "due_on" else "follow_up_on": problem
+                    for name, spec in PLAN_ACTION.fields.items()
+                    if (problem := validate_value(spec, next_step.get(name))) is not None
+                }
+            )
         if problems:
             raise ValidationFailed(problems)
         device = self._device
         keys = device.require_keys()
         case_keys = keys.newest_case_keys(case_id, tier)
-        if case_keys is None:
+        full_keys = keys.newest_case_keys(case_id, Tier.FULL) if next_step else None
+        if case_keys is None or (next_step and full_keys is None):
             raise NotReady("This phone does not hold the key for this person's notes yet. Sync and try again.")
         value: dict[str, JsonValue] = {**entry, AUTHOR_NAME_KEY: identity.display_name}
-        return append_entry(device, case_keys, case_id=case_id, kind=CONTACT.name, tier=tier, value=value)
+        record_id = uuid7(device.now_ms())
+        with device.store.write() as session:
+            new_version(
+                device,
+                session,
+                case_keys,
+                record_id=record_id,
+                case_id=case_id,
+                kind=CONTACT.name,
+                field=ENTRY_FIELD,
+                tier=tier,
+                value=value,
+            )
+            if next_step and full_keys is not None:
+                action_id = uuid7(device.now_ms())
+                for name, field_value in next_step.items():
+                    write_field(
+                        device,
+                        session,
+                        full_keys,
+                        spec=PLAN_ACTION,
+                        record_id=action_id,
+                        case_id=case_id,
+                        field=name,
+                        value=field_value,
+                    )
+        return record_id
 
     def note_case_viewed(self, case_id: str) -> bool:
         """Record, for the coordinators' audit trail, that this user opened ``case_id``'s record.
@@ -533,20 +601,24 @@ class CaseloadService:
                 ContactEntry(
                     record_id=row.record_id,
                     change_id=row.change_id,
-                    occurred_at=entry["occurred_at"],
-                    setting=entry["setting"],
-                    setting_label=CONTACT.fields["setting"].choices[entry["setting"]],
-                    contact_type=entry["contact_type"],
-                    contact_type_label=CONTACT.fields["contact_type"].choices[entry["contact_type"]],
-                    note=entry["note"],
-                    basis=entry["basis"],
-                    basis_label=CONTACT.fields["basis"].choices[entry["basis"]],
+                    occurred_at=str(entry["occurred_at"]),
+                    setting=str(entry["setting"]),
+                    setting_label=CONTACT.fields["setting"].choices[str(entry["setting"])],
+                    contact_type=str(entry["contact_type"]),
+                    contact_type_label=CONTACT.fields["contact_type"].choices[str(entry["contact_type"])],
+                    note=str(entry["note"]),
+                    basis=str(entry["basis"]),
+                    basis_label=CONTACT.fields["basis"].choices[str(entry["basis"])],
                     tier=Tier(row.tier),
                     author=author(row),
                     written_at_ms=_wall(row.hlc),
                     sync_state=_sync_state(row),
                     not_accepted_reason=reasons.get(row.change_id),
                     amends=row.amends,
+                    duration_label=CONTACT.fields["duration"].choices.get(str(entry.get("duration"))),
+                    need_area_labels=tuple(
+                        CONTACT.fields["need_areas"].choices[area] for area in _listed(entry.get("need_areas"))
+                    ),
                 )
             )
         contacts.sort(key=lambda c: (c.occurred_at, c.written_at_ms, c.change_id), reverse=True)
@@ -650,10 +722,14 @@ def _unreadable(row: LocalVersion, author: Author, reason: str) -> UnreadableEnt
     return UnreadableEntry(row.change_id, row.record_id, row.kind, row.field, author, _wall(row.hlc), reason)
 
 
-def _valid_entry(value: object) -> dict[str, str]:
+def _valid_entry(value: object) -> dict[str, JsonValue]:
     if not isinstance(value, dict):
         raise Unreadable("Its content is not a contact note.")
     for name, spec in CONTACT.fields.items():
         if validate_value(spec, value.get(name)) is not None:
             raise Unreadable("Its content is not a valid contact note.")
-    return {name: str(value[name]) for name in CONTACT.fields}
+    return {name: value[name] for name in CONTACT.fields if name in value}
+
+
+def _listed(value: JsonValue | None) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from outreach_app.errors import (
@@ -28,6 +28,7 @@ from outreach_app.services import (
     AuditEvent,
     CaseSharing,
     CaseState,
+    FollowUp,
     Gatepost,
     Mentors,
     PersonRecord,
@@ -623,8 +624,20 @@ class AppState:
         return dt.datetime.fromtimestamp(self.now_ms() / 1000).strftime("%Y-%m-%d %H:%M")
 
     async def log_contact(
-        self, *, occurred_at: str, setting: str, contact_type: str, note: str, basis: str, tier: str
+        self,
+        *,
+        occurred_at: str,
+        setting: str,
+        contact_type: str,
+        note: str,
+        basis: str,
+        tier: str,
+        duration: str = "",
+        need_areas: Sequence[str] = (),
+        follow_up_on: str = "",
+        follow_up_action: str = "",
     ) -> None:
+        """Save a contact, and with it (in the same step) the follow-up when a date is given."""
         case_id = self.case_id
         if case_id is None:
             return
@@ -635,8 +648,13 @@ class AppState:
             "note": note,
             "basis": basis,
             "tier": tier,
+            "duration": duration,
+            "need_areas": ",".join(need_areas),
+            "follow_up_on": follow_up_on,
+            "follow_up_action": follow_up_action,
         }
         when = occurred_at.strip().replace(" ", "T", 1)
+        follow_up = FollowUp(due_on=follow_up_on, action=follow_up_action) if follow_up_on else None
         saved = await self._guarded(
             lambda: self.gatepost.records.log_contact(
                 case_id,
@@ -646,11 +664,16 @@ class AppState:
                 note=note.strip(),
                 basis=basis,
                 tier=tier,
+                duration=duration,
+                need_areas=need_areas,
+                follow_up=follow_up,
             )
         )
         if saved is None:
             return
-        self.on_notice(Notice("Contact saved on this phone."))
+        self.on_notice(
+            Notice("Contact and follow-up saved on this phone." if follow_up else "Contact saved on this phone.")
+        )
         await self.open_person(case_id)
         await self.sync_now(quiet=True)
 

@@ -36,6 +36,7 @@ from outreach_app.views.widgets import (
 )
 from shared.kinds import (
     CONSENT_RECORDED_HOW,
+    CONTACT_DURATIONS,
     CONTACT_SETTINGS,
     CONTACT_TYPES,
     LAWFUL_BASES,
@@ -44,6 +45,7 @@ from shared.kinds import (
     Tier,
     ValueType,
 )
+from shared.resettlement import NEED_AREAS
 
 TIER_CHOICES = {
     "basic": "Mentors can see this",
@@ -456,8 +458,18 @@ def _contact_card(entry: ContactEntry) -> ft.Control:
     ]
     lines: list[ft.Control] = [
         ft.Text(f"{_occurred(entry.occurred_at)} · {entry.setting_label}", weight=ft.FontWeight.W_600, size=15),
-        ft.Text(f"{entry.contact_type_label} · by {entry.author.name}", size=14),
+        ft.Text(
+            " · ".join(
+                [
+                    entry.contact_type_label,
+                    *([entry.duration_label] if entry.duration_label else []),
+                    f"by {entry.author.name}",
+                ]
+            ),
+            size=14,
+        ),
         ft.Text(entry.note, size=16),
+        *([ft.Text("Needs: " + ", ".join(entry.need_area_labels), size=14)] if entry.need_area_labels else []),
         ft.Text(
             f"{entry.basis_label} · {TIER_CHOICES[entry.tier.value]} · {status}",
             size=13,
@@ -948,6 +960,25 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
         "basic" if is_mentor else (draft.get("tier") or "full"),
     )
     name = state.record.name if state.record and state.record.name else "this person"
+    duration = choice("How long", CONTACT_DURATIONS, value=draft.get("duration") or None)
+    talked_about = set(filter(None, draft.get("need_areas", "").split(",")))
+    need_boxes = {
+        area: ft.Checkbox(label=label, value=area in talked_about, label_style=ft.TextStyle(size=16))
+        for area, label in NEED_AREAS.items()
+    }
+
+    def keep_needs(_: Any) -> None:
+        state.keep_draft("need_areas", ",".join(area for area, box in need_boxes.items() if box.value))
+
+    for box in need_boxes.values():
+        box.on_change = keep_needs
+    follow_up_on = field(
+        "Follow up by",
+        value=draft.get("follow_up_on", ""),
+        hint="YYYY-MM-DD — leave empty for no follow-up",
+        error=problems.get("follow_up_on"),
+    )
+    follow_up_action = field("What happens next", value=draft.get("follow_up_action", ""), hint="Ring housing options")
     for key, control in (
         ("occurred_at", when),
         ("setting", where),
@@ -955,6 +986,9 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
         ("note", note),
         ("basis", basis),
         ("tier", tier),
+        ("duration", duration),
+        ("follow_up_on", follow_up_on),
+        ("follow_up_action", follow_up_action),
     ):
         _keep(state, control, key)
 
@@ -966,6 +1000,10 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
             note=note.value or "",
             basis=basis.value or "fact",
             tier=tier.value or "full",
+            duration=duration.value or "",
+            need_areas=[area for area, box in need_boxes.items() if box.value],
+            follow_up_on=(follow_up_on.value or "").strip(),
+            follow_up_action=(follow_up_action.value or "").strip(),
         )
 
     async def back(_: Any) -> None:
@@ -982,6 +1020,14 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
         basis,
         section("Who can see it"),
         tier,
+        labelled("How long", duration),
+        ft.ExpansionTile(
+            title=ft.Text("Needs you talked about or worked on", size=16),
+            subtitle=ft.Text("Optional", size=13),
+            controls=list(need_boxes.values()),
+            expanded=bool(talked_about),
+        ),
+        *([] if is_mentor else [section("Next step"), follow_up_on, follow_up_action]),
         ft.Row([primary_button("Save contact", save)]),
         text_button("Back", back),
     )

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from outreach_app.errors import NotReady, ValidationFailed
+from outreach_app.services import FollowUp
 from shared.kinds import Tier
 from shared.protocol import Role
 from shared.resettlement import FollowUpState, Rating, ReleaseFlag
@@ -234,3 +235,49 @@ def test_a_mentor_sees_the_gate_arrangements_logs_the_gate_and_nothing_of_the_fu
         casework.rate_need(case_id, "accommodation", "amber")
     sync(mentor, worker)
     assert worker.app.casework.gate_outcomes(case_id)[0].help_given == "Bus fare and a coffee"
+
+
+def test_a_contact_with_its_duration_needs_and_follow_up_is_saved_in_one_step(team: Team) -> None:
+    worker, coordinator = team.worker, team.coordinator
+    case_id = worker.app.records.add_person({"name": "Rae Holt", "release_at": "2026-11-30T09:00"})
+    records = worker.app.records
+    with pytest.raises(ValidationFailed) as refused:
+        records.log_contact(
+            case_id,
+            occurred_at="2026-12-01T10:00",
+            setting="street",
+            contact_type="face_to_face",
+            note="Found her by the station.",
+            basis="fact",
+            tier="full",
+            need_areas=["accommodation", "not_a_need"],
+            follow_up=FollowUp(due_on="tomorrow"),
+        )
+    assert set(refused.value.problems) == {"need_areas", "follow_up_on"}
+    assert records.person_record(case_id).contacts == ()  # nothing of a refused step is saved
+    assert worker.app.casework.plan(case_id) == []
+
+    records.log_contact(
+        case_id,
+        occurred_at="2026-12-01T10:00",
+        setting="street",
+        contact_type="face_to_face",
+        note="Found her by the station; she slept out last night.",
+        basis="fact",
+        tier="full",
+        duration="30",
+        need_areas=["accommodation", "mental_health"],
+        follow_up=FollowUp(due_on="2026-12-03", action="Go with her to housing options"),
+    )
+    sync(worker, coordinator)
+    contact = coordinator.app.records.person_record(case_id).contacts[0]
+    assert contact.duration_label == "About half an hour"
+    assert contact.need_area_labels == ("Accommodation", "Mental health")
+    [follow_up] = coordinator.app.casework.plan(case_id, today=dt.date(2026, 12, 3))
+    assert (follow_up.action, follow_up.owner, follow_up.due_on) == (
+        "Go with her to housing options",
+        worker.display_name,
+        dt.date(2026, 12, 3),
+    )
+    assert follow_up.follow_up
+    assert follow_up.state is FollowUpState.DUE_TODAY

@@ -121,6 +121,7 @@ def test_screens_coordinator_closes_and_erases_and_the_worker_loses_the_record(t
 
     async def scenario() -> None:
         await desk.start()
+        await desk.show_caseload()
         await desk.open_person(case_id)
         assert desk.case_state is not None
         assert not desk.case_state.closed
@@ -134,6 +135,7 @@ def test_screens_coordinator_closes_and_erases_and_the_worker_loses_the_record(t
         assert "retention_days" in desk.form_problems
 
         await pocket.start()
+        await pocket.show_caseload()
         await pocket.open_person(case_id)
         assert pocket.case_state is None  # a link worker is not shown the controls
         assert any(key.startswith(f"case:{case_id}:") for key in _keys_of(team.worker))

@@ -26,7 +26,7 @@ def test_idle_app_locks_and_the_pin_returns_to_the_half_written_note(team: Team)
 
     async def scenario() -> None:
         await state.start()
-        assert state.screen is Screen.CASELOAD
+        assert state.screen is Screen.TODAY  # the first screen
         await state.open_person(case_id)
         state.start_logging_contact()
         state.keep_draft("note", "Waited at the gate from 7; he came out at")
@@ -53,7 +53,7 @@ def test_idle_app_locks_and_the_pin_returns_to_the_half_written_note(team: Team)
     asyncio.run(scenario())
 
 
-def test_a_lock_the_worker_asks_for_goes_back_to_the_caseload(team: Team) -> None:
+def test_a_lock_the_worker_asks_for_goes_back_to_the_first_screen(team: Team) -> None:
     case_id = shared_case(team)
     state = AppState(team.worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
 
@@ -62,6 +62,6 @@ def test_a_lock_the_worker_asks_for_goes_back_to_the_caseload(team: Team) -> Non
         await state.open_person(case_id)
         await state.lock()
         await state.unlock(PIN)
-        assert state.screen is Screen.CASELOAD
+        assert state.screen is Screen.TODAY
 
     asyncio.run(scenario())

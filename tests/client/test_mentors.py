@@ -140,6 +140,7 @@ def test_screens_coordinator_assigns_and_unassigns_and_the_mentor_is_taken_off_t
         assert [m.display_name for m in desk.mentors.assigned] == ["Mo Mentor"]
 
         await pocket.start()
+        await pocket.show_caseload()
         await pocket.sync_now()
         assert [person.name for person in pocket.people] == ["Dean Walsh"]
         await pocket.open_person(case_id)

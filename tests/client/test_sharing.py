@@ -312,6 +312,7 @@ def test_screens_a_worker_records_consent_and_withdraws_and_the_partner_sees_who
         assert statement.startswith(f"{PARTNER} can see basic details since ")
 
         await probation.start()
+        await probation.show_caseload()
         await probation.sync_now()
         assert [(p.name, p.shared_by) for p in probation.people] == [("Dean Walsh", "Test Outreach")]
         await probation.open_person(case_id)

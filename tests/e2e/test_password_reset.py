@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from shared.protocol import Role
-from tests.e2e.processes import COORDINATOR, PASSWORD, Team, TeamMember, join_team
+from tests.e2e.processes import PASSWORD, Team, TeamMember, join_team, make_team
 from tests.e2e.ui import (
     SYNCED,
     button,
@@ -32,13 +32,20 @@ pytestmark = pytest.mark.browser
 def test_coordinator_gives_a_reset_code_and_the_worker_gets_back_in(
     new_phone: Callable[[], Page], team: Team, tmp_path: Path
 ) -> None:
+    # An organisation of its own: no coordinator's app session left running by another test may
+    # sync (and so give the access back) before this test's coordinator does.
+    tag = secrets.token_hex(3)
+    coordinator = TeamMember(f"coordinator-{tag}@e2e.test", f"Kit Lead {tag.upper()}", Role.COORDINATOR)
+    team = make_team(
+        team.server, f"Reset Outreach {tag}", tmp_path / "devices", coordinator_member=coordinator, worker_member=None
+    )
     # A member of the team who has used Gatepost before (registered on a phone of the harness's).
-    email = f"forgetful-{secrets.token_hex(3)}@e2e.test"
-    name = f"Robin Ashby {secrets.token_hex(2).upper()}"
+    email = f"forgetful-{tag}@e2e.test"
+    name = f"Robin Ashby {tag.upper()}"
     join_team(team, TeamMember(email, name, Role.LINK_WORKER), tmp_path, "Robin's old phone")
 
     desk = new_phone()
-    sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
+    sign_in_with_new_pin(desk, coordinator, PASSWORD)
     button(desk, "Devices").click()
     button(desk, f"New password for {name}").click()
     dialog_title = desk.get_by_text(f"Reset code for {name}", exact=True)

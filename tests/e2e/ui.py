@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.processes import ARTIFACTS, PIN, TeamMember
 
@@ -120,7 +121,12 @@ def reveal(locator: Locator, *, steps: int = 12) -> Locator:
     for direction in (1, -1):
         for _ in range(steps):
             if target.count():
-                target.scroll_into_view_if_needed()
+                try:
+                    target.scroll_into_view_if_needed()
+                except PlaywrightError:
+                    # Redrawn under us (a background sync rebuilt the screen): look again.
+                    page.wait_for_timeout(200)
+                    continue
                 return settle(target)
             page.mouse.move(206, height * 0.6)
             page.mouse.wheel(0, 300 * direction)

@@ -72,6 +72,21 @@ def test_values_are_checked_in_plain_words(kind: str, field: str, value: str, pr
     assert validate_value(KINDS[kind].fields[field], value) == problem
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (["accommodation", "mental_health"], None),
+        ([], None),
+        (["accommodation", "accommodation"], "Needs you talked about or worked on: each option once."),
+        (["moon"], "Needs you talked about or worked on: choose from the options."),
+        ("accommodation", "Needs you talked about or worked on: choose from the options."),
+        ([3], "Needs you talked about or worked on: choose from the options."),
+    ],
+)
+def test_several_choices_are_a_list_of_known_options_each_once(value: object, problem: str | None) -> None:
+    assert validate_value(CONTACT.fields["need_areas"], value) == problem
+
+
 def test_no_label_calls_anyone_an_offender() -> None:
     words = [spec.label.lower() for kind in KINDS.values() for spec in kind.fields.values()]
     words += [
