@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from outreach_app.errors import (
     AppError,
@@ -43,6 +43,9 @@ from outreach_app.services import (
 )
 from shared.protocol import Role
 
+if TYPE_CHECKING:
+    from outreach_app.state.plan import PlanState
+
 __all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time_ago"]
 
 T = TypeVar("T")
@@ -63,10 +66,19 @@ class Screen(StrEnum):
     AUDIT = "audit"
     RECORD_CONSENT = "record_consent"
     SHARE_WITHOUT_CONSENT = "share_without_consent"
+    # The person's needs, plan and referrals (outreach_app/state/plan.py, views/plan.py).
+    RATE_NEED = "rate_need"
+    ADD_ACTION = "add_action"
+    REFER = "refer"
+    REFERRAL_SUMMARY = "referral_summary"
+    MOVE_REFERRAL = "move_referral"
 
 
 # Where an inactivity lock may take the worker back to after the PIN.
-_RESUMABLE = frozenset({Screen.CASELOAD, Screen.ADD_PERSON, Screen.PERSON, Screen.LOG_CONTACT})
+_RESUMABLE = frozenset(
+    {Screen.CASELOAD, Screen.ADD_PERSON, Screen.PERSON, Screen.LOG_CONTACT}
+    | {Screen.RATE_NEED, Screen.ADD_ACTION, Screen.REFER}
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,10 @@ class AppState:
         self.lock_after_ms = lock_after_seconds * 1000
         self.last_activity_ms = now_ms()
         self._resume: tuple[Screen, str | None, dict[str, str]] | None = None
+        from outreach_app.state.plan import PlanState  # it builds on this module
+
+        # The open person's needs, plan and referrals, and the intents about them.
+        self.plan: PlanState = PlanState(self)
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -311,6 +327,7 @@ class AppState:
         if case_id is not None:
             self.case_id = case_id
             self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+            await self.plan.load(case_id)
         self.draft, self.form_problems = draft, {}
         self.screen = screen
         self.on_screen()
@@ -360,6 +377,7 @@ class AppState:
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
         self.mentors, self.sharing, self.case_state = None, None, None
+        self.plan.clear()
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -385,6 +403,7 @@ class AppState:
         self.touch()
         self.form_problems = {}
         self.case_id, self.record, self.mentors, self.sharing, self.case_state = None, None, None, None, None
+        self.plan.clear()
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
@@ -410,6 +429,7 @@ class AppState:
             self.mentors, self.sharing, self.case_state = None, None, None
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        await self.plan.load(case_id)
         self.screen = Screen.PERSON
         self.on_screen()  # at once, from the phone: opening a record never waits for the network
         # For the coordinators' audit trail; a record that cannot be written now is not worth a notice.
@@ -738,6 +758,7 @@ class AppState:
         self.profile, self.people, self.record, self.case_id = None, [], None, None
         self.mentors, self.sharing, self.case_state = None, None, None
         self.devices, self.audit_events = [], []
+        self.plan.clear()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
         self.register_mode = False
@@ -837,6 +858,8 @@ class AppState:
             return
         mentors = await self._case_mentors(case_id)
         case_state = await self._case_state(case_id)
+        if self.case_id == case_id:
+            await self.plan.load(case_id)
         if self.screen is Screen.PERSON and self.case_id == case_id:
             self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()

@@ -17,6 +17,7 @@ from outreach_app.services import (
     UnreadableEntry,
 )
 from outreach_app.state import AppState, kept_for, time_ago
+from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
     back_button,
     choice,
@@ -517,6 +518,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         ),
         section("Contacts"),
         *timeline,
+        *plan_sections(state, page),
         section("Details"),
         *mentor_note,
         *details,
@@ -1138,6 +1140,7 @@ SCREENS = {
     "audit": audit_screen,
     "record_consent": record_consent_screen,
     "share_without_consent": share_without_consent_screen,
+    **PLAN_SCREENS,
 }
 
 __all__ = ["SCREENS"]
