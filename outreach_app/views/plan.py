@@ -148,6 +148,7 @@ def _rating_chart(need: NeedHistory, today: dt.date) -> ft.Control:
                 for score, word in enumerate(RATINGS.values())
             ],
             label_size=48,
+            label_spacing=1,
         ),
         bottom_axis=fch.ChartAxis(
             labels=[
