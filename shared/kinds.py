@@ -118,6 +118,23 @@ NOTE_BASIS: dict[str, str] = {
     "opinion": "My opinion or judgement",
 }
 
+# The person's justice status, in the words workers use (DOMAIN.md, "The person's record").
+RELEASE_TYPES: dict[str, str] = {
+    "automatic": "Automatic release",
+    "licence": "Release on licence",
+    "early_release": "Early release (End of Custody Licence)",
+    "from_court_or_remand": "From court or remand",
+}
+CUSTODY_STATUSES: dict[str, str] = {"remand": "On remand", "sentenced": "Sentenced"}
+SUPERVISION: dict[str, str] = {
+    "licence": "On licence",
+    "community_order": "Community order",
+    "suspended_sentence": "Suspended sentence order",
+    "non_statutory": "Non-statutory (not under supervision)",
+}
+MAPPA_LEVELS: dict[str, str] = {"none": "Not MAPPA", "level_1": "Level 1", "level_2": "Level 2", "level_3": "Level 3"}
+YES_NO: dict[str, str] = {"yes": "Yes", "no": "No"}
+
 PERSON = KindSpec(
     name="person",
     label="Person",
@@ -138,6 +155,27 @@ PERSON = KindSpec(
             safety_critical=True,
             help="Leave the time empty if it is not confirmed.",
         ),
+        FieldSpec(
+            "release_type",
+            "Release type",
+            ValueType.CHOICE,
+            Tier.FULL,
+            choices=RELEASE_TYPES,
+            help="Early release can bring the date forward at short notice.",
+        ),
+        FieldSpec("custody_status", "Remand or sentenced", ValueType.CHOICE, Tier.FULL, choices=CUSTODY_STATUSES),
+        FieldSpec("sentence_length", "Sentence length", ValueType.TEXT, Tier.FULL, max_length=80),
+        FieldSpec("supervision", "Supervision after release", ValueType.CHOICE, Tier.FULL, choices=SUPERVISION),
+        FieldSpec(
+            "supervision_ends_on",
+            "Licence or order ends",
+            ValueType.DATE,
+            Tier.FULL,
+            help="The outcomes at the end of the licence or order are counted on this date.",
+        ),
+        FieldSpec("mappa", "MAPPA", ValueType.CHOICE, Tier.FULL, choices=MAPPA_LEVELS, safety_critical=True),
+        FieldSpec("ppo", "On the PPO scheme", ValueType.CHOICE, Tier.FULL, choices=YES_NO),
+        FieldSpec("iom", "In the IOM cohort", ValueType.CHOICE, Tier.FULL, choices=YES_NO),
         FieldSpec(
             "risk_summary",
             "Risk, in plain words",

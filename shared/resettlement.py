@@ -147,7 +147,7 @@ READINESS_ITEMS: Mapping[str, str] = {
     "accommodation": "Accommodation confirmed or bedspace held",
     "benefits": "Benefits in place to start on release",
     "gp": "Registered with a GP",
-    "identity": "ID: birth certificate, National Insurance number",
+    "identity": "ID (birth certificate, NI number)",
     "bank_account": "Bank account",
     "discharge_grant": "Discharge grant",
     "phone": "Phone",

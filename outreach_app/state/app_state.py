@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from outreach_app.errors import (
     AppError,
@@ -41,10 +39,10 @@ from outreach_app.services import (
     store_rebuilt_message,
     system_now_ms,
 )
+from outreach_app.state.day import DayState
+from outreach_app.state.navigation import RESUMABLE, Notice, Screen
+from outreach_app.state.plan import PlanState
 from shared.protocol import Role
-
-if TYPE_CHECKING:
-    from outreach_app.state.plan import PlanState
 
 __all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time_ago"]
 
@@ -52,39 +50,6 @@ T = TypeVar("T")
 
 # How often an unlocked app tries to sync by itself, and refreshes "Synced N min ago".
 AUTO_SYNC_SECONDS = 30.0
-
-
-class Screen(StrEnum):
-    SIGN_IN = "sign_in"
-    SET_PIN = "set_pin"
-    UNLOCK = "unlock"
-    CASELOAD = "caseload"
-    ADD_PERSON = "add_person"
-    PERSON = "person"
-    LOG_CONTACT = "log_contact"
-    DEVICES = "devices"
-    AUDIT = "audit"
-    RECORD_CONSENT = "record_consent"
-    SHARE_WITHOUT_CONSENT = "share_without_consent"
-    # The person's needs, plan and referrals (outreach_app/state/plan.py, views/plan.py).
-    RATE_NEED = "rate_need"
-    ADD_ACTION = "add_action"
-    REFER = "refer"
-    REFERRAL_SUMMARY = "referral_summary"
-    MOVE_REFERRAL = "move_referral"
-
-
-# Where an inactivity lock may take the worker back to after the PIN.
-_RESUMABLE = frozenset(
-    {Screen.CASELOAD, Screen.ADD_PERSON, Screen.PERSON, Screen.LOG_CONTACT}
-    | {Screen.RATE_NEED, Screen.ADD_ACTION, Screen.REFER}
-)
-
-
-@dataclass(frozen=True)
-class Notice:
-    text: str
-    is_error: bool = False
 
 
 def sync_status_text(status: SyncStatus, *, syncing: bool, now_ms: int) -> str:
@@ -137,6 +102,9 @@ class AppState:
         self.device_name = device_name
         self.now_ms = now_ms
         self.screen = Screen.SIGN_IN
+        # The top-level screen the worker last chose (Today or the caseload); Back returns there.
+        self.home = Screen.TODAY
+        self.day = DayState(self)
         self.register_mode = False
         self.reset_mode = False  # the "I forgot my password" form
         self.busy = False
@@ -176,10 +144,8 @@ class AppState:
         self.lock_after_ms = lock_after_seconds * 1000
         self.last_activity_ms = now_ms()
         self._resume: tuple[Screen, str | None, dict[str, str]] | None = None
-        from outreach_app.state.plan import PlanState  # it builds on this module
-
         # The open person's needs, plan and referrals, and the intents about them.
-        self.plan: PlanState = PlanState(self)
+        self.plan = PlanState(self)
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -191,10 +157,10 @@ class AppState:
             AccountStatus.SIGNED_OUT: Screen.SIGN_IN,
             AccountStatus.NEEDS_PIN: Screen.SET_PIN,
             AccountStatus.LOCKED: Screen.UNLOCK,
-            AccountStatus.UNLOCKED: Screen.CASELOAD,
+            AccountStatus.UNLOCKED: Screen.TODAY,
         }[status]
         if status is AccountStatus.UNLOCKED:
-            await self._enter_caseload()
+            await self.go_home()
         else:
             self.on_screen()
 
@@ -281,14 +247,14 @@ class AppState:
             self.screen = Screen.SET_PIN
             self.on_screen()
         else:
-            await self._enter_caseload()
+            await self.go_home()
 
     async def set_pin(self, pin: str, repeat: str) -> None:
         if pin != repeat:
             return self._problems({"repeat": "The two PINs are not the same."})
         if await self._guarded(lambda: self.gatepost.account.set_pin(pin)) is _FAILED:
             return
-        await self._enter_caseload()
+        await self.go_home()
         await self.sync_now(quiet=True)
 
     async def unlock(self, pin: str) -> None:
@@ -314,10 +280,10 @@ class AppState:
         self.pin_message = None
         self.touch()
         resume, self._resume = self._resume, None
-        if resume is not None and resume[0] in _RESUMABLE:
+        if resume is not None and resume[0] in RESUMABLE:
             await self._return_to(*resume)
         else:
-            await self._enter_caseload()
+            await self.go_home()
         await self.sync_now(quiet=True)
 
     async def _return_to(self, screen: Screen, case_id: str | None, draft: dict[str, str]) -> None:
@@ -327,7 +293,10 @@ class AppState:
         if case_id is not None:
             self.case_id = case_id
             self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+            await self.day.load_case(case_id)
             await self.plan.load(case_id)
+        if screen is Screen.TODAY:
+            await self.day.reload_today()
         self.draft, self.form_problems = draft, {}
         self.screen = screen
         self.on_screen()
@@ -377,13 +346,22 @@ class AppState:
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
         self.mentors, self.sharing, self.case_state = None, None, None
+        self.day.forget()
         self.plan.clear()
         self.screen = Screen.UNLOCK
         self.on_screen()
 
     # --- caseload and records ------------------------------------------------------------------
 
+    async def go_home(self) -> None:
+        """Back to the top-level screen the worker last chose: Today or the caseload."""
+        if self.home is Screen.CASELOAD:
+            await self.show_caseload()
+        else:
+            await self.day.show_today()
+
     async def _enter_caseload(self) -> None:
+        self.home = Screen.CASELOAD
         self.profile = await self._run(self.gatepost.account.profile)
         self.screen = Screen.CASELOAD
         await self._reload_people()
@@ -429,6 +407,7 @@ class AppState:
             self.mentors, self.sharing, self.case_state = None, None, None
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
+        await self.day.load_case(case_id)
         await self.plan.load(case_id)
         self.screen = Screen.PERSON
         self.on_screen()  # at once, from the phone: opening a record never waits for the network
@@ -597,12 +576,11 @@ class AppState:
         name = self.record.name if self.record is not None and self.record.name else "The person"
         if await self._guarded(lambda: self.gatepost.cases.erase_case(case_id)) is None:
             return
-        await self.show_caseload()
+        await self.go_home()
         await self.refresh_sync_status()
         self.on_notice(
             Notice(
-                f"{name}'s record was erased from the server and this phone. "
-                "Other phones delete it at their next sync."
+                f"{name}'s record was erased from the server and this phone. Other phones delete it at their next sync."
             )
         )
 
@@ -831,13 +809,16 @@ class AppState:
             self._erased_in_last_sync = report.erased > 0
             if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
-            elif self.screen is Screen.CASELOAD:
+            elif self.screen in (Screen.CASELOAD, Screen.TODAY):
                 self.on_screen()
 
     async def _refresh_read_screens(self) -> None:
         # Forms keep what the worker is typing; only read-only screens are rebuilt.
         if self.screen is Screen.CASELOAD:
             await self._reload_people()
+            self.on_screen()
+        elif self.screen is Screen.TODAY:
+            await self.day.reload_today()
             self.on_screen()
         elif self.screen is Screen.PERSON and self.case_id is not None:
             await self._reload_record(self.case_id)
@@ -850,7 +831,7 @@ class AppState:
         except NotReady:
             # No longer on this phone (a peer mentor was unassigned from the person).
             if self.screen is Screen.PERSON and self.case_id == case_id:
-                await self.show_caseload()
+                await self.go_home()
                 if self._erased_in_last_sync:
                     self.on_notice(Notice("A coordinator erased this person's record: it is no longer on this phone."))
                 else:
@@ -858,9 +839,9 @@ class AppState:
             return
         mentors = await self._case_mentors(case_id)
         case_state = await self._case_state(case_id)
-        if self.case_id == case_id:
-            await self.plan.load(case_id)
         if self.screen is Screen.PERSON and self.case_id == case_id:
+            await self.day.load_case(case_id)
+            await self.plan.load(case_id)
             self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()
 

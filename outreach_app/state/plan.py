@@ -12,12 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from outreach_app.errors import AppError
 from outreach_app.services import NeedHistory, PlanAction, Referral
-from outreach_app.state.app_state import AppState, Notice, Screen
+from outreach_app.state.navigation import Notice, Screen
 from shared.kinds import NEED_RATING, REFERRAL, validate_value
 from shared.resettlement import NEED_AREAS, FollowUpState
+
+if TYPE_CHECKING:
+    from outreach_app.state.app_state import AppState
 
 __all__ = ["NEXT_STATUSES", "PlanState", "ReferralSummary", "day_text", "movement_text", "referral_next_statuses"]
 

@@ -17,8 +17,10 @@ from outreach_app.services import (
     UnreadableEntry,
 )
 from outreach_app.state import AppState, kept_for, time_ago
+from outreach_app.views.day import DAY_SCREENS, gate_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
+    access_banner,
     back_button,
     choice,
     field,
@@ -26,12 +28,23 @@ from outreach_app.views.widgets import (
     labelled,
     primary_button,
     radio_choice,
+    release_text,
     screen,
     secondary_button,
     section,
     text_button,
+    top_actions,
 )
-from shared.kinds import CONSENT_RECORDED_HOW, CONTACT_SETTINGS, CONTACT_TYPES, LAWFUL_BASES, NOTE_BASIS, PERSON, Tier
+from shared.kinds import (
+    CONSENT_RECORDED_HOW,
+    CONTACT_SETTINGS,
+    CONTACT_TYPES,
+    LAWFUL_BASES,
+    NOTE_BASIS,
+    PERSON,
+    Tier,
+    ValueType,
+)
 
 TIER_CHOICES = {
     "basic": "Mentors can see this",
@@ -170,20 +183,8 @@ def unlock_screen(state: AppState, page: ft.Page) -> ft.Control:
 # --- caseload ---------------------------------------------------------------------------------
 
 
-def _release_text(release_at: str | None) -> str:
-    if not release_at:
-        return "Release date not recorded"
-    try:
-        if "T" in release_at:
-            moment = dt.datetime.fromisoformat(release_at)
-            return "Release " + moment.strftime("%a %d %b, %H:%M")
-        return "Release " + dt.date.fromisoformat(release_at).strftime("%a %d %b") + ", time not confirmed"
-    except ValueError:
-        return f"Release {release_at}"
-
-
 def _person_tile(state: AppState, person: PersonSummary) -> ft.Control:
-    details = [_release_text(person.release_at)]
+    details = [release_text(person.release_at)]
     if person.establishment:
         details.append(person.establishment)
     if person.pending:
@@ -221,31 +222,8 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
     search.on_submit = on_search
     search.on_change = on_search
 
-    async def lock(_: Any) -> None:
-        await state.lock()
-
-    async def show_devices(_: Any) -> None:
-        await state.show_devices()
-
-    async def show_audit(_: Any) -> None:
-        await state.show_audit_trail()
-
     who = state.profile
     subtitle = f"{who.display_name} · {who.org_name}" if who else ""
-    waiting = []
-    if who is not None and not who.has_organisation_key:
-        waiting.append(
-            ft.Container(
-                ft.Text(
-                    "Waiting for a coordinator to give this account access. It happens when a coordinator's "
-                    "phone next syncs; then press Sync now.",
-                    size=15,
-                ),
-                bgcolor=ft.Colors.SECONDARY_CONTAINER,
-                padding=12,
-                border_radius=8,
-            )
-        )
     people = [_person_tile(state, person) for person in state.people]
     if not people:
         people = [ft.Text("No people match." if state.search_text else "No people on the caseload yet.", size=16)]
@@ -253,26 +231,10 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
         ft.Row(
             [
                 ft.Column([heading("Caseload"), ft.Text(subtitle, size=14)], spacing=2, expand=True),
-                *(
-                    [
-                        ft.IconButton(
-                            icon=ft.Icon(ft.Icons.HISTORY, semantics_label="Audit trail"),
-                            on_click=show_audit,
-                            tooltip="Audit trail",
-                        )
-                    ]
-                    if who is not None and who.role.value == "coordinator"
-                    else []
-                ),
-                ft.IconButton(
-                    icon=ft.Icon(ft.Icons.DEVICES_OUTLINED, semantics_label="Devices"),
-                    on_click=show_devices,
-                    tooltip="Devices",
-                ),
-                ft.IconButton(icon=ft.Icon(ft.Icons.LOCK_OUTLINE, semantics_label="Lock"), on_click=lock),
+                *top_actions(state),
             ]
         ),
-        *waiting,
+        *access_banner(state),
         search,
         ft.Row([primary_button("Add person", lambda _: state.start_adding_person(), icon=ft.Icons.PERSON_ADD)]),
         *people,
@@ -282,25 +244,60 @@ def caseload_screen(state: AppState, page: ft.Page) -> ft.Control:
 # --- adding a person --------------------------------------------------------------------------
 
 
+# The justice-status details that are a choice from a list (the add-person form and the edit dialog).
+_CHOICE_FIELDS = tuple(name for name, spec in PERSON.fields.items() if spec.value_type is ValueType.CHOICE)
+# How a person's details are grouped on the form and on the record.
+DETAIL_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("About them", ("other_names", "date_of_birth", "phone", "local_connection")),
+    (
+        "Justice status",
+        (
+            "establishment",
+            "release_at",
+            "release_type",
+            "custody_status",
+            "sentence_length",
+            "supervision",
+            "supervision_ends_on",
+            "mappa",
+            "ppo",
+            "iom",
+        ),
+    ),
+    ("Working with them", ("risk_summary", "goals", "lead_professional")),
+)
+_DATE_FIELDS = frozenset(name for name, spec in PERSON.fields.items() if spec.value_type is ValueType.DATE)
+
+
+def _detail_control(state: AppState, name: str) -> tuple[ft.Control, ft.TextField | ft.Dropdown]:
+    """The add-person form's control for one detail (as shown, and the input), keeping what the
+    worker types in the draft."""
+    problems, draft = state.form_problems, state.draft
+    spec = PERSON.fields[name]
+    control: ft.TextField | ft.Dropdown
+    if name in _CHOICE_FIELDS:
+        control = choice(spec.label, spec.choices, value=draft.get(name) or None, error=problems.get(name))
+        _keep(state, control, name)
+        return labelled(spec.label, control), control
+    control = field(
+        spec.label,
+        value=draft.get(name, ""),
+        error=problems.get(name),
+        multiline=spec.max_length > 200,
+        hint="YYYY-MM-DD" if name in _DATE_FIELDS else None,
+        helper=spec.help or None,
+    )
+    _keep(state, control, name)
+    return control, control
+
+
 def add_person_screen(state: AppState, page: ft.Page) -> ft.Control:
     problems, draft = state.form_problems, state.draft
-    specs = PERSON.fields
-    controls: dict[str, ft.TextField] = {}
-    for name in ("name", "other_names", "date_of_birth", "phone", "local_connection", "establishment"):
-        spec = specs[name]
-        hint = "YYYY-MM-DD" if name == "date_of_birth" else None
-        controls[name] = field(spec.label, value=draft.get(name, ""), error=problems.get(name), hint=hint)
+    inputs: dict[str, ft.TextField | ft.Dropdown] = {}
+    name, inputs["name"] = _detail_control(state, "name")
     release_date_text, _, release_time_text = draft.get("release_at", "").partition("T")
     release_date = field("Release date", value=release_date_text, hint="YYYY-MM-DD", error=problems.get("release_at"))
     release_time = field("Release time", value=release_time_text, hint="HH:MM — leave empty if not confirmed")
-    for name in ("risk_summary", "goals", "lead_professional"):
-        spec = specs[name]
-        controls[name] = field(
-            spec.label, value=draft.get(name, ""), error=problems.get(name), multiline=spec.max_length > 200
-        )
-
-    for name, control in controls.items():
-        _keep(state, control, name)
 
     def keep_release(_: Any) -> None:
         date_text, time_text = (release_date.value or "").strip(), (release_time.value or "").strip()
@@ -309,7 +306,7 @@ def add_person_screen(state: AppState, page: ft.Page) -> ft.Control:
     release_date.on_change = release_time.on_change = keep_release
 
     async def save(_: Any) -> None:
-        values = {name: control.value or "" for name, control in controls.items()}
+        values = {key: str(control.value or "") for key, control in inputs.items()}
         date_text, time_text = (release_date.value or "").strip(), (release_time.value or "").strip()
         values["release_at"] = f"{date_text}T{time_text}" if date_text and time_text else date_text
         await state.add_person(values)
@@ -317,22 +314,21 @@ def add_person_screen(state: AppState, page: ft.Page) -> ft.Control:
     async def back(_: Any) -> None:
         await state.show_caseload()
 
+    groups: list[ft.Control] = []
+    for title, names in DETAIL_GROUPS:
+        groups.append(section(title))
+        for detail in names:
+            if detail == "release_at":
+                groups += [release_date, release_time]
+                continue
+            shown, inputs[detail] = _detail_control(state, detail)
+            groups.append(shown)
+            if detail == "risk_summary":
+                groups.append(ft.Text("Risk is seen by link workers and coordinators only, never by mentors.", size=14))
     return screen(
         ft.Row([back_button(back), heading("Add person")]),
-        controls["name"],
-        controls["other_names"],
-        controls["date_of_birth"],
-        controls["phone"],
-        controls["local_connection"],
-        section("Release"),
-        controls["establishment"],
-        release_date,
-        release_time,
-        section("Working with them"),
-        controls["risk_summary"],
-        ft.Text("Risk is seen by link workers and coordinators only, never by mentors.", size=14),
-        controls["goals"],
-        controls["lead_professional"],
+        name,
+        *groups,
         ft.Row([primary_button("Save person", save)]),
         text_button("Back", back),
     )
@@ -367,8 +363,10 @@ def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
     # A person another organisation shares with ours is read only here.
     read_only = state.record is not None and state.record.shared_by is not None
     value = view.value if view.value is not None else "—"
+    if view.name in _CHOICE_FIELDS and view.value:
+        value = PERSON.fields[view.name].choices.get(view.value, view.value)
     if view.name == "release_at" and view.value:
-        value = _release_text(view.value).removeprefix("Release ")
+        value = release_text(view.value).removeprefix("Release ")
     rows: list[ft.Control] = [
         ft.Row(
             [
@@ -424,7 +422,18 @@ def _field_row(state: AppState, page: ft.Page, view: FieldView) -> ft.Control:
 
 
 def _edit_dialog(state: AppState, page: ft.Page, view: FieldView) -> None:
-    editor = field(view.label, value=view.value or "", multiline=view.name in ("risk_summary", "goals"))
+    spec = PERSON.fields[view.name]
+    editor: ft.TextField | ft.Dropdown
+    if view.name in _CHOICE_FIELDS:
+        editor = choice(view.label, spec.choices, value=view.value)
+    else:
+        editor = field(
+            view.label,
+            value=view.value or "",
+            multiline=spec.max_length > 200,
+            hint="YYYY-MM-DD" if view.name in _DATE_FIELDS else None,
+            helper=spec.help or None,
+        )
 
     async def save(_: Any) -> None:
         page.pop_dialog()
@@ -433,7 +442,7 @@ def _edit_dialog(state: AppState, page: ft.Page, view: FieldView) -> None:
     page.show_dialog(
         ft.AlertDialog(
             title=ft.Text(f"Change {view.label.lower()}"),
-            content=editor,
+            content=labelled(view.label, editor) if isinstance(editor, ft.Dropdown) else editor,
             actions=[
                 ft.TextButton("Cancel", on_click=lambda _: page.pop_dialog()),
                 ft.FilledButton("Save change", on_click=save),
@@ -481,7 +490,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         return screen(ft.Text("Loading…"))
 
     async def back(_: Any) -> None:
-        await state.show_caseload()
+        await state.go_home()
 
     views = [view for view in record.fields if view.name != "name"]
     mentor_note: list[ft.Control] = []
@@ -492,7 +501,12 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
     if record.shared_by:
         # Shared with us by another organisation: only what was shared arrived, and it is read only.
         views = [view for view in views if view.value is not None]
-    details = [_field_row(state, page, view) for view in views]
+    by_name = {view.name: view for view in views}
+    details: list[ft.Control] = []
+    for title, names in DETAIL_GROUPS:
+        rows = [_field_row(state, page, by_name[name]) for name in names if name in by_name]
+        if rows:
+            details += [ft.Text(title, size=15, weight=ft.FontWeight.W_600, color=ft.Colors.PRIMARY), *rows]
     timeline: list[ft.Control] = [_contact_card(entry) for entry in record.contacts]
     timeline += [_unreadable_card(entry) for entry in record.unreadable]
     if not timeline:
@@ -518,6 +532,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         ),
         section("Contacts"),
         *timeline,
+        *gate_sections(state, page),
         *plan_sections(state, page),
         section("Details"),
         *mentor_note,
@@ -1039,7 +1054,7 @@ def devices_screen(state: AppState, page: ft.Page) -> ft.Control:
     coordinator = state.profile is not None and state.profile.role.value == "coordinator"
 
     async def back(_: Any) -> None:
-        await state.show_caseload()
+        await state.go_home()
 
     explanation = (
         "Every phone and browser signed in to your team. Sign out a lost or stolen one here."
@@ -1097,7 +1112,7 @@ def _reset_button(state: AppState, page: ft.Page, user_id: str, owner: str) -> f
 
 def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
     async def back(_: Any) -> None:
-        await state.show_caseload()
+        await state.go_home()
 
     rows: list[ft.Control] = [
         # One screen-reader node per event, not one run-on paragraph for the whole trail.
@@ -1105,9 +1120,7 @@ def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
             container=True,
             content=ft.ListTile(
                 title=ft.Text(event.text, size=16),
-                subtitle=ft.Text(
-                    dt.datetime.fromtimestamp(event.at_ms / 1000).strftime("%a %d %b %Y, %H:%M"), size=14
-                ),
+                subtitle=ft.Text(dt.datetime.fromtimestamp(event.at_ms / 1000).strftime("%a %d %b %Y, %H:%M"), size=14),
                 dense=True,
             ),
         )
@@ -1129,6 +1142,7 @@ def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
 
 
 SCREENS = {
+    **DAY_SCREENS,
     "sign_in": sign_in_screen,
     "set_pin": set_pin_screen,
     "unlock": unlock_screen,

@@ -6,7 +6,7 @@ from typing import Any
 
 import flet as ft
 
-from outreach_app.state import AppState, Notice
+from outreach_app.state import AppState, Notice, Screen
 from outreach_app.views.screens import SCREENS
 
 
@@ -36,7 +36,32 @@ def mount(page: ft.Page, state: AppState) -> None:
         visible=False,
     )
     content = ft.Container(expand=True)
-    page.add(ft.SafeArea(ft.Column([bar, content], spacing=0, expand=True), expand=True))
+
+    async def show_today(_: Any) -> None:
+        await state.day.show_today()
+
+    async def show_people(_: Any) -> None:
+        await state.show_caseload()
+
+    # The two top-level screens, at the bottom where a thumb reaches them.
+    today_tab = ft.FilledTonalButton("Today", icon=ft.Icons.TODAY, on_click=show_today, height=52, expand=True)
+    people_tab = ft.FilledTonalButton(
+        "People", icon=ft.Icons.PEOPLE_OUTLINE, on_click=show_people, height=52, expand=True
+    )
+    tabs = ft.Container(
+        ft.Row([today_tab, people_tab], spacing=10),
+        padding=ft.Padding.symmetric(horizontal=14, vertical=8),
+        bgcolor=ft.Colors.SURFACE_CONTAINER_HIGH,
+        visible=False,
+    )
+    page.add(ft.SafeArea(ft.Column([bar, content, tabs], spacing=0, expand=True), expand=True))
+
+    def render_tabs() -> None:
+        tabs.visible = state.screen in (Screen.TODAY, Screen.CASELOAD)
+        for tab, screen in ((today_tab, Screen.TODAY), (people_tab, Screen.CASELOAD)):
+            chosen = state.screen is screen
+            tab.bgcolor = ft.Colors.PRIMARY_CONTAINER if chosen else None
+            tab.style = ft.ButtonStyle(text_style=ft.TextStyle(size=16, weight=ft.FontWeight.W_700 if chosen else None))
 
     def render_bar() -> None:
         bar.visible = state.unlocked
@@ -62,6 +87,7 @@ def mount(page: ft.Page, state: AppState) -> None:
     def on_screen() -> None:
         content.content = SCREENS[state.screen.value](state, page)
         render_bar()
+        render_tabs()
         page.update()
 
     def on_notice(notice: Notice) -> None:

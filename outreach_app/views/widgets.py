@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import flet as ft
+
+from outreach_app.state import AppState
 
 TOUCH_HEIGHT = 52
 Handler = Callable[[Any], Awaitable[None] | None]
@@ -105,3 +108,65 @@ def screen(*controls: ft.Control) -> ft.Control:
         padding=ft.Padding.symmetric(horizontal=16, vertical=12),
         expand=True,
     )
+
+
+def release_text(release_at: str | None) -> str:
+    """ "Release Fri 04 Dec, 14:00", or "..., time not confirmed" for a date alone."""
+    if not release_at:
+        return "Release date not recorded"
+    try:
+        if "T" in release_at:
+            moment = dt.datetime.fromisoformat(release_at)
+            return "Release " + moment.strftime("%a %d %b, %H:%M")
+        return "Release " + dt.date.fromisoformat(release_at).strftime("%a %d %b") + ", time not confirmed"
+    except ValueError:
+        return f"Release {release_at}"
+
+
+def top_actions(state: AppState) -> list[ft.Control]:
+    """The icons at the top of Today and the caseload: audit trail (coordinators), devices, lock."""
+
+    async def lock(_: Any) -> None:
+        await state.lock()
+
+    async def show_devices(_: Any) -> None:
+        await state.show_devices()
+
+    async def show_audit(_: Any) -> None:
+        await state.show_audit_trail()
+
+    actions: list[ft.Control] = []
+    if state.is_coordinator:
+        actions.append(
+            ft.IconButton(
+                icon=ft.Icon(ft.Icons.HISTORY, semantics_label="Audit trail"),
+                on_click=show_audit,
+                tooltip="Audit trail",
+            )
+        )
+    actions.append(
+        ft.IconButton(
+            icon=ft.Icon(ft.Icons.DEVICES_OUTLINED, semantics_label="Devices"), on_click=show_devices, tooltip="Devices"
+        )
+    )
+    actions.append(ft.IconButton(icon=ft.Icon(ft.Icons.LOCK_OUTLINE, semantics_label="Lock"), on_click=lock))
+    return actions
+
+
+def access_banner(state: AppState) -> list[ft.Control]:
+    """Said at the top of Today and the caseload until a coordinator has given this account access."""
+    who = state.profile
+    if who is None or who.has_organisation_key:
+        return []
+    return [
+        ft.Container(
+            ft.Text(
+                "Waiting for a coordinator to give this account access. It happens when a coordinator's "
+                "phone next syncs; then press Sync now.",
+                size=15,
+            ),
+            bgcolor=ft.Colors.SECONDARY_CONTAINER,
+            padding=12,
+            border_radius=8,
+        )
+    ]

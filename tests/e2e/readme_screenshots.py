@@ -19,7 +19,19 @@ from playwright.sync_api import expect, sync_playwright
 from shared.protocol import Role
 from tests.e2e.conftest import CHROMIUM_ARGS, PHONE
 from tests.e2e.processes import TeamMember
-from tests.e2e.ui import SYNCED, button, choose, fill_field, open_app, reveal, set_pin, sign_in, sync_status, textbox
+from tests.e2e.ui import (
+    SYNCED,
+    button,
+    choose,
+    fill_field,
+    open_app,
+    open_people,
+    reveal,
+    set_pin,
+    sign_in,
+    sync_status,
+    textbox,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "assets" / "screenshots"
@@ -39,6 +51,9 @@ def main() -> None:
         sign_in(page, DEMO_WORKER, "demo-password")
         set_pin(page, "1234")
         expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "today.png"))
+        open_people(page)
         page.wait_for_timeout(800)
         page.screenshot(path=str(OUT / "caseload.png"))
 

@@ -22,7 +22,7 @@ from outreach_app.demo import COORDINATOR, DEMO_PASSWORD, DEMO_PIN, WORKER
 from outreach_app.services import Gatepost, device_store_path
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
-from tests.e2e.ui import SYNCED, ContactForm, log_contact, open_app, set_pin, shot, sign_in, sync_status
+from tests.e2e.ui import SYNCED, ContactForm, log_contact, open_app, open_people, set_pin, shot, sign_in, sync_status
 
 pytestmark = pytest.mark.browser
 
@@ -127,6 +127,8 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         page = open_app(context, demo.app_url)
         sign_in(page, TeamMember(WORKER.email, WORKER.display_name, WORKER.role), DEMO_PASSWORD)
         set_pin(page, DEMO_PIN)
+        shot(page, "01-demo-today")
+        open_people(page)
         shot(page, "01-demo-caseload")
         person = page.get_by_role("button", name=re.compile(r"^Kayleigh Dawson"))
         expect(person).to_be_visible()

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.processes import COORDINATOR, PASSWORD, WORKER
-from tests.e2e.ui import button, press_sync_now, shot, sign_in_with_new_pin
+from tests.e2e.ui import button, press_sync_now, shot, sign_in_with_new_pin, today_screen
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def test_coordinator_signs_out_a_lost_phone_which_erases_itself(new_phone: Calla
     device_name = (sign_out_mine.get_attribute("aria-label") or sign_out_mine.inner_text()).removeprefix("Sign out ")
     shot(lost, "01-worker-devices")
     button(lost, "Back").first.click()
-    expect(lost.get_by_text("Caseload", exact=True)).to_be_visible()
+    expect(today_screen(lost)).to_be_visible()
 
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
@@ -59,5 +59,5 @@ def test_coordinator_signs_out_a_lost_phone_which_erases_itself(new_phone: Calla
     press_sync_now(lost)
     expect(button(lost, "Sign in")).to_be_visible(timeout=20_000)
     expect(lost.get_by_text(re.compile("This phone was signed out by your organisation")).first).to_be_visible()
-    expect(lost.get_by_text("Caseload", exact=True)).to_have_count(0)
+    expect(today_screen(lost)).to_have_count(0)
     shot(lost, "04-lost-phone-erased")

@@ -19,6 +19,7 @@ from tests.e2e.ui import (
     add_person,
     button,
     log_contact,
+    open_people,
     press_sync_now,
     reveal,
     shot,
@@ -42,6 +43,7 @@ def test_coordinator_closes_and_erases_a_record_and_the_worker_loses_it(new_phon
 
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
+    open_people(desk)
     listed = desk.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
     expect(listed).to_be_visible(timeout=20_000)
     listed.click()

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, PASSWORD, PIN, WORKER, AppProcess, Team
-from tests.e2e.ui import button, expect_value, fill_field, open_app, shot, sign_in_with_new_pin, textbox
+from tests.e2e.ui import button, expect_value, fill_field, open_app, open_people, shot, sign_in_with_new_pin, textbox
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +33,7 @@ def test_an_idle_app_locks_and_returns_to_the_half_filled_form(browser: Browser,
     try:
         page = open_app(context, quick_lock_app.url)
         sign_in_with_new_pin(page, WORKER, PASSWORD)
+        open_people(page)
         button(page, "Add person").click()
         fill_field(textbox(page, "Name"), "Lorraine Pike")
 

@@ -21,6 +21,7 @@ from tests.e2e.ui import (
     button,
     choose,
     log_contact,
+    open_people,
     press_sync_now,
     reveal,
     shot,
@@ -60,6 +61,7 @@ def test_coordinator_assigns_a_mentor_who_sees_the_basic_tier_only(
 
     mentor_page = new_phone()
     sign_in_with_new_pin(mentor_page, mentor, PASSWORD)
+    open_people(mentor_page)
     person_button = mentor_page.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
     expect(person_button).to_be_visible(timeout=20_000)
     person_button.click()

@@ -24,6 +24,7 @@ from tests.e2e.ui import (
     choose,
     fill_field,
     log_contact,
+    open_people,
     press_sync_now,
     reveal,
     shot,
@@ -88,6 +89,7 @@ def test_a_worker_shares_with_consent_and_withdraws_and_the_partner_loses_the_pe
 
     probation = new_phone()
     sign_in_with_new_pin(probation, officer, PASSWORD)
+    open_people(probation)
     person_button = probation.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
     expect(person_button).to_be_visible(timeout=30_000)
     expect(person_button).to_have_accessible_name(re.compile("Shared by Browser Test Outreach"))

@@ -23,6 +23,7 @@ from tests.e2e.ui import (
     fill_field,
     go_back,
     log_contact,
+    open_people,
     press_sync_now,
     reveal,
     set_pin,
@@ -31,6 +32,7 @@ from tests.e2e.ui import (
     sign_in_with_new_pin,
     sync_status,
     textbox,
+    today_screen,
 )
 
 pytestmark = pytest.mark.browser
@@ -94,6 +96,7 @@ def test_coordinator_sees_the_contact_after_sync_now(new_phone: NewPhone) -> Non
     # The coordinator's phone is signed in before the worker writes anything.
     colleague = new_phone()
     sign_in_with_new_pin(colleague, COORDINATOR, PASSWORD)
+    open_people(colleague)
     person = PersonForm(name=_unique("Kayleigh Dawson"), establishment="HMP Eastwood Park")
     person_button = colleague.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
     expect(person_button).to_have_count(0)
@@ -159,7 +162,7 @@ def test_wrong_pin_says_so_and_counts_down(new_phone: NewPhone) -> None:
 
     fill_field(textbox(page, "PIN"), PIN)
     button(page, "Unlock").click()
-    expect(page.get_by_text("Caseload", exact=True)).to_be_visible()
+    expect(today_screen(page)).to_be_visible()
 
 
 def test_new_starter_joins_with_an_invitation_code(new_phone: NewPhone, team: Team, tmp_path: Path) -> None:

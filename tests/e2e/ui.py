@@ -30,6 +30,8 @@ __all__ = [
     "go_back",
     "log_contact",
     "open_app",
+    "open_people",
+    "open_today",
     "press_sync_now",
     "reveal",
     "set_pin",
@@ -40,6 +42,7 @@ __all__ = [
     "sync_status",
     "tap_until",
     "textbox",
+    "today_screen",
 ]
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -65,7 +68,7 @@ def open_app(context: BrowserContext, url: str) -> Page:
         page.get_by_role("button", name="Sign in", exact=True)
         .or_(page.get_by_role("button", name="Unlock", exact=True))
         .or_(page.get_by_role("button", name="Set PIN", exact=True))
-        .or_(page.get_by_text("Caseload", exact=True))
+        .or_(today_screen(page))
     )
     expect(first_screen.first).to_be_visible(timeout=30_000)
     return page
@@ -197,7 +200,7 @@ def set_pin(page: Page, pin: str = PIN) -> None:
     fill_field(textbox(page, "New PIN"), pin)
     fill_field(textbox(page, "Repeat PIN"), pin)
     button(page, "Set PIN").click()
-    expect(page.get_by_text("Caseload", exact=True)).to_be_visible(timeout=20_000)
+    expect(today_screen(page)).to_be_visible(timeout=20_000)
     # Setting the PIN syncs by itself (the new phone fetches its keys); let it finish, as a worker
     # watching the sync line would, so the next tap does not race the caseload being redrawn.
     expect(sync_status(page)).to_have_text(SYNCED, timeout=20_000)
@@ -239,7 +242,8 @@ class PersonForm:
 
 
 def add_person(page: Page, person: PersonForm, *, screenshot: str | None = None) -> None:
-    """From the caseload: Add person, fill the form, Save person; ends on the person's record."""
+    """From Today or the caseload: Add person, fill the form, Save person; ends on the person's record."""
+    open_people(page)
     tap_until(page, "Add person", button(page, "Save person"))
     for label, value in person.by_label().items():
         field = reveal(textbox(page, label))  # every field of the contract is there
@@ -291,9 +295,27 @@ def log_contact(page: Page, contact: ContactForm, *, screenshot: str | None = No
     expect(button(page, "Log contact")).to_be_visible(timeout=20_000)
 
 
+def today_screen(page: Page) -> Locator:
+    """What shows that Today, the first screen after the PIN, is on screen."""
+    return page.get_by_text("At the gate today", exact=True)
+
+
+def _to_top_level(page: Page) -> None:
+    """From a person's record (or another screen under Today or the caseload), Back to the top."""
+    if not button(page, "People").is_visible():
+        go_back(page)
+        expect(button(page, "People")).to_be_visible(timeout=10_000)
+
+
 def open_people(page: Page) -> None:
-    """Go to the caseload, the list of people, from any top-level screen."""
-    expect(page.get_by_text("Caseload", exact=True)).to_be_visible(timeout=20_000)
+    """Go to the caseload, the list of people, as a worker would: Back to the top, then People."""
+    _to_top_level(page)
+    tap_until(page, "People", page.get_by_text("Caseload", exact=True))
+
+
+def open_today(page: Page) -> None:
+    _to_top_level(page)
+    tap_until(page, "Today", today_screen(page))
 
 
 def press_sync_now(page: Page) -> None:

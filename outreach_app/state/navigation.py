@@ -1,0 +1,54 @@
+"""Where the app is (``Screen``) and what it tells the worker in passing (``Notice``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["RESUMABLE", "Notice", "Screen"]
+
+
+class Screen(StrEnum):
+    SIGN_IN = "sign_in"
+    SET_PIN = "set_pin"
+    UNLOCK = "unlock"
+    CASELOAD = "caseload"
+    ADD_PERSON = "add_person"
+    PERSON = "person"
+    LOG_CONTACT = "log_contact"
+    DEVICES = "devices"
+    AUDIT = "audit"
+    RECORD_CONSENT = "record_consent"
+    SHARE_WITHOUT_CONSENT = "share_without_consent"
+    TODAY = "today"
+    GATE_CHECKLIST = "gate_checklist"
+    GATE_OUTCOME = "gate_outcome"
+    # The person's needs, plan and referrals (state/plan.py, views/plan.py).
+    RATE_NEED = "rate_need"
+    ADD_ACTION = "add_action"
+    REFER = "refer"
+    REFERRAL_SUMMARY = "referral_summary"
+    MOVE_REFERRAL = "move_referral"
+
+
+# Where an inactivity lock may take the worker back to after the PIN.
+RESUMABLE = frozenset(
+    {
+        Screen.TODAY,
+        Screen.CASELOAD,
+        Screen.ADD_PERSON,
+        Screen.PERSON,
+        Screen.LOG_CONTACT,
+        Screen.GATE_CHECKLIST,
+        Screen.GATE_OUTCOME,
+        Screen.RATE_NEED,
+        Screen.ADD_ACTION,
+        Screen.REFER,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    is_error: bool = False
