@@ -6,8 +6,12 @@ colleague's rating arrives with a sync; a peer mentor's phone shows none of it; 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
+
+import flet as ft
 
 from outreach_app.state import AppState, Notice, Screen
 from outreach_app.state.plan import day_text, movement_text
@@ -15,6 +19,25 @@ from outreach_app.views.plan import plan_sections
 from shared.protocol import Role
 from shared.resettlement import NEED_AREAS, FollowUpState, Rating
 from tests.client.conftest import SERVER_URL, Phones, Team
+
+
+def _controls(controls: Sequence[ft.Control]) -> list[ft.Control]:
+    """Every control in the trees, depth first."""
+
+    def walk(control: object) -> Iterator[ft.Control]:
+        if isinstance(control, ft.Control):
+            yield control
+            for name in ("content", "controls"):
+                child = getattr(control, name, None)
+                for item in child if isinstance(child, list) else [child]:
+                    yield from walk(item)
+
+    return [found for control in controls for found in walk(control)]
+
+
+def _button_names(controls: Sequence[ft.Control]) -> set[str]:
+    buttons = (ft.FilledButton, ft.OutlinedButton, ft.TextButton)
+    return {str(control.content) for control in controls if isinstance(control, buttons)}
 
 
 def test_needs_plan_and_referrals_through_the_screens_state(team: Team) -> None:
@@ -147,6 +170,18 @@ def test_needs_plan_and_referrals_through_the_screens_state(team: Team) -> None:
         plan.start_moving(plan.referrals[0])
         await plan.move_referral(status="accepted", on=today.isoformat(), declined_reason="")
         assert state.form_problems == {"status": "Choose what happened to the referral."}
+
+        # The record's sections: every add button for the worker; none on a record another
+        # organisation shares with us, whose plan cannot be ticked off here either.
+        assert state.record is not None
+        mine = _controls(plan_sections(state, cast(Any, None)))
+        assert {"Rate a need", "Add to plan", "Add follow-up", "Refer"} <= _button_names(mine)
+        state.record = dataclasses.replace(state.record, shared_by="Second Chance Housing")
+        shared = _controls(plan_sections(state, cast(Any, None)))
+        assert _button_names(shared) == set()
+        boxes = [control for control in shared if isinstance(control, ft.Checkbox)]
+        assert [box.label for box in boxes] == ["Visit at the hostel", "Apply for a birth certificate"]
+        assert all(box.disabled for box in boxes)
 
         # A colleague's rating arrives with a sync and shows on the open record.
         await state.open_person(case_id)
