@@ -42,6 +42,7 @@ from outreach_app.services import (
 )
 from outreach_app.state.day import DayState
 from outreach_app.state.navigation import RESUMABLE, Notice, Screen
+from outreach_app.state.plan import PlanState
 from shared.protocol import Role
 
 __all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time_ago"]
@@ -144,6 +145,8 @@ class AppState:
         self.lock_after_ms = lock_after_seconds * 1000
         self.last_activity_ms = now_ms()
         self._resume: tuple[Screen, str | None, dict[str, str]] | None = None
+        # The open person's needs, plan and referrals, and the intents about them.
+        self.plan = PlanState(self)
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -292,6 +295,7 @@ class AppState:
             self.case_id = case_id
             self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
             await self.day.load_case(case_id)
+            await self.plan.load(case_id)
         if screen is Screen.TODAY:
             await self.day.reload_today()
         self.draft, self.form_problems = draft, {}
@@ -344,6 +348,7 @@ class AppState:
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
         self.mentors, self.sharing, self.case_state = None, None, None
         self.day.forget()
+        self.plan.clear()
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -377,6 +382,7 @@ class AppState:
         self.touch()
         self.form_problems = {}
         self.case_id, self.record, self.mentors, self.sharing, self.case_state = None, None, None, None, None
+        self.plan.clear()
         await self._enter_caseload()
 
     def start_adding_person(self) -> None:
@@ -403,6 +409,7 @@ class AppState:
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         await self.day.load_case(case_id)
+        await self.plan.load(case_id)
         self.screen = Screen.PERSON
         self.on_screen()  # at once, from the phone: opening a record never waits for the network
         # For the coordinators' audit trail; a record that cannot be written now is not worth a notice.
@@ -752,6 +759,7 @@ class AppState:
         self.profile, self.people, self.record, self.case_id = None, [], None, None
         self.mentors, self.sharing, self.case_state = None, None, None
         self.devices, self.audit_events = [], []
+        self.plan.clear()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
         self.register_mode = False
@@ -856,6 +864,7 @@ class AppState:
         case_state = await self._case_state(case_id)
         if self.screen is Screen.PERSON and self.case_id == case_id:
             await self.day.load_case(case_id)
+            await self.plan.load(case_id)
             self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()
 

@@ -23,6 +23,12 @@ class Screen(StrEnum):
     TODAY = "today"
     GATE_CHECKLIST = "gate_checklist"
     GATE_OUTCOME = "gate_outcome"
+    # The person's needs, plan and referrals (state/plan.py, views/plan.py).
+    RATE_NEED = "rate_need"
+    ADD_ACTION = "add_action"
+    REFER = "refer"
+    REFERRAL_SUMMARY = "referral_summary"
+    MOVE_REFERRAL = "move_referral"
 
 
 # Where an inactivity lock may take the worker back to after the PIN.
@@ -35,6 +41,9 @@ RESUMABLE = frozenset(
         Screen.LOG_CONTACT,
         Screen.GATE_CHECKLIST,
         Screen.GATE_OUTCOME,
+        Screen.RATE_NEED,
+        Screen.ADD_ACTION,
+        Screen.REFER,
     }
 )
 
