@@ -213,6 +213,8 @@ def _outcome_line(outcome: GateOutcome) -> str:
         parts.append(
             "reached the planned address" if outcome.reached_planned_address else "did not reach the planned address"
         )
+    if outcome.help_given:
+        parts.append(f"help given: {outcome.help_given}")
     return " · ".join(parts)
 
 
@@ -251,19 +253,17 @@ def gate_sections(state: AppState, page: ft.Page) -> list[ft.Control]:
         )
     controls += [ft.Text(_outcome_line(outcome), size=15) for outcome in state.day.gate_outcomes]
     if not read_only:
-        controls.append(
-            ft.Row(
-                [
-                    secondary_button(
-                        "Gate checklist", lambda _: state.day.start_gate_checklist(), icon=ft.Icons.CHECKLIST
-                    ),
-                    secondary_button(
-                        "Record gate outcome", lambda _: state.day.start_gate_outcome(), icon=ft.Icons.DOOR_FRONT_DOOR
-                    ),
-                ],
-                wrap=True,
+        buttons = [
+            secondary_button(
+                "Record gate outcome", lambda _: state.day.start_gate_outcome(), icon=ft.Icons.DOOR_FRONT_DOOR
             )
-        )
+        ]
+        if not state.is_mentor:  # the link worker keeps the checklist; a mentor sees where and when
+            buttons.insert(
+                0,
+                secondary_button("Gate checklist", lambda _: state.day.start_gate_checklist(), icon=ft.Icons.CHECKLIST),
+            )
+        controls.append(ft.Row(buttons, wrap=True))
     return controls
 
 

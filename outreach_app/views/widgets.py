@@ -156,7 +156,8 @@ def top_actions(state: AppState) -> list[ft.Control]:
 def access_banner(state: AppState) -> list[ft.Control]:
     """Said at the top of Today and the caseload until a coordinator has given this account access."""
     who = state.profile
-    if who is None or who.has_organisation_key:
+    # Peer mentors never hold the organisation key: each assignment brings them that person's key.
+    if who is None or who.has_organisation_key or state.is_mentor:
         return []
     return [
         ft.Container(

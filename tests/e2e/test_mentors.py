@@ -3,6 +3,7 @@ browser shows that person and the note mentors may see, not the link-worker-only
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 from collections.abc import Callable
@@ -20,13 +21,16 @@ from tests.e2e.ui import (
     add_person,
     button,
     choose,
+    fill_field,
     log_contact,
     open_people,
+    open_today,
     press_sync_now,
     reveal,
     shot,
     sign_in_with_new_pin,
     sync_status,
+    textbox,
 )
 
 pytestmark = pytest.mark.browser
@@ -43,8 +47,22 @@ def test_coordinator_assigns_a_mentor_who_sees_the_basic_tier_only(
 
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
-    person = PersonForm(name=f"Lee Marsh {secrets.token_hex(2).upper()}", establishment="HMP Leyhill", risk="Private")
+    person = PersonForm(
+        name=f"Lee Marsh {secrets.token_hex(2).upper()}",
+        establishment="HMP Leyhill",
+        risk="Private",
+        release_date=dt.date.today().isoformat(),
+        release_time="10:00",
+    )
     add_person(desk, person)
+    # The link worker's side of the gate day: where and when the mentor meets him.
+    reveal(button(desk, "Gate checklist")).click()
+    fill_field(reveal(textbox(desk, "Meet them where")), "Main gate, by the bus stop")
+    fill_field(reveal(textbox(desk, "Who meets them")), mentor.display_name)
+    reveal(button(desk, "Save release plan")).click()
+    expect(desk.get_by_text(re.compile("Meeting: today at 10:00, Main gate, by the bus stop"))).to_be_visible(
+        timeout=20_000
+    )
     basic = "Walked to the jobcentre together."
     full = "Spoke about a family court matter in confidence."
     log_contact(desk, ContactForm(note=basic, who_can_see="Mentors can see this"))
@@ -70,3 +88,29 @@ def test_coordinator_assigns_a_mentor_who_sees_the_basic_tier_only(
     expect(mentor_page.get_by_text(full)).to_have_count(0)
     expect(mentor_page.get_by_text("Risk, in plain words")).to_have_count(0)
     shot(mentor_page, "02-mentor-record")
+
+    # The mentor's gate day: Today says where and when; one tap records that they met and the help given.
+    expect(mentor_page.get_by_text("Needs", exact=True)).to_have_count(0)  # needs and plan are full tier
+    expect(button(mentor_page, "Gate checklist")).to_have_count(0)
+    open_today(mentor_page)
+    card = mentor_page.get_by_role("group", name=re.compile("^" + re.escape(person.name)))
+    expect(card).to_have_accessible_name(re.compile("Meet today at 10:00, Main gate, by the bus stop"))
+    shot(mentor_page, "03-mentor-today")
+    button(mentor_page, f"Gate outcome for {person.name}").click()
+    met = mentor_page.get_by_role("radio", name="We met them", exact=True)
+    met.click()
+    expect(met).to_be_checked()
+    help_given = "Bought breakfast, topped up his phone, walked him to probation."
+    fill_field(reveal(textbox(mentor_page, "Help given")), help_given)
+    shot(mentor_page, "04-mentor-gate-outcome")
+    reveal(button(mentor_page, "Save gate outcome")).click()
+    expect(reveal(mentor_page.get_by_text(re.compile("help given: " + re.escape(help_given))))).to_be_visible(
+        timeout=20_000
+    )
+    expect(sync_status(mentor_page)).to_have_text(SYNCED, timeout=30_000)
+
+    press_sync_now(desk)
+    expect(reveal(desk.get_by_text(re.compile("met at the gate · help given: Bought breakfast")))).to_be_visible(
+        timeout=30_000
+    )
+    shot(desk, "05-coordinator-sees-the-gate-outcome")
