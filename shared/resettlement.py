@@ -8,6 +8,8 @@ storage. Each rule names the research it comes from (``../shared/DOMAIN.md`` cit
   (002:555).
 - Follow-up cadence: the first two weeks after release are "critical" (000:2446-2451) and the
   first week the most dangerous (003:1306-1332); after that, weekly meetings (000:4332-4334).
+- Lead professional handover: an interim lead "stays involved until the handover has been
+  successfully completed" (003:758-770): proposed, then accepted (or declined), then completed.
 - Settled accommodation, for NI 143 (004:2195-2218): "permanent, independent housing; bail/probation
   hostels and supported housing" as defined, and the stricter count providers use, which leaves
   out Approved Premises, bail hostels and supported housing.
@@ -30,6 +32,7 @@ __all__ = [
     "AccommodationType",
     "ContactDue",
     "FollowUpState",
+    "HandoverStep",
     "Rating",
     "Readiness",
     "Release",
@@ -38,6 +41,7 @@ __all__ = [
     "contact_interval_days",
     "distance_travelled",
     "follow_up_state",
+    "handover_progress",
     "planned_follow_ups",
     "readiness",
     "release_flags",
@@ -357,3 +361,34 @@ def distance_travelled(ratings: Iterable[tuple[dt.date, Rating]]) -> int | None:
     if not ordered:
         return None
     return ordered[-1][1].score - ordered[0][1].score
+
+
+class HandoverStep(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+
+
+# What may follow what: a proposal is answered once, and only an accepted handover completes.
+_HANDOVER_NEXT: Mapping[HandoverStep | None, frozenset[HandoverStep]] = {
+    None: frozenset({HandoverStep.PROPOSED}),
+    HandoverStep.PROPOSED: frozenset({HandoverStep.ACCEPTED, HandoverStep.DECLINED}),
+    HandoverStep.ACCEPTED: frozenset({HandoverStep.COMPLETED}),
+    HandoverStep.DECLINED: frozenset(),
+    HandoverStep.COMPLETED: frozenset(),
+}
+
+
+def handover_progress(steps: Iterable[HandoverStep]) -> tuple[HandoverStep | None, tuple[bool, ...]]:
+    """Where one handover stands, from its steps in the merge order (every replica's order), and
+    which steps counted. A step that does not follow from the one before (two people answering a
+    proposal at once: the later answer) is kept in the record but changes nothing."""
+    state: HandoverStep | None = None
+    counted: list[bool] = []
+    for step in steps:
+        allowed = step in _HANDOVER_NEXT[state]
+        counted.append(allowed)
+        if allowed:
+            state = step
+    return state, tuple(counted)

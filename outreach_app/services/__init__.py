@@ -30,6 +30,8 @@ from outreach_app.services.cases import CaseService, CaseState
 from outreach_app.services.casework import (
     CaseworkService,
     GateOutcome,
+    Handover,
+    HandoverEvent,
     NeedHistory,
     NeedRating,
     NotSeen,
@@ -80,6 +82,8 @@ __all__ = [
     "FollowUp",
     "GateOutcome",
     "Gatepost",
+    "Handover",
+    "HandoverEvent",
     "MentorService",
     "Mentors",
     "NeedHistory",

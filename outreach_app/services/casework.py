@@ -23,9 +23,10 @@ from sqlmodel import Session, col, select
 
 from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
-from outreach_app.services.device import Device
+from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import CaseKeys, KeyChain
 from outreach_app.services.versions import (
+    AUTHOR_NAME_KEY,
     Unreadable,
     append_entry,
     counts_in_merge,
@@ -39,7 +40,9 @@ from shared.crypto import JsonValue, equality_tag
 from shared.kinds import (
     ACCOMMODATION,
     CONTACT,
+    ENTRY_FIELD,
     GATE_OUTCOME,
+    LEAD_HANDOVER,
     NEED_RATING,
     PERSON,
     PLAN_ACTION,
@@ -58,6 +61,7 @@ from shared.resettlement import (
     AccommodationPlan,
     ContactDue,
     FollowUpState,
+    HandoverStep,
     Rating,
     Readiness,
     Release,
@@ -65,6 +69,7 @@ from shared.resettlement import (
     contact_due,
     distance_travelled,
     follow_up_state,
+    handover_progress,
     readiness,
     release_flags,
     releases_in_window,
@@ -74,6 +79,8 @@ __all__ = [
     "CASEWORK_KINDS",
     "CaseworkService",
     "GateOutcome",
+    "Handover",
+    "HandoverEvent",
     "NeedHistory",
     "NeedRating",
     "NotSeen",
@@ -88,7 +95,7 @@ __all__ = [
 
 # The kinds this service reads and writes (the person's record shows them, not as unknown).
 CASEWORK_KINDS = frozenset(
-    spec.name for spec in (RELEASE_PLAN, GATE_OUTCOME, NEED_RATING, ACCOMMODATION, PLAN_ACTION, REFERRAL)
+    spec.name for spec in (RELEASE_PLAN, GATE_OUTCOME, NEED_RATING, ACCOMMODATION, PLAN_ACTION, REFERRAL, LEAD_HANDOVER)
 )
 _RELEASE_PLAN_NAMESPACE = uuid.UUID("6f1c2b0e-5d7a-4c1e-9a43-2f1b8f0c7d11")
 
@@ -169,6 +176,32 @@ class Referral:
     status_label: str
     status_on: dt.date | None
     declined_reason: str | None
+
+
+@dataclass(frozen=True)
+class HandoverEvent:
+    step: HandoverStep
+    by: str  # the author's name ("You" on their own phone)
+    at_ms: int
+    note: str | None
+    counted: bool  # False: recorded out of turn (two answers at once), kept but changing nothing
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Handing the lead professional role to a named lead at a lead agency."""
+
+    handover_id: str
+    lead_name: str
+    lead_organisation: str
+    state: HandoverStep
+    proposed_by: str
+    proposed_by_you: bool
+    events: tuple[HandoverEvent, ...]  # in the order every replica sees them
+
+    @property
+    def under_way(self) -> bool:
+        return self.state in (HandoverStep.PROPOSED, HandoverStep.ACCEPTED)
 
 
 @dataclass(frozen=True)
@@ -499,6 +532,165 @@ class CaseworkService:
             )
         referrals.sort(key=lambda referral: (referral.sent_on, referral.record_id), reverse=True)
         return referrals
+
+    # --- the lead professional and handover ----------------------------------------------------
+
+    def propose_handover(self, case_id: str, *, lead_name: str, lead_organisation: str, note: str = "") -> str:
+        """The interim lead proposes the community lead; returns the handover's id."""
+        self._require_handover_role()
+        problems = {}
+        if not lead_name.strip():
+            problems["lead_name"] = "Say who the new lead professional is."
+        if not lead_organisation.strip():
+            problems["lead_organisation"] = "Say which agency they work for."
+        if problems:
+            raise ValidationFailed(problems)
+        under_way = [handover for handover in self.handovers(case_id) if handover.under_way]
+        if under_way:
+            raise ValidationFailed(
+                {
+                    "lead_name": f"A handover to {under_way[0].lead_name} is already under way: finish or decline it."
+                }
+            )
+        handover_id = str(uuid.uuid4())
+        self._handover_step(case_id, handover_id, HandoverStep.PROPOSED, lead_name, lead_organisation, note)
+        return handover_id
+
+    def answer_handover(self, case_id: str, handover_id: str, *, accept: bool, note: str = "") -> None:
+        """The new lead (or a coordinator for them) accepts or declines a proposed handover."""
+        identity = self._require_handover_role()
+        handover = self._handover(case_id, handover_id)
+        if handover.state is not HandoverStep.PROPOSED:
+            raise ValidationFailed({"handover": "This handover has already been answered."})
+        if handover.proposed_by_you and identity.role is not Role.COORDINATOR:
+            raise ValidationFailed(
+                {"handover": "Someone else accepts: the new lead, or a coordinator on their behalf."}
+            )
+        if not accept and not note.strip():
+            raise ValidationFailed({"note": "Say why the handover is declined."})
+        step = HandoverStep.ACCEPTED if accept else HandoverStep.DECLINED
+        self._handover_step(case_id, handover_id, step, handover.lead_name, handover.lead_organisation, note)
+
+    def complete_handover(self, case_id: str, handover_id: str, *, note: str = "") -> None:
+        """Record the handover done: the new lead becomes the person's lead professional, in the same
+        transaction, so the record never shows a finished handover with the old lead."""
+        self._require_handover_role()
+        handover = self._handover(case_id, handover_id)
+        if handover.state is not HandoverStep.ACCEPTED:
+            raise ValidationFailed({"handover": "Only an accepted handover can be completed."})
+        lead = f"{handover.lead_name}, {handover.lead_organisation}"
+        self._handover_step(
+            case_id, handover_id, HandoverStep.COMPLETED, handover.lead_name, handover.lead_organisation, note, lead
+        )
+
+    def handovers(self, case_id: str) -> list[Handover]:
+        """The person's handovers, newest first."""
+        identity = self._device.require_identity()
+        grouped: dict[str, list[tuple[LocalVersion, dict[str, JsonValue]]]] = defaultdict(list)
+        for row, entry in self._entries(case_id, LEAD_HANDOVER):
+            grouped[str(entry["handover_id"])].append((row, entry))
+        handovers = []
+        for handover_id, steps in grouped.items():
+            steps.sort(key=lambda item: stamp_of(item[0]).order_key)
+            kinds = [HandoverStep(str(entry["step"])) for _, entry in steps]
+            state, counted = handover_progress(kinds)
+            if state is None:
+                continue  # no proposal readable here (yet)
+            first = next(item for item, used in zip(steps, counted, strict=True) if used)
+
+            def by_me(row: LocalVersion) -> bool:
+                # An unsent version has no user yet on the server's side: its device says it is ours.
+                return row.author_device_id == identity.device_id or row.author_user_id == identity.user_id
+
+            def name(row: LocalVersion, entry: Mapping[str, JsonValue]) -> str:
+                if by_me(row):
+                    return "You"
+                return str(entry.get(AUTHOR_NAME_KEY) or "a colleague")
+
+            handovers.append(
+                Handover(
+                    handover_id=handover_id,
+                    lead_name=str(first[1]["lead_name"]),
+                    lead_organisation=str(first[1]["lead_organisation"]),
+                    state=state,
+                    proposed_by=name(*first),
+                    proposed_by_you=by_me(first[0]),
+                    events=tuple(
+                        HandoverEvent(
+                            step, name(row, entry), Hlc.parse(row.hlc).wall_ms, _text(entry.get("note")), used
+                        )
+                        for (row, entry), step, used in zip(steps, kinds, counted, strict=True)
+                    ),
+                )
+            )
+        handovers.sort(key=lambda handover: handover.events[0].at_ms, reverse=True)
+        return handovers
+
+    def _handover(self, case_id: str, handover_id: str) -> Handover:
+        for handover in self.handovers(case_id):
+            if handover.handover_id == handover_id:
+                return handover
+        raise NotReady("That handover is not on this phone.")
+
+    def _require_handover_role(self) -> Identity:
+        identity = self._device.require_identity()
+        if identity.role is Role.PEER_MENTOR:
+            raise NotReady("Link workers and coordinators hand the lead professional role over.")
+        return identity
+
+    def _handover_step(
+        self,
+        case_id: str,
+        handover_id: str,
+        step: HandoverStep,
+        lead_name: str,
+        lead_organisation: str,
+        note: str,
+        new_lead: str | None = None,
+    ) -> None:
+        device = self._device
+        identity = device.require_identity()
+        entry: dict[str, JsonValue] = {
+            "step": step.value,
+            "lead_name": lead_name.strip(),
+            "lead_organisation": lead_organisation.strip(),
+            "handover_id": handover_id,
+            AUTHOR_NAME_KEY: identity.display_name,
+        }
+        if note.strip():
+            entry["note"] = note.strip()
+        problems = {
+            name: problem
+            for name, spec in LEAD_HANDOVER.fields.items()
+            if (problem := validate_value(spec, entry.get(name))) is not None
+        }
+        if problems:
+            raise ValidationFailed(problems)
+        # Basic tier: a peer mentor meeting the person should know who leads.
+        keys = self._keys_for(case_id, Tier.BASIC)
+        with device.store.write() as session:
+            new_version(
+                device,
+                session,
+                keys,
+                record_id=uuid7(device.now_ms()),
+                case_id=case_id,
+                kind=LEAD_HANDOVER.name,
+                field=ENTRY_FIELD,
+                tier=Tier.BASIC,
+                value=entry,
+            )
+            if new_lead is not None:
+                write_field(
+                    device,
+                    session,
+                    keys,
+                    spec=PERSON,
+                    record_id=case_id,
+                    case_id=case_id,
+                    field="lead_professional",
+                    value=new_lead,
+                )
 
     # --- Today ----------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from outreach_app.services.casework import CASEWORK_KINDS, write_field
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import KeyChain, new_case_bundle, wrap_case_bundle_for_organisation
 from outreach_app.services.versions import (
+    AUTHOR_NAME_KEY,
     Unreadable,
     counts_in_merge,
     decrypt_version,
@@ -62,9 +63,6 @@ __all__ = [
     "UnreadableEntry",
 ]
 
-# The contact entry carries its author's display name (encrypted with the note): the protocol
-# has no way for a device to look up a colleague's name.
-AUTHOR_NAME_KEY = "author_name"
 A_COLLEAGUE = "a colleague"
 SyncState = Literal["pending", "synced", "not_accepted"]
 

@@ -27,6 +27,7 @@ from shared.kinds import ENTRY_FIELD, Tier
 from shared.merge import VersionStamp
 
 __all__ = [
+    "AUTHOR_NAME_KEY",
     "Unreadable",
     "append_entry",
     "counts_in_merge",
@@ -44,6 +45,10 @@ class Unreadable(Exception):
         super().__init__(reason)
         self.reason = reason
 
+
+# An entry carries its author's display name (encrypted with it): the protocol has no way for a
+# device to look up a colleague's name.
+AUTHOR_NAME_KEY = "author_name"
 
 def stamp_of(row: LocalVersion) -> VersionStamp:
     return VersionStamp(

@@ -11,7 +11,7 @@ from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.services import FollowUp
 from shared.kinds import Tier
 from shared.protocol import Role
-from shared.resettlement import FollowUpState, Rating, ReleaseFlag
+from shared.resettlement import FollowUpState, HandoverStep, Rating, ReleaseFlag
 from tests.client.conftest import Phones, Team, TestDevice
 
 FRIDAY = dt.date(2026, 12, 4)
@@ -281,3 +281,54 @@ def test_a_contact_with_its_duration_needs_and_follow_up_is_saved_in_one_step(te
     )
     assert follow_up.follow_up
     assert follow_up.state is FollowUpState.DUE_TODAY
+
+
+def test_a_lead_professional_handover_is_proposed_accepted_and_completed_on_two_phones(
+    team: Team, phones: Phones
+) -> None:
+    worker, coordinator = team.worker, team.coordinator
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    case_id = worker.app.records.add_person({"name": "Dean Walsh", "lead_professional": "Amira, Gatepost Outreach"})
+    casework = worker.app.casework
+    with pytest.raises(ValidationFailed) as missing:
+        casework.propose_handover(case_id, lead_name=" ", lead_organisation="")
+    assert set(missing.value.problems) == {"lead_name", "lead_organisation"}
+    handover_id = casework.propose_handover(
+        case_id, lead_name="Jo Price", lead_organisation="Bristol Probation", note="Community order starts Monday"
+    )
+    with pytest.raises(ValidationFailed, match="already under way"):
+        casework.propose_handover(case_id, lead_name="Someone Else", lead_organisation="Elsewhere")
+    with pytest.raises(ValidationFailed, match="Someone else accepts"):
+        casework.answer_handover(case_id, handover_id, accept=True)
+    with pytest.raises(ValidationFailed, match="Only an accepted handover"):
+        casework.complete_handover(case_id, handover_id)
+
+    sync(worker, coordinator)
+    [seen] = coordinator.app.casework.handovers(case_id)
+    assert (seen.state, seen.lead_name, seen.proposed_by) == (HandoverStep.PROPOSED, "Jo Price", worker.display_name)
+    coordinator.app.casework.answer_handover(case_id, handover_id, accept=True, note="Jo confirmed by phone")
+    sync(coordinator, worker)
+    assert casework.handovers(case_id)[0].state is HandoverStep.ACCEPTED
+    # Until it is recorded complete, the interim lead stays the lead professional.
+    assert worker.app.records.person_record(case_id).field("lead_professional").value == "Amira, Gatepost Outreach"
+
+    casework.complete_handover(case_id, handover_id)
+    sync(worker, coordinator)
+    done = coordinator.app.casework.handovers(case_id)[0]
+    assert done.state is HandoverStep.COMPLETED
+    assert [event.step for event in done.events] == [
+        HandoverStep.PROPOSED,
+        HandoverStep.ACCEPTED,
+        HandoverStep.COMPLETED,
+    ]
+    record = coordinator.app.records.person_record(case_id)
+    assert record.field("lead_professional").value == "Jo Price, Bristol Probation"
+    assert record.unreadable == ()
+
+    # A peer mentor sees who leads, but does not hand over.
+    mentor_id = coordinator.app.mentors.mentors(case_id).available[0].user_id
+    coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    sync(coordinator, mentor)
+    assert mentor.app.casework.handovers(case_id)[0].state is HandoverStep.COMPLETED
+    with pytest.raises(NotReady, match="Link workers and coordinators"):
+        mentor.app.casework.propose_handover(case_id, lead_name="A", lead_organisation="B")

@@ -15,6 +15,7 @@ from shared.resettlement import (
     AccommodationPlan,
     AccommodationType,
     FollowUpState,
+    HandoverStep,
     Rating,
     Release,
     ReleaseFlag,
@@ -22,6 +23,7 @@ from shared.resettlement import (
     contact_interval_days,
     distance_travelled,
     follow_up_state,
+    handover_progress,
     planned_follow_ups,
     readiness,
     release_flags,
@@ -217,3 +219,45 @@ def test_distance_travelled_from_the_first_rating_to_the_latest() -> None:
 def test_need_areas_use_plain_words() -> None:
     assert len(NEED_AREAS) == 13
     assert all(label and "offender" not in label.lower() for label in NEED_AREAS.values())
+
+
+# --- lead professional handover ---------------------------------------------------------------
+
+STEPS = st.lists(st.sampled_from(list(HandoverStep)), max_size=8)
+
+
+def test_a_handover_is_proposed_accepted_then_completed() -> None:
+    state, counted = handover_progress([HandoverStep.PROPOSED, HandoverStep.ACCEPTED, HandoverStep.COMPLETED])
+    assert state is HandoverStep.COMPLETED
+    assert counted == (True, True, True)
+
+
+@pytest.mark.parametrize(
+    ("steps", "state", "counted"),
+    [
+        ([], None, ()),
+        ([HandoverStep.ACCEPTED], None, (False,)),  # nothing to accept yet
+        ([HandoverStep.PROPOSED, HandoverStep.COMPLETED], HandoverStep.PROPOSED, (True, False)),  # not accepted
+        # Two people answered at once: the first answer in the merge order stands.
+        (
+            [HandoverStep.PROPOSED, HandoverStep.DECLINED, HandoverStep.ACCEPTED],
+            HandoverStep.DECLINED,
+            (True, True, False),
+        ),
+    ],
+)
+def test_steps_out_of_turn_change_nothing(
+    steps: list[HandoverStep], state: HandoverStep | None, counted: tuple[bool, ...]
+) -> None:
+    assert handover_progress(steps) == (state, counted)
+
+
+@given(STEPS)
+def test_completed_only_ever_follows_an_accepted_proposal(steps: list[HandoverStep]) -> None:
+    state, counted = handover_progress(steps)
+    taken = [step for step, used in zip(steps, counted, strict=True) if used]
+    assert taken == [HandoverStep.PROPOSED, HandoverStep.ACCEPTED, HandoverStep.COMPLETED][: len(taken)] or taken == [
+        HandoverStep.PROPOSED,
+        HandoverStep.DECLINED,
+    ]
+    assert state is (taken[-1] if taken else None)
