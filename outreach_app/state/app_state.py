@@ -41,6 +41,7 @@ from outreach_app.services import (
     system_now_ms,
 )
 from outreach_app.state.day import DayState
+from outreach_app.state.lead import LeadState
 from outreach_app.state.navigation import RESUMABLE, Notice, Screen
 from outreach_app.state.plan import PlanState
 from shared.protocol import Role
@@ -106,6 +107,7 @@ class AppState:
         # The top-level screen the worker last chose (Today or the caseload); Back returns there.
         self.home = Screen.TODAY
         self.day = DayState(self)
+        self.lead = LeadState(self)
         self.register_mode = False
         self.reset_mode = False  # the "I forgot my password" form
         self.busy = False
@@ -295,6 +297,7 @@ class AppState:
             self.case_id = case_id
             self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
             await self.day.load_case(case_id)
+            await self.lead.load_case(case_id)
             await self.plan.load(case_id)
         if screen is Screen.TODAY:
             await self.day.reload_today()
@@ -348,6 +351,7 @@ class AppState:
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
         self.mentors, self.sharing, self.case_state = None, None, None
         self.day.forget()
+        self.lead.forget()
         self.plan.clear()
         self.screen = Screen.UNLOCK
         self.on_screen()
@@ -409,6 +413,7 @@ class AppState:
         self.case_id = case_id
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         await self.day.load_case(case_id)
+        await self.lead.load_case(case_id)
         await self.plan.load(case_id)
         self.screen = Screen.PERSON
         self.on_screen()  # at once, from the phone: opening a record never waits for the network
@@ -864,6 +869,7 @@ class AppState:
         case_state = await self._case_state(case_id)
         if self.screen is Screen.PERSON and self.case_id == case_id:
             await self.day.load_case(case_id)
+            await self.lead.load_case(case_id)
             await self.plan.load(case_id)
             self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()

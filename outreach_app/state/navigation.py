@@ -23,6 +23,7 @@ class Screen(StrEnum):
     TODAY = "today"
     GATE_CHECKLIST = "gate_checklist"
     GATE_OUTCOME = "gate_outcome"
+    HANDOVER = "handover"
     # The person's needs, plan and referrals (state/plan.py, views/plan.py).
     RATE_NEED = "rate_need"
     ADD_ACTION = "add_action"
@@ -41,6 +42,7 @@ RESUMABLE = frozenset(
         Screen.LOG_CONTACT,
         Screen.GATE_CHECKLIST,
         Screen.GATE_OUTCOME,
+        Screen.HANDOVER,
         Screen.RATE_NEED,
         Screen.ADD_ACTION,
         Screen.REFER,

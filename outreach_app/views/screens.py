@@ -18,6 +18,7 @@ from outreach_app.services import (
 )
 from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.day import DAY_SCREENS, gate_sections
+from outreach_app.views.lead import LEAD_SCREENS, lead_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
     access_banner,
@@ -545,6 +546,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         section("Contacts"),
         *timeline,
         *gate_sections(state, page),
+        *lead_sections(state, page),
         *plan_sections(state, page),
         section("Details"),
         *mentor_note,
@@ -1201,6 +1203,7 @@ SCREENS = {
     "record_consent": record_consent_screen,
     "share_without_consent": share_without_consent_screen,
     **PLAN_SCREENS,
+    **LEAD_SCREENS,
 }
 
 __all__ = ["SCREENS"]
