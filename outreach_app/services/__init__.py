@@ -43,6 +43,7 @@ from outreach_app.services.casework import (
     TodayRelease,
 )
 from outreach_app.services.device import Device
+from outreach_app.services.drafts import Draft, DraftService
 from outreach_app.services.export import ExportService, SubjectAccessFile
 from outreach_app.services.mentors import Mentors, MentorService
 from outreach_app.services.records import (
@@ -76,6 +77,8 @@ __all__ = [
     "ConflictView",
     "ConsentEntry",
     "ContactEntry",
+    "Draft",
+    "DraftService",
     "ExportService",
     "FieldValue",
     "FieldView",
@@ -144,6 +147,7 @@ class Gatepost:
         self.sharing = SharingService(device, self.sync)
         self.mentors = MentorService(device, self.sync, self.sharing)
         self.cases = CaseService(device, self.sync)
+        self.drafts = DraftService(device)
 
     @classmethod
     def open(

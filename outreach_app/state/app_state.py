@@ -50,6 +50,8 @@ __all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time
 
 T = TypeVar("T")
 
+# A form's draft is kept on the phone this long after the last keystroke.
+DRAFT_KEPT_AFTER_SECONDS = 1.0
 # How often an unlocked app tries to sync by itself, and refreshes "Synced N min ago".
 AUTO_SYNC_SECONDS = 30.0
 
@@ -124,7 +126,8 @@ class AppState:
         self.case_state: CaseState | None = None
         self.form_problems: dict[str, str] = {}
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
-        self.draft: dict[str, str] = {}
+        self._draft: dict[str, str] = {}
+        self._draft_task: asyncio.Task[None] | None = None
         self.pin_message: str | None = None
         # Shown on the sign-in screen after this phone's database had to be rebuilt.
         self.sign_in_message: str | None = None
@@ -163,7 +166,11 @@ class AppState:
             AccountStatus.UNLOCKED: Screen.TODAY,
         }[status]
         if status is AccountStatus.UNLOCKED:
-            await self.go_home()
+            resume = await self._kept_draft()
+            if resume is not None:
+                await self._return_to(*resume)
+            else:
+                await self.go_home()
         else:
             self.on_screen()
 
@@ -283,11 +290,28 @@ class AppState:
         self.pin_message = None
         self.touch()
         resume, self._resume = self._resume, None
+        if resume is None:
+            resume = await self._kept_draft()
         if resume is not None and resume[0] in RESUMABLE:
             await self._return_to(*resume)
         else:
             await self.go_home()
         await self.sync_now(quiet=True)
+
+    async def _kept_draft(self) -> tuple[Screen, str | None, dict[str, str]] | None:
+        """A form the app was closed in the middle of (kept encrypted on the phone), if its person is
+        still here."""
+        draft = await self._run(self.gatepost.drafts.restore)
+        if draft is None or draft.form not in {screen.value for screen in RESUMABLE}:
+            return None
+        if draft.case_id is not None:
+            try:
+                await self._run(lambda: self.gatepost.records.person_record(draft.case_id or ""))
+            except AppError:
+                await self._run(self.gatepost.drafts.discard)
+                return None
+        self.on_notice(Notice("The form you had not saved is back, as you left it."))
+        return Screen(draft.form), draft.case_id, dict(draft.fields)
 
     async def _return_to(self, screen: Screen, case_id: str | None, draft: dict[str, str]) -> None:
         """Back to where the worker was when the app locked itself, with what they had typed."""
@@ -313,8 +337,42 @@ class AppState:
 
     def keep_draft(self, name: str, value: str) -> None:
         """What the worker is typing, kept so a lock (or a problem shown) does not lose it."""
-        self.draft[name] = value
+        self._draft[name] = value
         self.touch()
+        self._keep_draft_soon()
+
+    @property
+    def draft(self) -> dict[str, str]:
+        """The open form's values as typed (kept on the phone too, encrypted, for a closed app)."""
+        return self._draft
+
+    @draft.setter
+    def draft(self, values: dict[str, str]) -> None:
+        self._draft = values
+        self._keep_draft_soon()
+
+    def _keep_draft_soon(self) -> None:
+        """Keep the draft on the phone a moment after the last keystroke (one write, not one per key)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_draft()
+            return
+        if self._draft_task is None or self._draft_task.done():
+            self._draft_task = loop.create_task(self._write_draft_later())
+
+    async def _write_draft_later(self) -> None:
+        await asyncio.sleep(DRAFT_KEPT_AFTER_SECONDS)
+        with contextlib.suppress(AppError):
+            await self._run(self._write_draft)
+
+    def _write_draft(self) -> None:
+        if not self.unlocked or self.gatepost.account.status() is not AccountStatus.UNLOCKED:
+            return  # no keys to encrypt it with; the form is still on screen or in the lock's memory
+        if self.screen in RESUMABLE and self.screen not in (Screen.TODAY, Screen.CASELOAD, Screen.PERSON):
+            self.gatepost.drafts.keep(self.screen.value, self.case_id, dict(self._draft))
+        else:
+            self.gatepost.drafts.discard()
 
     async def lock_if_idle(self) -> bool:
         """Lock when nobody has touched the unlocked app for ``lock_after_ms``; True when it locked."""
@@ -347,6 +405,8 @@ class AppState:
         same half-typed form; a lock the worker asked for goes back to the caseload.
         """
         self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
+        with contextlib.suppress(AppError):
+            await self._run(self._write_draft)  # while the keys are still here
         await self._run(self.gatepost.account.lock)
         self.people, self.record, self.devices, self.audit_events = [], None, [], []
         self.mentors, self.sharing, self.case_state = None, None, None

@@ -50,7 +50,7 @@ _BEGIN_OPTION = "gatepost_begin"
 
 
 class StateKey(StrEnum):
-    """Entries of ``device_state``. None of them holds anything about a person."""
+    """Entries of ``device_state``. None of them holds anything about a person in the clear."""
 
     SERVER_URL = "server_url"
     DEVICE_ID = "device_id"
@@ -80,6 +80,8 @@ class StateKey(StrEnum):
     CLOCK_OFFSET_MS = "clock_offset_ms"  # server time minus this phone's time, learned at sync
     LAST_SYNCED_AT_MS = "last_synced_at_ms"
     SYNC_OFFLINE = "sync_offline"
+    # The half-filled form (outreach_app.services.drafts), encrypted under the device key.
+    DRAFT = "draft"
     SYNC_LAST_ERROR = "sync_last_error"
     # The database was damaged or missing and was rebuilt (JSON of StoreRebuilt); cleared at sign-in.
     STORE_REBUILT = "store_rebuilt"

@@ -19,6 +19,7 @@ from outreach_app.views.widgets import (
     choice,
     field,
     heading,
+    keep_typed,
     labelled,
     primary_button,
     radio_choice,
@@ -301,6 +302,16 @@ def gate_checklist_screen(state: AppState, page: ft.Page) -> ft.Control:
     )
     meeting_place = field(fields["meeting_place"].label, value=str(values.get("meeting_place") or ""))
     met_by = field(fields["met_by"].label, value=str(values.get("met_by") or ""))
+    typed: dict[str, ft.TextField | ft.Dropdown | ft.Checkbox] = {
+        "accommodation": accommodation,
+        "accommodation_address": address,
+        "meeting_at": meeting_at,
+        "meeting_place": meeting_place,
+        "met_by": met_by,
+        **boxes,
+    }
+    for key, control in typed.items():
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         answers: dict[str, object] = {name: box.value is True for name, box in boxes.items()}
@@ -348,6 +359,15 @@ def gate_outcome_screen(state: AppState, page: ft.Page) -> ft.Control:
     housed = choice("Housed on the day of release", YES_NO_UNKNOWN, value=draft.get("housed_on_release_day", ""))
     reached = choice("Reached the planned address", YES_NO_UNKNOWN, value=draft.get("reached_planned_address", ""))
     help_given = field("Help given", value=draft.get("help_given", ""), multiline=True)
+    for key, control in (
+        ("met", met),
+        ("not_met_reason", reason),
+        ("accompanied_to", accompanied),
+        ("housed_on_release_day", housed),
+        ("reached_planned_address", reached),
+        ("help_given", help_given),
+    ):
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.day.record_gate_outcome(

@@ -13,6 +13,7 @@ from outreach_app.views.widgets import (
     back_button,
     field,
     heading,
+    keep_typed,
     primary_button,
     screen,
     secondary_button,
@@ -138,6 +139,8 @@ def handover_screen(state: AppState, page: ft.Page) -> ft.Control:
         hint="Probation, a community lead agency…",
     )
     note = field("Note for them", value=draft.get("note", ""), multiline=True)
+    for key, control in (("lead_name", lead_name), ("lead_organisation", agency), ("note", note)):
+        keep_typed(state, control, key)
 
     async def propose(_: Any) -> None:
         await state.lead.propose(

@@ -22,6 +22,7 @@ from outreach_app.views.widgets import (
     back_button,
     choice,
     field,
+    keep_typed,
     labelled,
     primary_button,
     radio_choice,
@@ -56,16 +57,6 @@ def _read_only(state: AppState) -> bool:
 
 def _name(state: AppState) -> str:
     return state.record.name if state.record is not None and state.record.name else "this person"
-
-
-def _keep(state: AppState, control: ft.TextField | ft.Dropdown | ft.RadioGroup, name: str) -> None:
-    def changed(_: Any) -> None:
-        state.keep_draft(name, str(control.value or ""))
-
-    if isinstance(control, ft.Dropdown):
-        control.on_select = changed
-    else:
-        control.on_change = changed
 
 
 def _problems(state: AppState, *names: str) -> list[ft.Control]:
@@ -393,7 +384,7 @@ def rate_need_screen(state: AppState, page: ft.Page) -> ft.Control:
         ("reason", reason),
         ("handled", handled),
     ):
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.plan.rate_need(
@@ -456,7 +447,7 @@ def add_action_screen(state: AppState, page: ft.Page) -> ft.Control:
 
     follow_up.on_change = follow_up_changed
     for key, control in (("action", what), ("owner", owner), ("due_on", due), ("need_area", need)):
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.plan.add_action(
@@ -508,7 +499,7 @@ def refer_screen(state: AppState, page: ft.Page) -> ft.Control:
         error=problems.get("sent_on"),
     )
     for key, control in (("service", service), ("to_whom", to_whom), ("need_area", need), ("sent_on", sent_on)):
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     def review(_: Any) -> None:
         state.plan.review_referral(
@@ -637,7 +628,7 @@ def move_referral_screen(state: AppState, page: ft.Page) -> ft.Control:
         error=problems.get("declined_reason"),
     )
     for key, control in (("status", status), ("status_on", on), ("declined_reason", reason)):
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.plan.move_referral(

@@ -26,6 +26,7 @@ from outreach_app.views.widgets import (
     choice,
     field,
     heading,
+    keep_typed,
     labelled,
     primary_button,
     radio_choice,
@@ -53,18 +54,6 @@ TIER_CHOICES = {
     "basic": "Mentors can see this",
     "full": "Link workers and coordinators only",
 }
-
-
-def _keep(state: AppState, control: ft.TextField | ft.Dropdown | ft.RadioGroup, name: str) -> None:
-    """Keep what the worker types in the state as they type it (an inactivity lock keeps it)."""
-
-    def changed(_: Any) -> None:
-        state.keep_draft(name, str(control.value or ""))
-
-    if isinstance(control, ft.Dropdown):
-        control.on_select = changed
-    else:
-        control.on_change = changed
 
 
 # --- signing in -------------------------------------------------------------------------------
@@ -280,7 +269,7 @@ def _detail_control(state: AppState, name: str) -> tuple[ft.Control, ft.TextFiel
     control: ft.TextField | ft.Dropdown
     if name in _CHOICE_FIELDS:
         control = choice(spec.label, spec.choices, value=draft.get(name) or None, error=problems.get(name))
-        _keep(state, control, name)
+        keep_typed(state, control, name)
         return labelled(spec.label, control), control
     control = field(
         spec.label,
@@ -290,7 +279,7 @@ def _detail_control(state: AppState, name: str) -> tuple[ft.Control, ft.TextFiel
         hint="YYYY-MM-DD" if name in _DATE_FIELDS else None,
         helper=spec.help or None,
     )
-    _keep(state, control, name)
+    keep_typed(state, control, name)
     return control, control
 
 
@@ -724,7 +713,7 @@ def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
         ("consent_date", date),
         ("review_date", review),
     ):
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.record_consent(
@@ -781,7 +770,7 @@ def share_without_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
                    error=problems.get("review_date"))  # fmt: skip
     for key, control in (("lawful_basis", basis), ("reason", reason), ("decided_by", decided),
                          ("consent_date", date), ("review_date", review)):  # fmt: skip
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.share_without_consent(
@@ -914,7 +903,7 @@ def _case_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
         hint="2192 days is six years",
         error=state.form_problems.get("retention_days"),
     )
-    _keep(state, days, "retention_days")
+    keep_typed(state, days, "retention_days")
 
     async def save_retention(_: Any) -> None:
         await state.set_retention_days(str(days.value or ""))
@@ -994,7 +983,7 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
         ("follow_up_on", follow_up_on),
         ("follow_up_action", follow_up_action),
     ):
-        _keep(state, control, key)
+        keep_typed(state, control, key)
 
     async def save(_: Any) -> None:
         await state.log_contact(

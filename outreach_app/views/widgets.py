@@ -171,3 +171,19 @@ def access_banner(state: AppState) -> list[ft.Control]:
             border_radius=8,
         )
     ]
+
+
+def keep_typed(state: AppState, control: ft.TextField | ft.Dropdown | ft.RadioGroup | ft.Checkbox, name: str) -> None:
+    """Keep what the worker types or picks in the state as they do it: a lock, a problem shown, or
+    the app being closed (the draft is kept on the phone, encrypted) does not lose it."""
+
+    def changed(_: Any) -> None:
+        if isinstance(control, ft.Checkbox):
+            state.keep_draft(name, "yes" if control.value else "no")
+        else:
+            state.keep_draft(name, str(control.value or ""))
+
+    if isinstance(control, ft.Dropdown):
+        control.on_select = changed
+    else:
+        control.on_change = changed

@@ -49,3 +49,44 @@ def test_an_idle_app_locks_and_returns_to_the_half_filled_form(browser: Browser,
         shot(page, "02-back-to-the-form")
     finally:
         context.close()
+
+
+@pytest.fixture
+def own_app(team: Team, tmp_path: Path) -> Iterator[AppProcess]:
+    process = AppProcess(tmp_path / "app-data", team.server.url, LOGS / "killed-app.log")
+    try:
+        yield process.start()
+    finally:
+        process.stop()
+
+
+def test_a_form_half_filled_when_the_app_is_killed_comes_back_after_the_pin(
+    browser: Browser, own_app: AppProcess
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = open_app(context, own_app.url)
+        sign_in_with_new_pin(page, WORKER, PASSWORD)
+        open_people(page)
+        button(page, "Add person").click()
+        fill_field(textbox(page, "Name"), "Marcus Hale")
+        fill_field(textbox(page, "Other names they use"), "Marky")
+        page.wait_for_timeout(2_000)  # the worker pauses; the draft is kept on the phone
+
+        # The phone kills the app (no goodbye), and the worker opens it again.
+        assert own_app.process is not None
+        own_app.process.kill()
+        own_app.process.wait(timeout=10)
+        own_app.start()
+        page.reload()
+        page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
+        page.evaluate("document.querySelector('flt-semantics-placeholder')?.click()")
+        fill_field(textbox(page, "PIN"), PIN)
+        button(page, "Unlock").click()
+        expect(button(page, "Save person")).to_be_visible(timeout=20_000)
+        expect_value(textbox(page, "Name"), "Marcus Hale")
+        expect_value(textbox(page, "Other names they use"), "Marky")
+        shot(page, "01-back-after-the-app-was-killed")
+    finally:
+        context.close()
