@@ -24,6 +24,7 @@ from outreach_app.views import mount
 from shared.crypto import FAST_TEST_SCRYPT, ScryptParams
 
 DEVICE_SLOT_KEY = "gatepost.device_slot"
+THEME_KEY = "gatepost.theme"
 DEFAULT_APP_PORT = 8550
 
 # Tabs of one browser are one device: they share its open store.
@@ -64,6 +65,15 @@ async def main(page: ft.Page) -> None:
         device_name=device_name,
         lock_after_seconds=lock_after_seconds(),
     )
+    preferences = ft.SharedPreferences()
+    # Light or dark is a choice about this screen, not about anyone's record: Flet keeps it.
+    theme = await preferences.get(THEME_KEY)
+    state.theme = str(theme) if theme in ("dark", "light") else "system"
+
+    def keep_theme(chosen: str) -> None:
+        page.run_task(preferences.set, THEME_KEY, chosen)
+
+    state.on_theme = keep_theme
     mount(page, state)
     await state.start()
     background = [page.run_task(state.auto_sync_forever), page.run_task(state.auto_lock_forever)]

@@ -141,6 +141,9 @@ class AppState:
         # The server asked for the password again; unsaved forms stay open until the worker chooses.
         self.session_expired = False
         self.on_screen: Callable[[], None] = lambda: None
+        # "system", "dark" or "light"; the views apply it and keep the choice on the phone.
+        self.theme = "system"
+        self.on_theme: Callable[[str], None] = lambda theme: None
         self.on_sync_bar: Callable[[], None] = lambda: None
         self.on_notice: Callable[[Notice], None] = lambda notice: None
         self._sync_lock = asyncio.Lock()
@@ -327,6 +330,13 @@ class AppState:
             await self.day.reload_today()
         self.draft, self.form_problems = draft, {}
         self.screen = screen
+        self.on_screen()
+
+    def toggle_dark_mode(self) -> None:
+        """Dark at night in a car park, light in the sun: the worker's choice, kept on the phone."""
+        self.touch()
+        self.theme = "light" if self.theme == "dark" else "dark"
+        self.on_theme(self.theme)
         self.on_screen()
 
     # --- inactivity ----------------------------------------------------------------------------

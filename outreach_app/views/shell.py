@@ -85,6 +85,7 @@ def mount(page: ft.Page, state: AppState) -> None:
         page.update()
 
     def on_screen() -> None:
+        page.theme_mode = {"dark": ft.ThemeMode.DARK, "light": ft.ThemeMode.LIGHT}.get(state.theme, ft.ThemeMode.SYSTEM)
         content.content = SCREENS[state.screen.value](state, page)
         render_bar()
         render_tabs()

@@ -149,6 +149,17 @@ def top_actions(state: AppState) -> list[ft.Control]:
             icon=ft.Icon(ft.Icons.DEVICES_OUTLINED, semantics_label="Devices"), on_click=show_devices, tooltip="Devices"
         )
     )
+    dark = state.theme == "dark"
+    actions.append(
+        ft.IconButton(
+            icon=ft.Icon(
+                ft.Icons.LIGHT_MODE_OUTLINED if dark else ft.Icons.DARK_MODE_OUTLINED,
+                semantics_label="Light mode" if dark else "Dark mode",
+            ),
+            on_click=lambda _: state.toggle_dark_mode(),
+            tooltip="Light mode" if dark else "Dark mode",
+        )
+    )
     actions.append(ft.IconButton(icon=ft.Icon(ft.Icons.LOCK_OUTLINE, semantics_label="Lock"), on_click=lock))
     return actions
 

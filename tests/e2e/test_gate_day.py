@@ -133,3 +133,13 @@ def test_the_gate_day_from_today_to_the_gate_outcome(new_phone: Callable[[], Pag
     expect(reveal(outcome)).to_be_visible(timeout=20_000)
     expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
     shot(page, "06-record-after-the-gate")
+
+    # Dark mode, for the car park at seven in the morning; the phone keeps the choice.
+    open_today(page)
+    button(page, "Dark mode").click()
+    expect(button(page, "Light mode")).to_be_visible()
+    shot(page, "07-today-in-dark-mode")
+    page.reload()
+    page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
+    page.evaluate("document.querySelector('flt-semantics-placeholder')?.click()")
+    expect(button(page, "Light mode")).to_be_visible(timeout=30_000)

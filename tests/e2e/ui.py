@@ -308,9 +308,17 @@ def today_screen(page: Page) -> Locator:
 
 def _to_top_level(page: Page) -> None:
     """From a person's record (or another screen under Today or the caseload), Back to the top."""
-    if not button(page, "People").is_visible():
-        go_back(page)
-        expect(button(page, "People")).to_be_visible(timeout=10_000)
+    people = button(page, "People")
+    for attempt in range(3):
+        if people.is_visible():
+            return
+        go_back(page)  # a tap can be lost to a redraw after a background sync: tap again
+        try:
+            expect(people).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
 
 
 def open_people(page: Page) -> None:
