@@ -41,6 +41,7 @@ from outreach_app.services.casework import (
     TodayRelease,
 )
 from outreach_app.services.device import Device
+from outreach_app.services.directory import DirectoryEntry, DirectoryService
 from outreach_app.services.export import ExportService, SubjectAccessFile
 from outreach_app.services.mentors import Mentors, MentorService
 from outreach_app.services.records import (
@@ -74,6 +75,8 @@ __all__ = [
     "ConflictView",
     "ConsentEntry",
     "ContactEntry",
+    "DirectoryEntry",
+    "DirectoryService",
     "ExportService",
     "FieldValue",
     "FieldView",
@@ -135,6 +138,7 @@ class Gatepost:
         self.account = AccountService(device)
         self.records = CaseloadService(device)
         self.casework = CaseworkService(device)
+        self.directory = DirectoryService(device)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
         self.sharing = SharingService(device, self.sync)
