@@ -18,6 +18,7 @@ from outreach_app.services import (
 )
 from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.day import DAY_SCREENS, gate_sections
+from outreach_app.views.directory import DIRECTORY_SCREENS
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
     access_banner,
@@ -1201,6 +1202,7 @@ SCREENS = {
     "record_consent": record_consent_screen,
     "share_without_consent": share_without_consent_screen,
     **PLAN_SCREENS,
+    **DIRECTORY_SCREENS,
 }
 
 __all__ = ["SCREENS"]

@@ -5,6 +5,7 @@ gets nothing; bad input is refused in plain words and nothing is written."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -12,8 +13,9 @@ from sqlalchemy import text
 
 from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.services.directory import MENTOR_MESSAGE, NO_KEY_MESSAGE
+from outreach_app.state import AppState, Notice, Screen
 from shared.protocol import Role
-from tests.client.conftest import InProcessServer, Phones, Team, TestDevice
+from tests.client.conftest import SERVER_URL, InProcessServer, Phones, Team, TestDevice
 
 HOUSING = {
     "name": "Bristol Housing Options",
@@ -207,3 +209,69 @@ def test_bad_input_is_refused_in_plain_words_and_nothing_is_written(team: Team) 
     assert directory_rows(team.worker) == written
     assert team.worker.app.sync.status().pending == before + written
     assert directory.entry(housing).value("area") == "Bristol"
+
+
+def test_the_services_screens_state_adds_edits_and_fills_a_referral(team: Team, phones: Phones) -> None:
+    case_id = team.worker.app.records.add_person({"name": "Dean Walsh"})
+    state = AppState(team.worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+    notices: list[Notice] = []
+    state.on_notice = notices.append
+    directory = state.directory
+
+    async def scenario() -> None:
+        await state.start()
+        await directory.show_services()
+        assert (state.screen, state.home, directory.entries, directory.unavailable) == (
+            Screen.SERVICES,
+            Screen.SERVICES,
+            [],
+            None,
+        )
+        directory.start_adding()
+        await directory.save({"name": "", "service": "", "opening_hours": "Mon-Fri"})
+        assert state.screen is Screen.EDIT_SERVICE
+        assert state.form_problems == {
+            "name": "Give the name of the service.",
+            "service": "Choose the kind of service.",
+        }
+        assert state.draft["opening_hours"] == "Mon-Fri"  # what was typed stays
+        await directory.save({**HOUSING})
+        assert state.screen is Screen.SERVICES
+        [entry] = directory.entries
+        await directory.start_editing(entry.record_id)
+        assert state.screen is Screen.EDIT_SERVICE
+        assert state.draft["phone"] == HOUSING["phone"]
+        await directory.save({**HOUSING, "opening_hours": "Mon-Fri 9:00-16:00"})
+        assert directory.entries[0].value("opening_hours") == "Mon-Fri 9:00-16:00"
+        await directory.search("nothing like it")
+        assert directory.entries == []
+        await directory.search("")
+        await directory.filter_by("hostel")
+        assert directory.entries == []
+        await directory.filter_by("all")
+        assert len(directory.entries) == 1
+
+        # From the referral form: choose from the directory; the form keeps the need typed.
+        await state.open_person(case_id)
+        state.plan.start_referring("accommodation")
+        await directory.choose_for_referral()
+        assert state.screen is Screen.CHOOSE_SERVICE
+        directory.use_for_referral(directory.entries[0])
+        assert state.screen is Screen.REFER
+        assert state.draft == {
+            "need_area": "accommodation",
+            "service": "housing_options",
+            "to_whom": "Bristol Housing Options",
+        }
+
+        await state.lock()
+        assert directory.entries == []  # a lock forgets what was read
+
+    asyncio.run(scenario())
+    assert "Bristol Housing Options added to the services on this phone." in [n.text for n in notices]
+
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    mentor_state = AppState(mentor.app, default_server_url=SERVER_URL, device_name="Mo's phone")
+    asyncio.run(mentor_state.start())
+    asyncio.run(mentor_state.directory.show_services())
+    assert mentor_state.directory.unavailable == MENTOR_MESSAGE
