@@ -107,7 +107,6 @@ def _card(state: AppState, entry: DirectoryEntry, *, choosing: bool) -> ft.Contr
             on_click=tapped,
             ink=True,
             border_radius=12,
-            tooltip=f"Use {entry.name}" if choosing else f"Edit {entry.name}",
         ),
     )
 

@@ -67,7 +67,10 @@ def mount(page: ft.Page, state: AppState) -> None:
         for tab, screen in ((today_tab, Screen.TODAY), (people_tab, Screen.CASELOAD), (services_tab, Screen.SERVICES)):
             chosen = state.screen is screen
             tab.bgcolor = ft.Colors.PRIMARY_CONTAINER if chosen else None
-            tab.style = ft.ButtonStyle(text_style=ft.TextStyle(size=16, weight=ft.FontWeight.W_700 if chosen else None))
+            tab.style = ft.ButtonStyle(
+                text_style=ft.TextStyle(size=16, weight=ft.FontWeight.W_700 if chosen else None),
+                padding=ft.Padding.symmetric(horizontal=8),  # three buttons side by side on a phone
+            )
 
     def render_bar() -> None:
         bar.visible = state.unlocked
