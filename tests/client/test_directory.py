@@ -275,3 +275,33 @@ def test_the_services_screens_state_adds_edits_and_fills_a_referral(team: Team, 
     asyncio.run(mentor_state.start())
     asyncio.run(mentor_state.directory.show_services())
     assert mentor_state.directory.unavailable == MENTOR_MESSAGE
+
+
+def test_a_disagreement_is_settled_on_the_edit_screen(team: Team) -> None:
+    worker, coordinator = team.worker, team.coordinator
+    housing = worker.app.directory.add_entry(HOUSING)
+    sync(worker, coordinator)
+    worker.app.directory.update_entry(housing, {"phone": "0117 111 1111"})
+    coordinator.app.directory.update_entry(housing, {"phone": "0117 222 2222"})
+    sync(worker, coordinator, worker)
+    state = AppState(worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+
+    async def scenario() -> None:
+        await state.start()
+        await state.directory.show_services()
+        [entry] = state.directory.entries
+        assert [conflict.label for conflict in entry.conflicts] == ["Phone"]
+        await state.directory.start_editing(housing)
+        editing = state.directory.editing
+        assert editing is not None
+        [conflict] = editing.conflicts
+        await state.directory.settle("phone", conflict.conflict_id, "0117 111 1111")
+        assert state.screen is Screen.EDIT_SERVICE  # the form stays open, with the value kept
+        assert state.draft["phone"] == "0117 111 1111"
+        assert state.directory.editing is not None
+        assert state.directory.editing.conflicts == ()
+
+    asyncio.run(scenario())
+    sync(worker, coordinator)
+    assert coordinator.app.directory.entry(housing).conflicts == ()
+    assert coordinator.app.directory.entry(housing).value("phone") == "0117 111 1111"

@@ -1,18 +1,20 @@
 """The service directory in the real app in Chromium: a link worker opens Services from the bottom
 bar, adds a hostel, finds it by search and by its kind, corrects its opening hours by tapping its
 card, and then chooses it from the directory in a referral, which fills the kind of service and
-"Referred to"."""
+"Referred to". A peer mentor's phone has no directory, and says so."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.processes import PASSWORD, WORKER
+from shared.protocol import Role
+from tests.e2e.processes import PASSWORD, WORKER, Team, TeamMember, join_team
 from tests.e2e.ui import (
     PersonForm,
     add_person,
@@ -112,3 +114,21 @@ def test_a_worker_adds_a_service_finds_it_edits_it_and_refers_to_it(new_phone: C
     expect(button(page, "Log contact")).to_be_visible(timeout=20_000)
     expect(_text(page, f"Hostel: {hostel}")).to_be_visible()
     shot(page, "09-referral-saved")
+
+
+def test_a_peer_mentors_phone_says_plainly_that_it_has_no_directory(
+    new_phone: Callable[[], Page], team: Team, tmp_path: Path
+) -> None:
+    mentor = TeamMember(
+        f"mentor-{secrets.token_hex(3)}@e2e.test", f"Mo Mentor {secrets.token_hex(2).upper()}", Role.PEER_MENTOR
+    )
+    join_team(team, mentor, tmp_path, "Mo's phone")
+    page = new_phone()
+    sign_in_with_new_pin(page, mentor, PASSWORD)
+    open_services(page)
+    expect(
+        page.get_by_text(re.compile(r"^The service directory is kept by link workers and coordinators\."))
+    ).to_be_visible()
+    expect(button(page, "Add a service")).to_have_count(0)
+    expect(page.get_by_role("textbox", name="Search services")).to_have_count(0)
+    shot(page, "01-mentor-services")
