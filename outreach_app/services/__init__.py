@@ -43,6 +43,7 @@ from outreach_app.services.casework import (
     TodayRelease,
 )
 from outreach_app.services.device import Device
+from outreach_app.services.directory import DirectoryEntry, DirectoryService
 from outreach_app.services.drafts import Draft, DraftService
 from outreach_app.services.export import ExportService, SubjectAccessFile
 from outreach_app.services.mentors import Mentors, MentorService
@@ -77,6 +78,8 @@ __all__ = [
     "ConflictView",
     "ConsentEntry",
     "ContactEntry",
+    "DirectoryEntry",
+    "DirectoryService",
     "Draft",
     "DraftService",
     "ExportService",
@@ -142,6 +145,7 @@ class Gatepost:
         self.account = AccountService(device)
         self.records = CaseloadService(device)
         self.casework = CaseworkService(device)
+        self.directory = DirectoryService(device)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
         self.sharing = SharingService(device, self.sync)

@@ -41,6 +41,7 @@ from outreach_app.services import (
     system_now_ms,
 )
 from outreach_app.state.day import DayState
+from outreach_app.state.directory import DIRECTORY_SCREENS, DirectoryState
 from outreach_app.state.lead import LeadState
 from outreach_app.state.navigation import RESUMABLE, Notice, Screen
 from outreach_app.state.plan import PlanState
@@ -155,6 +156,8 @@ class AppState:
         self._resume: tuple[Screen, str | None, dict[str, str]] | None = None
         # The open person's needs, plan and referrals, and the intents about them.
         self.plan = PlanState(self)
+        # The service directory (the Services screen) and the intents about it.
+        self.directory = DirectoryState(self)
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -328,6 +331,8 @@ class AppState:
             await self.plan.load(case_id)
         if screen is Screen.TODAY:
             await self.day.reload_today()
+        if screen in DIRECTORY_SCREENS:
+            await self.directory.reload()
         self.draft, self.form_problems = draft, {}
         self.screen = screen
         self.on_screen()
@@ -423,15 +428,18 @@ class AppState:
         self.day.forget()
         self.lead.forget()
         self.plan.clear()
+        self.directory.forget()
         self.screen = Screen.UNLOCK
         self.on_screen()
 
     # --- caseload and records ------------------------------------------------------------------
 
     async def go_home(self) -> None:
-        """Back to the top-level screen the worker last chose: Today or the caseload."""
+        """Back to the top-level screen the worker last chose: Today, the caseload or Services."""
         if self.home is Screen.CASELOAD:
             await self.show_caseload()
+        elif self.home is Screen.SERVICES:
+            await self.directory.show_services()
         else:
             await self.day.show_today()
 
@@ -835,6 +843,7 @@ class AppState:
         self.mentors, self.sharing, self.case_state = None, None, None
         self.devices, self.audit_events = [], []
         self.plan.clear()
+        self.directory.forget()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
         self.register_mode = False
@@ -907,7 +916,7 @@ class AppState:
             self._erased_in_last_sync = report.erased > 0
             if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
-            elif self.screen in (Screen.CASELOAD, Screen.TODAY):
+            elif self.screen in (Screen.CASELOAD, Screen.TODAY, Screen.SERVICES):
                 self.on_screen()
 
     async def _refresh_read_screens(self) -> None:
@@ -917,6 +926,9 @@ class AppState:
             self.on_screen()
         elif self.screen is Screen.TODAY:
             await self.day.reload_today()
+            self.on_screen()
+        elif self.screen in (Screen.SERVICES, Screen.CHOOSE_SERVICE):
+            await self.directory.reload()
             self.on_screen()
         elif self.screen is Screen.PERSON and self.case_id is not None:
             await self._reload_record(self.case_id)

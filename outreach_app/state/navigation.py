@@ -30,6 +30,10 @@ class Screen(StrEnum):
     REFER = "refer"
     REFERRAL_SUMMARY = "referral_summary"
     MOVE_REFERRAL = "move_referral"
+    # The service directory (state/directory.py, views/directory.py).
+    SERVICES = "services"
+    EDIT_SERVICE = "edit_service"
+    CHOOSE_SERVICE = "choose_service"
 
 
 # Where an inactivity lock may take the worker back to after the PIN.
@@ -46,6 +50,9 @@ RESUMABLE = frozenset(
         Screen.RATE_NEED,
         Screen.ADD_ACTION,
         Screen.REFER,
+        Screen.SERVICES,
+        Screen.EDIT_SERVICE,
+        Screen.CHOOSE_SERVICE,
     }
 )
 

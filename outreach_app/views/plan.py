@@ -509,8 +509,12 @@ def refer_screen(state: AppState, page: ft.Page) -> ft.Control:
             sent_on=sent_on.value or "",
         )
 
+    async def from_directory(_: Any) -> None:
+        await state.directory.choose_for_referral()
+
     return screen(
         _title(_back_to_person(state), f"Refer {_name(state)}"),
+        ft.Row([secondary_button("Choose from the service directory", from_directory, icon=ft.Icons.STOREFRONT)]),
         labelled("Kind of service", service),
         to_whom,
         labelled(f"Need {_OPTIONAL}", need),

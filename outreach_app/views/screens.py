@@ -18,6 +18,7 @@ from outreach_app.services import (
 )
 from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.day import DAY_SCREENS, gate_sections
+from outreach_app.views.directory import DIRECTORY_SCREENS
 from outreach_app.views.lead import LEAD_SCREENS, lead_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
@@ -1193,6 +1194,7 @@ SCREENS = {
     "share_without_consent": share_without_consent_screen,
     **PLAN_SCREENS,
     **LEAD_SCREENS,
+    **DIRECTORY_SCREENS,
 }
 
 __all__ = ["SCREENS"]

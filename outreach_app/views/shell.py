@@ -43,13 +43,19 @@ def mount(page: ft.Page, state: AppState) -> None:
     async def show_people(_: Any) -> None:
         await state.show_caseload()
 
-    # The two top-level screens, at the bottom where a thumb reaches them.
+    async def show_services(_: Any) -> None:
+        await state.directory.show_services()
+
+    # The top-level screens, at the bottom where a thumb reaches them.
     today_tab = ft.FilledTonalButton("Today", icon=ft.Icons.TODAY, on_click=show_today, height=52, expand=True)
     people_tab = ft.FilledTonalButton(
         "People", icon=ft.Icons.PEOPLE_OUTLINE, on_click=show_people, height=52, expand=True
     )
+    services_tab = ft.FilledTonalButton(
+        "Services", icon=ft.Icons.STOREFRONT_OUTLINED, on_click=show_services, height=52, expand=True
+    )
     tabs = ft.Container(
-        ft.Row([today_tab, people_tab], spacing=10),
+        ft.Row([today_tab, people_tab, services_tab], spacing=8),
         padding=ft.Padding.symmetric(horizontal=14, vertical=8),
         bgcolor=ft.Colors.SURFACE_CONTAINER_HIGH,
         visible=False,
@@ -57,11 +63,14 @@ def mount(page: ft.Page, state: AppState) -> None:
     page.add(ft.SafeArea(ft.Column([bar, content, tabs], spacing=0, expand=True), expand=True))
 
     def render_tabs() -> None:
-        tabs.visible = state.screen in (Screen.TODAY, Screen.CASELOAD)
-        for tab, screen in ((today_tab, Screen.TODAY), (people_tab, Screen.CASELOAD)):
+        tabs.visible = state.screen in (Screen.TODAY, Screen.CASELOAD, Screen.SERVICES)
+        for tab, screen in ((today_tab, Screen.TODAY), (people_tab, Screen.CASELOAD), (services_tab, Screen.SERVICES)):
             chosen = state.screen is screen
             tab.bgcolor = ft.Colors.PRIMARY_CONTAINER if chosen else None
-            tab.style = ft.ButtonStyle(text_style=ft.TextStyle(size=16, weight=ft.FontWeight.W_700 if chosen else None))
+            tab.style = ft.ButtonStyle(
+                text_style=ft.TextStyle(size=16, weight=ft.FontWeight.W_700 if chosen else None),
+                padding=ft.Padding.symmetric(horizontal=8),  # three buttons side by side on a phone
+            )
 
     def render_bar() -> None:
         bar.visible = state.unlocked

@@ -340,3 +340,19 @@ def press_sync_now(page: Page) -> None:
 
 def go_back(page: Page) -> None:
     button(page, "Back").first.click()
+
+
+# --- the service directory ------------------------------------------------------------------
+
+
+def open_services(page: Page) -> None:
+    """Go to the service directory: Back to the top, then Services (the third button at the bottom)."""
+    _to_top_level(page)
+    no_directory = page.get_by_text(re.compile(r"Peer mentors' phones do not hold it"))  # a mentor's phone
+    tap_until(page, "Services", button(page, "Add a service").or_(no_directory))
+
+
+def service_card(page: Page, name: str) -> Locator:
+    """A service's card in the directory. Flutter reads a tappable card as one button named by all
+    its text, which starts with the service's name."""
+    return page.get_by_role("button", name=re.compile(rf"^{re.escape(name)}\b")).first
