@@ -49,6 +49,7 @@ DEMO_USERS = (COORDINATOR, WORKER, MENTOR)
 
 # (name, other names, establishment, days from today, time or None, local connection, phone, goals)
 _PEOPLE: tuple[tuple[str, str, str, int, str | None, str, str, str], ...] = (
+    ("Jade Porter", "", "HMP Eastwood Park", 0, "11:30", "Bristol (Filwood)", "", "A place of my own, and college"),
     ("Dean Walsh", "", "HMP Bristol", 1, "08:30", "Bristol (Lawrence Hill)", "07700 900118", "Get my own flat"),
     ("Kayleigh Dawson", "Kay", "HMP Eastwood Park", 2, None, "South Gloucestershire", "", "See my kids again"),
     ("Marcus Bailey", "", "HMP Bristol", 3, "09:00", "Bristol (Southmead)", "", ""),
@@ -208,19 +209,106 @@ def _add_contacts(app: Gatepost, today: dt.date) -> int:
     return added
 
 
-MENTORED = 2  # how many of the demo people the demo mentor is assigned to
+# The demo mentor meets Jade at the gate today and keeps Dean company after his release.
+MENTORED = ("Jade Porter", "Dean Walsh")
 
 
 def _assign_mentor(coordinator: Gatepost) -> list[str]:
-    """Assign the demo mentor to the first people on the caseload (again on a second run: a no-op)."""
+    """Assign the demo mentor to the people in ``MENTORED`` (again on a second run: a no-op)."""
     names: list[str] = []
-    for person in coordinator.records.list_people()[:MENTORED]:
+    for person in (person for person in coordinator.records.list_people() if person.name in MENTORED):
         mentors = coordinator.mentors.mentors(person.case_id)
         if not any(m.display_name == MENTOR.display_name for m in mentors.assigned):
             mentor = next(m for m in mentors.available if m.display_name == MENTOR.display_name)
             coordinator.mentors.assign_mentor(person.case_id, mentor.user_id)
         names.append(person.name or person.case_id)
     return names
+
+
+def _add_casework(app: Gatepost, today: dt.date) -> None:
+    """The day's work around a few people, so every screen has something in it: Jade's release today
+    with the gate arranged, Dean's justice status, needs rated twice, a referral and a follow-up, and
+    the local services (written once; a second run changes nothing)."""
+    people = {person.name: person.case_id for person in app.records.list_people()}
+    casework = app.casework
+    jade, dean, kayleigh = people.get("Jade Porter"), people.get("Dean Walsh"), people.get("Kayleigh Dawson")
+    if jade is not None:
+        casework.save_release_plan(
+            jade,
+            {
+                "accommodation": "bedspace_held",
+                "accommodation_address": "Elm Lodge, 4 Mill Street",
+                "benefits": True,
+                "gp": True,
+                "phone": True,
+                "meeting_at": f"{today.isoformat()}T11:00",
+                "meeting_place": "Visitor centre car park",
+                "met_by": f"{MENTOR.display_name} (peer mentor)",
+            },
+        )
+    if dean is not None:
+        for field, value in (
+            ("release_type", "licence"),
+            ("custody_status", "sentenced"),
+            ("sentence_length", "18 months"),
+            ("supervision", "licence"),
+            ("supervision_ends_on", (today + dt.timedelta(days=270)).isoformat()),
+            ("mappa", "none"),
+        ):
+            app.records.update_person(dean, field, value)
+        casework.save_release_plan(dean, {"accommodation": "confirmed", "identity": False, "benefits": True})
+        if not casework.needs(dean):
+            casework.rate_need(
+                dean, "accommodation", "red", rated_on=today - dt.timedelta(days=30), reason="No address"
+            )
+            casework.rate_need(
+                dean, "accommodation", "amber", rated_on=today - dt.timedelta(days=6), reason="Hostel bedspace held"
+            )
+            casework.rate_need(dean, "finance", "red", rated_on=today - dt.timedelta(days=6), reason="No bank account")
+        if not casework.referrals(dean):
+            referral = casework.refer(
+                dean,
+                service="housing_options",
+                to_whom="Bristol Housing Options",
+                sent_on=today - dt.timedelta(days=6),
+                need_area="accommodation",
+            )
+            casework.update_referral(dean, referral, "accepted", on=today - dt.timedelta(days=2))
+    if kayleigh is not None and not casework.plan(kayleigh):
+        casework.add_plan_action(
+            kayleigh,
+            action="Ring the GP surgery about registering her",
+            owner=WORKER.display_name,
+            due_on=today,
+            need_area="physical_health",
+            follow_up=True,
+        )
+    if not app.directory.entries():
+        for values in (
+            {
+                "name": "Bristol Housing Options",
+                "service": "housing_options",
+                "area": "Bristol",
+                "address": "100 Temple Street",
+                "opening_hours": "Mon-Fri 9:00-17:00",
+                "phone": "0117 922 2200",
+            },
+            {
+                "name": "St Mungo's Bristol",
+                "service": "hostel",
+                "area": "Bristol (Old Market)",
+                "opening_hours": "Referrals 24 hours",
+                "notes": "Ask for the resettlement worker.",
+            },
+            {
+                "name": "Bristol Drugs Project",
+                "service": "dip",
+                "area": "Bristol",
+                "address": "11 Brunswick Square",
+                "opening_hours": "Drop-in Mon, Wed, Fri 10:00-13:00",
+            },
+        ):
+            app.directory.add_entry(values)
 
 
 def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt.date | None = None) -> None:
@@ -247,6 +335,7 @@ def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt
             raise AppError("The worker's phone did not receive the organisation key.")
         people = _add_people(worker, today)
         contacts = _add_contacts(worker, today)
+        _add_casework(worker, today)
         _sync(worker, server, WORKER)
         _sync(coordinator, server, COORDINATOR)
         _say(f"people added: {people}, contacts added: {contacts}; caseload: {len(worker.records.list_people())}")

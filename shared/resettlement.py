@@ -171,10 +171,14 @@ class Readiness:
         return self.done == self.total
 
 
-def readiness(checked: Mapping[str, bool]) -> Readiness:
-    """How much of the checklist is in place; items not mentioned count as not done."""
-    missing = tuple(label for item, label in READINESS_ITEMS.items() if not checked.get(item, False))
-    return Readiness(done=len(READINESS_ITEMS) - len(missing), total=len(READINESS_ITEMS), missing=missing)
+def readiness(checked: Mapping[str, bool], *, unknown: Iterable[str] = ()) -> Readiness:
+    """How much of the checklist is in place; items not mentioned count as not done. ``unknown``
+    items are left out of the count (a peer mentor's phone cannot read whether medication is in
+    place, which is neither done nor missing for them)."""
+    hidden = set(unknown)
+    items = {item: label for item, label in READINESS_ITEMS.items() if item not in hidden}
+    missing = tuple(label for item, label in items.items() if not checked.get(item, False))
+    return Readiness(done=len(items) - len(missing), total=len(items), missing=missing)
 
 
 # Days between contacts after release, by days since release: intensive in the first two weeks.

@@ -851,7 +851,13 @@ class CaseworkService:
         checked = {name: value is True for name, value in values.items()}
         checked["accommodation"] = plan is not None and plan.ready
         checked["meeting"] = bool(values.get("meeting_at") and values.get("meeting_place") and values.get("met_by"))
-        return ReleasePlan(case_id, values, plan, readiness(checked), conflicts)
+        # What this phone cannot read (a mentor: the full-tier items) is neither done nor missing here.
+        unreadable = (
+            [name for name, spec in RELEASE_PLAN.fields.items() if spec.tier is Tier.FULL]
+            if self._device.require_identity().role is Role.PEER_MENTOR
+            else []
+        )
+        return ReleasePlan(case_id, values, plan, readiness(checked, unknown=unreadable), conflicts)
 
     def _today_release(
         self, case_id: str, release: Release, person: Mapping[str, JsonValue], plan: ReleasePlan

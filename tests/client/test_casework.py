@@ -225,6 +225,10 @@ def test_a_mentor_sees_the_gate_arrangements_logs_the_gate_and_nothing_of_the_fu
     plan = casework.release_plan(case_id)
     assert plan.values["meeting_place"] == "Main gate"
     assert "medication" not in plan.values
+    # Medication (done on the worker's phone) is neither done nor missing on the mentor's.
+    assert (plan.readiness.done, plan.readiness.total) == (1, 8)  # the meeting is arranged
+    assert "Script or medication continued" not in plan.readiness.missing
+    assert worker.app.casework.release_plan(case_id).readiness.done == 2
     [meeting] = casework.today(on=dt.date(2026, 12, 4)).gate_meetings
     assert (meeting.name, meeting.meeting_at, meeting.met_by) == ("Dean Walsh", "2026-12-04T08:45", "Mo")
     assert casework.needs(case_id) == []

@@ -53,6 +53,15 @@ def main() -> None:
         expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
         page.wait_for_timeout(800)
         page.screenshot(path=str(OUT / "today.png"))
+
+        button(page, "Open Jade Porter").click()
+        reveal(button(page, "Gate checklist")).click()
+        expect(button(page, "Save release plan")).to_be_visible()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "gate-checklist.png"))
+        button(page, "Back").first.click()
+        expect(button(page, "Log contact")).to_be_visible()
+
         open_people(page)
         page.wait_for_timeout(800)
         page.screenshot(path=str(OUT / "caseload.png"))
@@ -60,8 +69,12 @@ def main() -> None:
         person = page.get_by_role("button", name=re.compile(r"^Dean Walsh"))
         reveal(person).click()
         expect(button(page, "Log contact")).to_be_visible()
-        page.wait_for_timeout(800)
+        page.mouse.move(206, 600)
+        page.mouse.wheel(0, 900)  # past the contacts, to the gate, the lead and the needs
+        page.wait_for_timeout(1_200)
         page.screenshot(path=str(OUT / "record.png"))
+        page.mouse.wheel(0, -3000)
+        page.wait_for_timeout(600)
 
         button(page, "Log contact").click()
         choose(page, "Where", "Prison gate")

@@ -119,7 +119,7 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
     for expected in (demo.app_url, demo.server_url, "worker@demo.test", "coordinator@demo.test", "mentor@demo.test"):
         assert expected in printed, f"the banner does not show {expected}:\n{printed}"
     assert f"password: {DEMO_PASSWORD}" in printed
-    assert "people added: 12" in printed
+    assert "people added: 13" in printed
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(30_000)
@@ -147,7 +147,16 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         coordinator.account.unlock(DEMO_PIN)
         assert not coordinator.sync.sync_now().offline
         people = {summary.name: summary.case_id for summary in coordinator.records.list_people()}
-        assert len(people) == 12
+        assert len(people) == 13
+        # Every workflow has something to work on: the gate today, needs, a referral, the services.
+        today = coordinator.casework.today()
+        assert [item.name for item in today.gate_meetings] == ["Jade Porter"]
+        assert [need.label for need in coordinator.casework.needs(people["Dean Walsh"])] == [
+            "Accommodation",
+            "Finance, benefits and debt",
+        ]
+        assert coordinator.casework.referrals(people["Dean Walsh"])[0].status == "accepted"
+        assert len(coordinator.directory.entries()) == 3
         contacts = coordinator.records.person_record(people["Kayleigh Dawson"]).contacts
         mine = [entry for entry in contacts if entry.note == note]
         assert len(mine) == 1
@@ -163,5 +172,5 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
     # A second `make demo` reuses what is there: nobody is added twice, the contact is still there.
     demo.start()
     assert "The demo organisation exists" in demo.printed()
-    assert "people added: 0, contacts added: 0; caseload: 12" in demo.printed()
+    assert "people added: 0, contacts added: 0; caseload: 13" in demo.printed()
     assert demo.stop() == 0

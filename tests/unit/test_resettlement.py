@@ -261,3 +261,9 @@ def test_completed_only_ever_follows_an_accepted_proposal(steps: list[HandoverSt
         HandoverStep.DECLINED,
     ]
     assert state is (taken[-1] if taken else None)
+
+
+def test_items_a_phone_cannot_read_are_left_out_of_the_readiness_count() -> None:
+    counted = readiness({"gp": True}, unknown=["medication"])
+    assert (counted.done, counted.total) == (1, len(READINESS_ITEMS) - 1)
+    assert "Script or medication continued" not in counted.missing
