@@ -30,6 +30,7 @@ from tests.e2e.ui import (
     set_pin,
     sign_in,
     sync_status,
+    tap_until,
     textbox,
 )
 
@@ -76,7 +77,7 @@ def main() -> None:
         page.mouse.wheel(0, -3000)
         page.wait_for_timeout(600)
 
-        button(page, "Log contact").click()
+        tap_until(page, "Log contact", button(page, "Save contact"))
         choose(page, "Where", "Prison gate")
         choose(page, "Type of contact", "Met face to face")
         fill_field(
