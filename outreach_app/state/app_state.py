@@ -467,11 +467,16 @@ class AppState:
         self.plan.clear()
         await self._enter_caseload()
 
-    def start_adding_person(self) -> None:
+    def open_form(self, screen: Screen, draft: Mapping[str, str] | None = None) -> None:
+        """Show a form, empty or started with ``draft`` (its empty values left out)."""
         self.touch()
-        self.form_problems, self.draft = {}, {}
-        self.screen = Screen.ADD_PERSON
+        self.form_problems = {}
+        self.draft = {key: value for key, value in (draft or {}).items() if value}
+        self.screen = screen
         self.on_screen()
+
+    def start_adding_person(self) -> None:
+        self.open_form(Screen.ADD_PERSON)
 
     async def add_person(self, values: Mapping[str, str]) -> None:
         self.draft = dict(values)
@@ -519,10 +524,7 @@ class AppState:
             return None  # offline, or the person has not reached the server yet: the screen says so
 
     def start_recording_consent(self, *, without_consent: bool = False) -> None:
-        self.touch()
-        self.form_problems, self.draft = {}, {}
-        self.screen = Screen.SHARE_WITHOUT_CONSENT if without_consent else Screen.RECORD_CONSENT
-        self.on_screen()
+        self.open_form(Screen.SHARE_WITHOUT_CONSENT if without_consent else Screen.RECORD_CONSENT)
 
     async def record_consent(
         self,
@@ -705,10 +707,7 @@ class AppState:
         await self.open_person(case_id)
 
     def start_logging_contact(self) -> None:
-        self.touch()
-        self.form_problems, self.draft = {}, {}
-        self.screen = Screen.LOG_CONTACT
-        self.on_screen()
+        self.open_form(Screen.LOG_CONTACT)
 
     def default_contact_time(self) -> str:
         return dt.datetime.fromtimestamp(self.now_ms() / 1000).strftime("%Y-%m-%d %H:%M")

@@ -92,17 +92,10 @@ class DayState:
             self.release_plan, self.gate_outcomes = None, []
 
     def start_gate_checklist(self) -> None:
-        self._start(Screen.GATE_CHECKLIST)
+        self._app.open_form(Screen.GATE_CHECKLIST)
 
     def start_gate_outcome(self) -> None:
-        self._start(Screen.GATE_OUTCOME)
-
-    def _start(self, screen: Screen) -> None:
-        app = self._app
-        app.touch()
-        app.form_problems, app.draft = {}, {}
-        app.screen = screen
-        app.on_screen()
+        self._app.open_form(Screen.GATE_OUTCOME)
 
     async def save_release_plan(self, values: Mapping[str, object]) -> None:
         """Save the checklist items and arrangements that changed, then back to the record."""

@@ -91,7 +91,7 @@ class DirectoryState:
 
     def start_adding(self) -> None:
         self.editing, self.editing_id = None, None
-        self._start(Screen.EDIT_SERVICE, {"service": self.service_filter} if self.service_filter else {})
+        self._app.open_form(Screen.EDIT_SERVICE, {"service": self.service_filter} if self.service_filter else {})
 
     async def start_editing(self, record_id: str) -> None:
         app = self._app
@@ -100,7 +100,7 @@ class DirectoryState:
         if not isinstance(entry, DirectoryEntry):
             return
         self.editing, self.editing_id = entry, record_id
-        self._start(Screen.EDIT_SERVICE, {name: entry.values.get(name, "") for name in FIELDS})
+        self._app.open_form(Screen.EDIT_SERVICE, {name: entry.values.get(name, "") for name in FIELDS})
 
     async def save(self, values: Mapping[str, str]) -> None:
         """Add the service, or save the fields of the one being edited that changed."""
@@ -174,12 +174,3 @@ class DirectoryState:
         app.on_screen()
         if entry is not None:
             app.on_notice(Notice(f"{entry.name} chosen from the service directory."))
-
-    # --- plumbing -------------------------------------------------------------------------------
-
-    def _start(self, screen: Screen, draft: dict[str, str]) -> None:
-        app = self._app
-        app.touch()
-        app.form_problems, app.draft = {}, {key: value for key, value in draft.items() if value}
-        app.screen = screen
-        app.on_screen()

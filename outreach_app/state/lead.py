@@ -41,11 +41,7 @@ class LeadState:
             self.handovers = []
 
     def start_handover(self) -> None:
-        app = self._app
-        app.touch()
-        app.form_problems, app.draft = {}, {}
-        app.screen = Screen.HANDOVER
-        app.on_screen()
+        self._app.open_form(Screen.HANDOVER)
 
     async def propose(self, *, lead_name: str, lead_organisation: str, note: str) -> None:
         app = self._app

@@ -159,7 +159,7 @@ class PlanState:
 
     def start_rating_need(self, need_area: str | None = None) -> None:
         """The "Rate a need" form, with the need chosen when the worker started from it."""
-        self._start(Screen.RATE_NEED, {"need_area": need_area} if need_area else {})
+        self._app.open_form(Screen.RATE_NEED, {"need_area": need_area} if need_area else {})
 
     async def rate_need(self, *, need_area: str, rating: str, rated_on: str, reason: str, handled: str) -> None:
         app, case_id = self._app, self._app.case_id
@@ -189,7 +189,7 @@ class PlanState:
 
     def start_adding_action(self, *, follow_up: bool = False) -> None:
         owner = self._app.profile.display_name if self._app.profile is not None else ""
-        self._start(Screen.ADD_ACTION, {"owner": owner, "follow_up": "yes" if follow_up else ""})
+        self._app.open_form(Screen.ADD_ACTION, {"owner": owner, "follow_up": "yes" if follow_up else ""})
 
     async def add_action(self, *, action: str, owner: str, due_on: str, need_area: str, follow_up: bool) -> None:
         app, case_id = self._app, self._app.case_id
@@ -232,7 +232,7 @@ class PlanState:
 
     def start_referring(self, need_area: str | None = None) -> None:
         self.pending_referral = None
-        self._start(Screen.REFER, {"need_area": need_area} if need_area else {})
+        self._app.open_form(Screen.REFER, {"need_area": need_area} if need_area else {})
 
     def review_referral(self, *, service: str, to_whom: str, need_area: str, sent_on: str) -> None:
         """Check the referral form and show the summary of the person's needs before recording it."""
@@ -303,7 +303,7 @@ class PlanState:
     def start_moving(self, referral: Referral) -> None:
         self.moving = referral
         next_statuses = referral_next_statuses(referral)
-        self._start(Screen.MOVE_REFERRAL, {"status": next_statuses[0]} if next_statuses else {})
+        self._app.open_form(Screen.MOVE_REFERRAL, {"status": next_statuses[0]} if next_statuses else {})
 
     async def move_referral(self, *, status: str, on: str, declined_reason: str) -> None:
         """Accepted, declined (with the reason) or started, on a day."""
@@ -333,13 +333,6 @@ class PlanState:
         await self._saved(case_id, f"Referral to {referral.to_whom} marked {label}.")
 
     # --- plumbing -------------------------------------------------------------------------------
-
-    def _start(self, screen: Screen, draft: dict[str, str]) -> None:
-        app = self._app
-        app.touch()
-        app.form_problems, app.draft = {}, {key: value for key, value in draft.items() if value}
-        app.screen = screen
-        app.on_screen()
 
     async def _saved(self, case_id: str, message: str) -> None:
         self._app.on_notice(Notice(message))
