@@ -30,6 +30,7 @@ __all__ = [
     "KindSpec",
     "Tier",
     "ValueType",
+    "entry_problems",
     "fixed_tier",
     "kind_spec",
     "tier_allowed",
@@ -501,6 +502,12 @@ def fixed_tier(kind: str, field_name: str) -> Tier | None:
 
 
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+
+def entry_problems(kind: KindSpec, values: Mapping[str, object]) -> dict[str, str]:
+    """Each field of ``kind`` whose value in ``values`` is not acceptable, with the problem in plain
+    words (a field left out counts as empty)."""
+    return {name: problem for name, spec in kind.fields.items() if (problem := validate_value(spec, values.get(name)))}
 
 
 def validate_value(spec: FieldSpec, value: object) -> str | None:

@@ -51,6 +51,7 @@ from shared.kinds import (
     KindSpec,
     Tier,
     ValueType,
+    entry_problems,
     kind_spec,
     validate_value,
 )
@@ -659,11 +660,7 @@ class CaseworkService:
         }
         if note.strip():
             entry["note"] = note.strip()
-        problems = {
-            name: problem
-            for name, spec in LEAD_HANDOVER.fields.items()
-            if (problem := validate_value(spec, entry.get(name))) is not None
-        }
+        problems = entry_problems(LEAD_HANDOVER, entry)
         if problems:
             raise ValidationFailed(problems)
         # Basic tier: a peer mentor meeting the person should know who leads.
@@ -755,11 +752,7 @@ class CaseworkService:
         return case_keys
 
     def _append(self, case_id: str, spec: KindSpec, entry: Mapping[str, JsonValue], tier: Tier) -> str:
-        problems = {
-            name: problem
-            for name, field_spec in spec.fields.items()
-            if (problem := validate_value(field_spec, entry.get(name))) is not None
-        }
+        problems = entry_problems(spec, entry)
         if problems:
             raise ValidationFailed(problems)
         case_keys = self._keys_for(case_id, tier)

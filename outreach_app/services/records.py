@@ -43,6 +43,7 @@ from shared.kinds import (
     PLAN_ACTION,
     FieldSpec,
     Tier,
+    entry_problems,
     validate_value,
 )
 from shared.merge import FieldState, field_state
@@ -320,11 +321,7 @@ class CaseloadService:
             entry["duration"] = duration
         if need_areas:
             entry["need_areas"] = list(need_areas)
-        problems = {
-            name: problem
-            for name, spec in CONTACT.fields.items()
-            if (problem := validate_value(spec, entry.get(name))) is not None
-        }
+        problems = entry_problems(CONTACT, entry)
         try:
             tier = Tier(tier)
         except ValueError:
@@ -347,8 +344,7 @@ class CaseloadService:
             problems.update(
                 {
                     f"follow_up_{name}" if name != "due_on" else "follow_up_on": problem
-                    for name, spec in PLAN_ACTION.fields.items()
-                    if (problem := validate_value(spec, next_step.get(name))) is not None
+                    for name, problem in entry_problems(PLAN_ACTION, next_step).items()
                 }
             )
         if problems:
