@@ -377,6 +377,8 @@ LEAD_HANDOVER = KindSpec(
 )
 
 # Local provision, kept by the organisation and held on every worker's phone for offline use.
+DIRECTORY_STATUSES: dict[str, str] = {"running": "Running", "closed": "No longer running"}
+
 DIRECTORY_ENTRY = KindSpec(
     name="directory_entry",
     label="Service directory entry",
@@ -390,6 +392,8 @@ DIRECTORY_ENTRY = KindSpec(
         FieldSpec("phone", "Phone", ValueType.TEXT, Tier.FULL, max_length=40),
         FieldSpec("opening_hours", "Opening hours", ValueType.TEXT, Tier.FULL),
         FieldSpec("notes", "What to know", ValueType.LONG_TEXT, Tier.FULL, max_length=2000),
+        # A service that closes is kept (referrals name it) but no longer offered.
+        FieldSpec("status", "Still running?", ValueType.CHOICE, Tier.FULL, choices=DIRECTORY_STATUSES),
     ),
 )
 

@@ -69,6 +69,11 @@ class DirectoryEntry:
     pending: int  # versions of this entry waiting in the outbox
     updated_at_ms: int  # when the latest change to it was written
 
+    @property
+    def closed(self) -> bool:
+        """No longer running: kept, but not offered for a referral or listed unless asked for."""
+        return self.values.get("status") == "closed"
+
     def value(self, name: str) -> str | None:
         return self.values.get(name) or None
 
@@ -163,13 +168,18 @@ class DirectoryService:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def entries(self, search: str = "", service: str | None = None) -> list[DirectoryEntry]:
-        """The directory by name; ``search`` looks in every field, ``service`` keeps one kind."""
+    def entries(
+        self, search: str = "", service: str | None = None, *, include_closed: bool = False
+    ) -> list[DirectoryEntry]:
+        """The directory by name; ``search`` looks in every field, ``service`` keeps one kind;
+        services no longer running only with ``include_closed``."""
         self._require_available()
         needle = search.strip().casefold()
         found = []
         for entry in self._all():
             if service and entry.service != service:
+                continue
+            if entry.closed and not include_closed:
                 continue
             if needle:
                 haystack = [entry.service_label, *(entry.values.get(name, "") for name in _SEARCHED)]

@@ -33,6 +33,7 @@ class DirectoryState:
         self.entries: list[DirectoryEntry] = []
         self.search_text = ""
         self.service_filter = ""  # a kind of service, or "" for every kind
+        self.show_closed = False  # list services no longer running too
         # Why this phone shows no directory (a peer mentor, or no organisation key yet), or None.
         self.unavailable: str | None = None
         # The entry being edited (None: adding a new one), and its id (kept across a lock).
@@ -68,7 +69,8 @@ class DirectoryState:
             if self.unavailable is not None:
                 self.entries, self.editing = [], None
                 return
-            self.entries = await self._app._run(lambda: directory.entries(search, service))
+            closed = self.show_closed and self._app.screen is not Screen.CHOOSE_SERVICE
+            self.entries = await self._app._run(lambda: directory.entries(search, service, include_closed=closed))
             editing_id = self.editing_id
             self.editing = await self._app._run(lambda: directory.entry(editing_id)) if editing_id else None
         except AppError as error:
@@ -84,6 +86,12 @@ class DirectoryState:
     async def filter_by(self, service: str) -> None:
         self._app.touch()
         self.service_filter = "" if service in ("", "all") else service
+        await self.reload()
+        self._app.on_screen()
+
+    async def include_closed(self, shown: bool) -> None:
+        self._app.touch()
+        self.show_closed = shown
         await self.reload()
         self._app.on_screen()
 

@@ -76,6 +76,8 @@ def _card(state: AppState, entry: DirectoryEntry, *, choosing: bool) -> ft.Contr
         value = entry.value(name)
         if value:
             lines.append(_line(name, value, size=17 if name in ("phone", "opening_hours") else 16))
+    if entry.closed:
+        lines.append(ft.Text("No longer running", size=15, color=ft.Colors.ERROR, weight=ft.FontWeight.W_600))
     notes = entry.value("notes")
     if notes:
         lines.append(_line("notes", notes, size=15))
@@ -138,7 +140,20 @@ def _list_controls(state: AppState, *, choosing: bool) -> list[ft.Control]:
                 size=16,
             )
         ]
-    return [search, labelled("Show", kinds), *cards]
+    controls: list[ft.Control] = [search, labelled("Show", kinds)]
+    if not choosing:  # a referral is never made to a service that has closed
+        closed = ft.Checkbox(
+            label="Show services no longer running",
+            value=directory.show_closed,
+            label_style=ft.TextStyle(size=16),
+        )
+
+        async def on_closed(_: Any) -> None:
+            await directory.include_closed(closed.value is True)
+
+        closed.on_change = on_closed
+        controls.append(closed)
+    return [*controls, *cards]
 
 
 def services_screen(state: AppState, page: ft.Page) -> ft.Control:
@@ -216,8 +231,8 @@ def edit_service_screen(state: AppState, page: ft.Page) -> ft.Control:
     for name, spec in DIRECTORY_ENTRY.fields.items():
         label = _LABELS.get(name, spec.label)
         control: ft.TextField | ft.Dropdown
-        if name == "service":
-            control = choice(label, REFERRAL_SERVICES, value=draft.get(name) or None, error=problems.get(name))
+        if spec.choices:
+            control = choice(label, spec.choices, value=draft.get(name) or None, error=problems.get(name))
             controls.append(labelled(label, control))
         else:
             control = field(

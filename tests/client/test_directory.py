@@ -305,3 +305,19 @@ def test_a_disagreement_is_settled_on_the_edit_screen(team: Team) -> None:
     sync(worker, coordinator)
     assert coordinator.app.directory.entry(housing).conflicts == ()
     assert coordinator.app.directory.entry(housing).value("phone") == "0117 111 1111"
+
+
+def test_a_service_that_closes_is_kept_but_no_longer_offered(team: Team) -> None:
+    worker, coordinator = team.worker, team.coordinator
+    housing = worker.app.directory.add_entry(HOUSING)
+    worker.app.directory.add_entry(HOSTEL)
+    worker.app.directory.update_entry(housing, {"status": "closed"})
+    with pytest.raises(ValidationFailed, match="choose one of the options"):
+        worker.app.directory.update_entry(housing, {"status": "sort of"})
+    sync(worker, coordinator)
+    directory = coordinator.app.directory
+    assert [entry.name for entry in directory.entries()] == [HOSTEL["name"]]
+    every = directory.entries(include_closed=True)
+    assert [(entry.name, entry.closed) for entry in every] == [(HOUSING["name"], True), (HOSTEL["name"], False)]
+    directory.update_entry(housing, {"status": "running"})  # it opened again
+    assert [entry.name for entry in directory.entries()] == [HOUSING["name"], HOSTEL["name"]]

@@ -115,6 +115,20 @@ def test_a_worker_adds_a_service_finds_it_edits_it_and_refers_to_it(new_phone: C
     expect(_text(page, f"Hostel: {hostel}")).to_be_visible()
     shot(page, "09-referral-saved")
 
+    # The hostel closes: kept (the referral names it), but no longer listed unless asked for.
+    open_services(page)
+    fill_field(reveal(textbox(page, "Search services")), tag)
+    reveal(service_card(page, hostel)).click()
+    expect(page.get_by_text(f"Edit {hostel}", exact=True)).to_be_visible(timeout=10_000)
+    choose(page, "Still running?", "No longer running")
+    reveal(button(page, "Save service")).click()
+    expect(button(page, "Add a service")).to_be_visible(timeout=20_000)
+    expect(service_card(page, hostel)).to_have_count(0)
+    closed = reveal(page.get_by_role("checkbox", name="Show services no longer running", exact=True))
+    closed.click()
+    expect(reveal(service_card(page, hostel))).to_have_accessible_name(re.compile("No longer running"))
+    shot(page, "10-service-no-longer-running")
+
 
 def test_a_peer_mentors_phone_says_plainly_that_it_has_no_directory(
     new_phone: Callable[[], Page], team: Team, tmp_path: Path
