@@ -600,6 +600,9 @@ class PullResponse(Wire):
     members_awaiting_key: list[MemberAwaitingKey] = []
     # Cases to delete from the device: unassigned from a peer mentor, or erased (every device).
     purges: list[CasePurge] = []
+    # False when no share was ever made by the caller's organisation or with it: the sharing pull
+    # (POST /v1/sharing/pull) has nothing for it, and the device skips that request.
+    sharing: bool = True
 
 
 # --- sharing with partner organisations --------------------------------------------------------

@@ -117,6 +117,8 @@ class _Tally:
     erased: int = 0
     dropped: int = 0
     members: dict[str, MemberAwaitingKey] = field(default_factory=dict)
+    # The server said whether anything is (or was) shared by our organisation or with it.
+    sharing: bool = True
 
     def report(self, *, offline: bool = False, message: str = "") -> SyncReport:
         return SyncReport(
@@ -191,7 +193,7 @@ class SyncService:
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
                 self._pull(api, identity, tally, say)
-                if self.partner_step is not None:
+                if self.partner_step is not None and tally.sharing:  # else one request fewer
                     tally.purged += self.partner_step.pull_shared(api, identity)
                 if device.has_grants_to_open():
                     with device.store.write() as session:
@@ -368,6 +370,7 @@ class SyncService:
                 tally.purged += len(page.purges)
                 tally.erased += sum(1 for reason, held, _ in purged if reason == "erased" and held)
                 tally.dropped += sum(dropped for _, _, dropped in purged)
+            tally.sharing = page.sharing
             for member in page.members_awaiting_key:
                 tally.members[member.user_id] = member
             pages += 1

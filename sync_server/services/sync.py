@@ -50,6 +50,7 @@ from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
 from sync_server.storage import assignments as assignment_storage
 from sync_server.storage import cases as case_storage
+from sync_server.storage import shares as share_storage
 from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, UserRow
@@ -485,6 +486,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         server_time_ms=now,
         members_awaiting_key=awaiting,
         purges=purges,
+        sharing=not mentor and share_storage.organisation_has_shares(session, org.id),
     )
     _note_seen(session, caller, now)
     if items or earlier or purges:

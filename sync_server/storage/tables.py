@@ -269,6 +269,7 @@ class ShareRow(ServerTable, table=True):
     __table_args__ = (
         Index("ix_share_partner_org_id_org_id", "partner_org_id", "org_id"),
         Index("ix_share_case_id", "case_id"),
+        Index("ix_share_org_id", "org_id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)

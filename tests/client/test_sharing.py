@@ -330,3 +330,19 @@ def test_screens_a_worker_records_consent_and_withdraws_and_the_partner_sees_who
         assert any("no longer on this phone" in notice.text for notice in notices)
 
     asyncio.run(scenario())
+
+
+def test_a_sync_asks_for_shared_records_only_once_anything_is_shared(team: Team, partner: Partner) -> None:
+    worker, reader = team.worker, partner.worker
+    for device in (worker, reader):
+        device.network.requests.clear()
+        device.app.sync.sync_now()
+        assert "POST /v1/sharing/pull" not in device.network.requests  # nothing shared: one request fewer
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    worker.app.sync.sync_now()
+    consent(worker, case_id, partner.org_id, [Tier.BASIC])
+    for device in (reader, worker):  # the partner receives; the owner may have keys to rotate
+        device.network.requests.clear()
+        device.app.sync.sync_now()
+        assert "POST /v1/sharing/pull" in device.network.requests
+    assert [person.name for person in reader.app.records.list_people()] == ["Dean Walsh"]
