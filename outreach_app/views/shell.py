@@ -93,28 +93,29 @@ def mount(page: ft.Page, state: AppState) -> None:
         render_bar()
         page.update()
 
-    # Where the worker had scrolled to, so that redrawing the same screen (after a save or a
-    # background sync) keeps their place instead of jumping back to the top.
-    place: dict[str, object] = {"screen": None, "offset": 0.0}
-
-    def remember_offset(event: ft.OnScrollEvent) -> None:
-        place["offset"] = event.pixels
+    # The screen on show, so that redrawing it (after a save or a background sync) keeps its
+    # scrolling column: the worker's place on it stays where it was instead of jumping to the top.
+    shown: dict[str, object] = {"where": None}
 
     def on_screen() -> None:
         page.theme_mode = {"dark": ft.ThemeMode.DARK, "light": ft.ThemeMode.LIGHT}.get(state.theme, ft.ThemeMode.SYSTEM)
         built = SCREENS[state.screen.value](state, page)
         where = (state.screen, state.case_id)
-        offset = place["offset"] if place["screen"] == where else 0.0
-        place.update(screen=where, offset=offset)
-        column = getattr(built, "content", None)
-        if isinstance(column, ft.Column):
-            column.on_scroll = remember_offset
-        content.content = built
+        current = content.content
+        if (
+            shown["where"] == where
+            and isinstance(current, ft.Container)
+            and isinstance(current.content, ft.Column)
+            and isinstance(built, ft.Container)
+            and isinstance(built.content, ft.Column)
+        ):
+            current.content.controls = built.content.controls  # same column, new contents
+        else:
+            content.content = built
+        shown["where"] = where
         render_bar()
         render_tabs()
         page.update()
-        if isinstance(column, ft.Column) and isinstance(offset, float | int) and offset > 0:
-            page.run_task(column.scroll_to, offset=offset, duration=0)
 
     def on_notice(notice: Notice) -> None:
         page.show_dialog(

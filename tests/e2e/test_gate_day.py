@@ -17,6 +17,7 @@ from tests.e2e.ui import (
     SYNCED,
     PersonForm,
     add_person,
+    appears,
     button,
     choose,
     expect_value,
@@ -130,7 +131,7 @@ def test_the_gate_day_from_today_to_the_gate_outcome(new_phone: Callable[[], Pag
     outcome = page.get_by_text(
         re.compile(r"met at the gate · went with them to Housing options · housed on the day of release")
     )
-    expect(reveal(outcome)).to_be_visible(timeout=20_000)
+    expect(appears(outcome, timeout=20_000)).to_be_visible()
     expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
     shot(page, "06-record-after-the-gate")
 

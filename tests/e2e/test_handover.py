@@ -16,6 +16,7 @@ from tests.e2e.ui import (
     SYNCED,
     PersonForm,
     add_person,
+    appears,
     button,
     fill_field,
     open_people,
@@ -47,7 +48,7 @@ def test_a_handover_proposed_on_one_phone_is_accepted_on_another(new_phone: Call
     shot(worker, "01-propose-handover")
     reveal(button(worker, "Propose handover")).click()
     waiting = worker.get_by_text(re.compile("Handover to Jo Price \\(Bristol Probation\\) proposed by You"))
-    expect(reveal(waiting)).to_be_visible(timeout=20_000)
+    expect(appears(waiting, timeout=20_000)).to_be_visible()
     expect(button(worker, "Accept handover")).to_have_count(0)  # someone else accepts
     expect(sync_status(worker)).to_have_text(SYNCED, timeout=30_000)
     shot(worker, "02-handover-proposed")
@@ -58,21 +59,21 @@ def test_a_handover_proposed_on_one_phone_is_accepted_on_another(new_phone: Call
     listed = desk.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
     expect(listed).to_be_visible(timeout=20_000)
     listed.click()
-    expect(reveal(desk.get_by_text(re.compile(f"proposed by {WORKER.display_name}")))).to_be_visible(timeout=20_000)
+    expect(appears(desk.get_by_text(re.compile(f"proposed by {WORKER.display_name}")), timeout=20_000)).to_be_visible()
     shot(desk, "03-coordinator-sees-the-proposal")
     reveal(button(desk, "Accept handover")).click()
-    expect(reveal(desk.get_by_text(re.compile("Jo Price \\(Bristol Probation\\) accepted")))).to_be_visible(
-        timeout=20_000
-    )
+    expect(
+        appears(desk.get_by_text(re.compile("Jo Price \\(Bristol Probation\\) accepted")), timeout=20_000)
+    ).to_be_visible()
     expect(sync_status(desk)).to_have_text(SYNCED, timeout=30_000)
 
     press_sync_now(worker)
     complete = button(worker, "Record handover completed")
-    expect(reveal(complete)).to_be_visible(timeout=30_000)
+    expect(appears(complete, timeout=30_000)).to_be_visible()
     # Until it is recorded completed, the interim lead is still the lead professional.
     expect(worker.get_by_text("Jess, Gatepost", exact=True).first).to_be_visible()
     shot(worker, "04-accepted-not-yet-completed")
     reveal(complete).click()
-    expect(reveal(worker.get_by_text("Jo Price, Bristol Probation", exact=True).first)).to_be_visible(timeout=20_000)
+    expect(appears(worker.get_by_text("Jo Price, Bristol Probation", exact=True).first, timeout=20_000)).to_be_visible()
     expect(worker.get_by_text(re.compile("You recorded the handover completed"))).to_have_count(1)
     shot(worker, "05-handover-completed")

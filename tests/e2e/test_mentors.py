@@ -19,6 +19,7 @@ from tests.e2e.ui import (
     ContactForm,
     PersonForm,
     add_person,
+    appears,
     button,
     choose,
     fill_field,
@@ -74,7 +75,7 @@ def test_coordinator_assigns_a_mentor_who_sees_the_basic_tier_only(
     desk.wait_for_timeout(500)
     choose(desk, "Assign a mentor", mentor.display_name)
     reveal(button(desk, "Assign mentor")).click()
-    expect(reveal(button(desk, f"Unassign {mentor.display_name}"))).to_be_visible(timeout=30_000)
+    expect(appears(button(desk, f"Unassign {mentor.display_name}"), timeout=30_000)).to_be_visible()
     shot(desk, "01-mentor-assigned")
 
     mentor_page = new_phone()
@@ -104,13 +105,13 @@ def test_coordinator_assigns_a_mentor_who_sees_the_basic_tier_only(
     fill_field(reveal(textbox(mentor_page, "Help given")), help_given)
     shot(mentor_page, "04-mentor-gate-outcome")
     reveal(button(mentor_page, "Save gate outcome")).click()
-    expect(reveal(mentor_page.get_by_text(re.compile("help given: " + re.escape(help_given))))).to_be_visible(
-        timeout=20_000
-    )
+    expect(
+        appears(mentor_page.get_by_text(re.compile("help given: " + re.escape(help_given))), timeout=20_000)
+    ).to_be_visible()
     expect(sync_status(mentor_page)).to_have_text(SYNCED, timeout=30_000)
 
     press_sync_now(desk)
-    expect(reveal(desk.get_by_text(re.compile("met at the gate · help given: Bought breakfast")))).to_be_visible(
-        timeout=30_000
-    )
+    expect(
+        appears(desk.get_by_text(re.compile("met at the gate · help given: Bought breakfast")), timeout=30_000)
+    ).to_be_visible()
     shot(desk, "05-coordinator-sees-the-gate-outcome")

@@ -24,6 +24,7 @@ __all__ = [
     "ContactForm",
     "PersonForm",
     "add_person",
+    "appears",
     "button",
     "choose",
     "expect_value",
@@ -135,6 +136,13 @@ def reveal(locator: Locator, *, steps: int = 12) -> Locator:
     return target
 
 
+def appears(locator: Locator, *, timeout: float = 30_000) -> Locator:
+    """Wait for something that comes after a save or a sync to be drawn, then bring it on screen
+    (``reveal`` alone looks for it only briefly)."""
+    expect(locator.first).to_be_attached(timeout=timeout)
+    return reveal(locator)
+
+
 def expect_value(field: Locator, expected: str | re.Pattern[str]) -> None:
     """Check what a text field holds. Flutter puts a field's text into the DOM only while the
     field is being edited, so focus it first (as a worker would, to check it)."""
@@ -196,6 +204,16 @@ def sign_in(page: Page, member: TeamMember, password: str, *, server_url: str | 
     server = textbox(page, "Server address")
     if server_url is not None:
         fill_field(server, server_url)
+    fill_field(textbox(page, "Email"), member.email)
+    fill_field(textbox(page, "Password"), password)
+    button(page, "Sign in").click()
+    # On a loaded machine the tap can reach the app before the typed text does; the app then says
+    # what is missing, as it would to a worker, who types it again.
+    missing = page.get_by_text(re.compile(r"^(Email|Password) is needed\.$"))
+    signed_in = button(page, "Set PIN")
+    expect(missing.first.or_(signed_in)).to_be_visible(timeout=30_000)
+    if not missing.count():
+        return
     fill_field(textbox(page, "Email"), member.email)
     fill_field(textbox(page, "Password"), password)
     button(page, "Sign in").click()
