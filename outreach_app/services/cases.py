@@ -47,7 +47,9 @@ class CaseService:
         self._sync = sync
 
     def status(self, case_id: str) -> CaseState:
-        self._require_coordinator()
+        """Whether the case is closed (coordinators and link workers; from the server)."""
+        if self._device.require_identity().role is Role.PEER_MENTOR:
+            raise NotAllowed("Peer mentors are not told whether a case is closed.")
         return CaseState.of(self._online(lambda api: api.case_status(case_id)))
 
     def close_case(self, case_id: str) -> CaseState:

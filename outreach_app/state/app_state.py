@@ -623,7 +623,7 @@ class AppState:
             return None  # offline, or the person has not reached the server yet: the screen says so
 
     async def _case_state(self, case_id: str) -> CaseState | None:
-        if not self.is_coordinator:
+        if self.is_mentor or (self.record is not None and self.record.shared_by is not None):
             return None
         try:
             return await self._run(lambda: self.gatepost.cases.status(case_id))

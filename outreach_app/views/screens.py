@@ -533,6 +533,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
                 )
             ]
         ),
+        *_closed_banner(state),
         section("Contacts"),
         *timeline,
         *gate_sections(state, page),
@@ -844,6 +845,22 @@ def _export_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
 
 def _day(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%d %b %Y")
+
+
+def _closed_banner(state: AppState) -> list[ft.Control]:
+    """At the top of a closed case's record, for link workers and coordinators (from the server)."""
+    case_state = state.case_state
+    if case_state is None or case_state.closed_at_ms is None:
+        return []
+    who = "" if state.is_coordinator else " Ask a coordinator to reopen it if you are working with them again."
+    return [
+        ft.Container(
+            ft.Text(f"Case closed on {_day(case_state.closed_at_ms)}.{who}", size=15),
+            bgcolor=ft.Colors.SECONDARY_CONTAINER,
+            padding=12,
+            border_radius=8,
+        )
+    ]
 
 
 def _case_controls(state: AppState, page: ft.Page) -> list[ft.Control]:

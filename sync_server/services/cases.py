@@ -60,7 +60,10 @@ class DueCase:
 
 
 def case_status(session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseStatus:
-    _require_coordinator(caller)
+    """Link workers are told too (a closed case is one they should not be working on); peer
+    mentors are not: their phone drops a person when they are unassigned."""
+    if caller.role not in (Role.COORDINATOR, Role.LINK_WORKER):
+        raise Forbidden("full_members_only", "Only coordinators and link workers are told whether a case is closed")
     org = _organisation(session, caller.org_id)
     state = _require_live_case(session, caller.org_id, case_id)
     return _status(org, case_id, state)

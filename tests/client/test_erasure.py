@@ -97,9 +97,10 @@ def test_close_reopen_and_erase_reach_every_phone(server: InProcessServer, team:
 def test_only_coordinators_close_or_erase(team: Team) -> None:
     case_id = team.worker.app.records.add_person({"name": "Dean Walsh"})
     team.worker.app.sync.sync_now()
-    for action in (team.worker.app.cases.close_case, team.worker.app.cases.erase_case, team.worker.app.cases.status):
+    for action in (team.worker.app.cases.close_case, team.worker.app.cases.erase_case):
         with pytest.raises(NotAllowed, match="Only a coordinator"):
             action(case_id)
+    assert not team.worker.app.cases.status(case_id).closed  # but a link worker is told whether it is
     assert [person.name for person in team.worker.app.records.list_people()] == ["Dean Walsh"]
 
 
@@ -134,10 +135,13 @@ def test_screens_coordinator_closes_and_erases_and_the_worker_loses_the_record(t
         await desk.set_retention_days("six years")
         assert "retention_days" in desk.form_problems
 
+        await desk.close_case()
         await pocket.start()
         await pocket.show_caseload()
         await pocket.open_person(case_id)
-        assert pocket.case_state is None  # a link worker is not shown the controls
+        # A link worker is told the case is closed (a coordinator reopens it), with no controls.
+        assert pocket.case_state is not None
+        assert pocket.case_state.closed
         assert any(key.startswith(f"case:{case_id}:") for key in _keys_of(team.worker))
 
         await desk.erase_record()

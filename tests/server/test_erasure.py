@@ -130,6 +130,10 @@ def test_bad_requests_are_clear_problems(harness: Harness) -> None:
             problem(response, 403, "coordinators_only")
         problem(_post(harness, org, "not-a-case", action), 422)
     problem(harness.client.get(f"/v1/cases/{theirs}", headers=org.coordinator.headers), 404, "case_not_found")
+    # A link worker is told whether a case is closed (read only); a peer mentor is not.
+    told = harness.client.get(f"/v1/cases/{person}", headers=worker.headers)
+    assert told.status_code == 200, told.text
+    problem(harness.client.get(f"/v1/cases/{person}", headers=mentor.headers), 403, "full_members_only")
     for days in (0, -5, 40_000, "six years"):
         response = harness.client.put(
             "/v1/org/retention", json={"retention_days": days}, headers=org.coordinator.headers

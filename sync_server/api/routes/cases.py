@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from shared.protocol import CaseErased, CaseStatus, RetentionPolicy
-from sync_server.api.deps import ContextDep, CoordinatorDevice, SessionDep
+from sync_server.api.deps import ContextDep, CoordinatorDevice, CurrentDevice, SessionDep
 from sync_server.api.problems import problem_responses
 from sync_server.services import cases
 
@@ -19,10 +19,10 @@ CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 @router.get(
     "/cases/{case_id}",
     response_model=CaseStatus,
-    summary="Whether a person's case is closed, and when its retention runs out (coordinators)",
+    summary="Whether a person's case is closed, and when its retention runs out (coordinators and link workers)",
     responses=problem_responses(404, 409),
 )
-def case_status(case_id: CaseId, caller: CoordinatorDevice, session: SessionDep) -> CaseStatus:
+def case_status(case_id: CaseId, caller: CurrentDevice, session: SessionDep) -> CaseStatus:
     return cases.case_status(session, caller, case_id)
 
 
