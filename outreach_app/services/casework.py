@@ -33,6 +33,7 @@ from outreach_app.services.versions import (
     decrypt_version,
     new_version,
     stamp_of,
+    write_entry,
 )
 from outreach_app.storage.tables import LocalVersion
 from shared.clock import Hlc
@@ -40,7 +41,6 @@ from shared.crypto import JsonValue, equality_tag
 from shared.kinds import (
     ACCOMMODATION,
     CONTACT,
-    ENTRY_FIELD,
     GATE_OUTCOME,
     LEAD_HANDOVER,
     NEED_RATING,
@@ -549,9 +549,7 @@ class CaseworkService:
         under_way = [handover for handover in self.handovers(case_id) if handover.under_way]
         if under_way:
             raise ValidationFailed(
-                {
-                    "lead_name": f"A handover to {under_way[0].lead_name} is already under way: finish or decline it."
-                }
+                {"lead_name": f"A handover to {under_way[0].lead_name} is already under way: finish or decline it."}
             )
         handover_id = str(uuid.uuid4())
         self._handover_step(case_id, handover_id, HandoverStep.PROPOSED, lead_name, lead_organisation, note)
@@ -666,17 +664,7 @@ class CaseworkService:
         # Basic tier: a peer mentor meeting the person should know who leads.
         keys = self._keys_for(case_id, Tier.BASIC)
         with device.store.write() as session:
-            new_version(
-                device,
-                session,
-                keys,
-                record_id=uuid7(device.now_ms()),
-                case_id=case_id,
-                kind=LEAD_HANDOVER.name,
-                field=ENTRY_FIELD,
-                tier=Tier.BASIC,
-                value=entry,
-            )
+            write_entry(device, session, keys, case_id=case_id, kind=LEAD_HANDOVER.name, tier=Tier.BASIC, value=entry)
             if new_lead is not None:
                 write_field(
                     device,

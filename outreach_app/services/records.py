@@ -29,6 +29,7 @@ from outreach_app.services.versions import (
     decrypt_version,
     new_version,
     stamp_of,
+    write_entry,
 )
 from outreach_app.storage import StateKey
 from outreach_app.storage.tables import KeyGrantRow, LocalVersion, PushRejection
@@ -356,18 +357,9 @@ class CaseloadService:
         if case_keys is None or (next_step and full_keys is None):
             raise NotReady("This phone does not hold the key for this person's notes yet. Sync and try again.")
         value: dict[str, JsonValue] = {**entry, AUTHOR_NAME_KEY: identity.display_name}
-        record_id = uuid7(device.now_ms())
         with device.store.write() as session:
-            new_version(
-                device,
-                session,
-                case_keys,
-                record_id=record_id,
-                case_id=case_id,
-                kind=CONTACT.name,
-                field=ENTRY_FIELD,
-                tier=tier,
-                value=value,
+            record_id = write_entry(
+                device, session, case_keys, case_id=case_id, kind=CONTACT.name, tier=tier, value=value
             )
             if next_step and full_keys is not None:
                 action_id = uuid7(device.now_ms())

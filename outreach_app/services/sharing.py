@@ -40,13 +40,13 @@ from outreach_app.services.keys import (
 )
 from outreach_app.services.records import A_COLLEAGUE, AUTHOR_NAME_KEY
 from outreach_app.services.sync import SyncService
-from outreach_app.services.versions import Unreadable, decrypt_version, new_version
+from outreach_app.services.versions import Unreadable, decrypt_version, write_entry
 from outreach_app.storage import LocalStore, StateKey
 from outreach_app.storage.tables import KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
 from outreach_app.sync.transport import SyncApi
 from shared.crypto import JsonValue, b64decode, random_key
 from shared.errors import CryptoError
-from shared.kinds import CONSENT, CONSENT_RECORDED_HOW, ENTRY_FIELD, LAWFUL_BASES, Tier, validate_value
+from shared.kinds import CONSENT, CONSENT_RECORDED_HOW, LAWFUL_BASES, Tier, validate_value
 from shared.protocol import (
     KeyGrantIn,
     OrganisationEntry,
@@ -436,22 +436,18 @@ class SharingService:
         case_keys = keys.newest_case_keys(case_id, Tier.FULL)
         if case_keys is None:
             raise NotReady("This phone does not hold this person's full details key. Sync and try again.")
-        record_id = uuid7(device.now_ms())
         value: dict[str, JsonValue] = {**entry, AUTHOR_NAME_KEY: identity.display_name}
         with device.store.write() as session:
-            new_version(
+            return write_entry(
                 device,
                 session,
                 case_keys,
-                record_id=record_id,
                 case_id=case_id,
                 kind=CONSENT.name,
-                field=ENTRY_FIELD,
                 tier=Tier.FULL,
                 value=value,
                 amends=amends,
             )
-        return record_id
 
     def _seal_tier(
         self, case_id: str, tier: Tier, partner: OrganisationEntry, *, newest_only: bool

@@ -35,6 +35,7 @@ __all__ = [
     "new_version",
     "restamp_pending",
     "stamp_of",
+    "write_entry",
 ]
 
 
@@ -49,6 +50,7 @@ class Unreadable(Exception):
 # An entry carries its author's display name (encrypted with it): the protocol has no way for a
 # device to look up a colleague's name.
 AUTHOR_NAME_KEY = "author_name"
+
 
 def stamp_of(row: LocalVersion) -> VersionStamp:
     return VersionStamp(
@@ -111,23 +113,40 @@ def new_version(
     return row
 
 
+def write_entry(
+    device: Device,
+    session: Session,
+    keys: CaseKeys,
+    *,
+    case_id: str,
+    kind: str,
+    tier: Tier,
+    value: JsonValue,
+    amends: str | None = None,
+) -> str:
+    """Write a new record of an append-only kind (one ``entry`` version) in the caller's
+    transaction, so that what goes with it is saved with it; returns the new record's id."""
+    record_id = uuid7(device.now_ms())
+    new_version(
+        device,
+        session,
+        keys,
+        record_id=record_id,
+        case_id=case_id,
+        kind=kind,
+        field=ENTRY_FIELD,
+        tier=tier,
+        value=value,
+        amends=amends,
+    )
+    return record_id
+
+
 def append_entry(device: Device, keys: CaseKeys, *, case_id: str, kind: str, tier: Tier, value: JsonValue) -> str:
     """Write a record of an append-only kind (one ``entry`` version) in its own transaction; returns
     the new record's id."""
-    record_id = uuid7(device.now_ms())
     with device.store.write() as session:
-        new_version(
-            device,
-            session,
-            keys,
-            record_id=record_id,
-            case_id=case_id,
-            kind=kind,
-            field=ENTRY_FIELD,
-            tier=tier,
-            value=value,
-        )
-    return record_id
+        return write_entry(device, session, keys, case_id=case_id, kind=kind, tier=tier, value=value)
 
 
 def counts_in_merge(row: LocalVersion) -> bool:

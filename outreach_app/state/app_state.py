@@ -43,7 +43,7 @@ from outreach_app.services import (
 from outreach_app.state.day import DayState
 from outreach_app.state.directory import DIRECTORY_SCREENS, DirectoryState
 from outreach_app.state.lead import LeadState
-from outreach_app.state.navigation import RESUMABLE, Notice, Screen
+from outreach_app.state.navigation import RESUMABLE, TOP_LEVEL, Notice, Screen
 from outreach_app.state.plan import PlanState
 from shared.protocol import Role
 
@@ -384,7 +384,7 @@ class AppState:
     def _write_draft(self) -> None:
         if not self.unlocked or self.gatepost.account.status() is not AccountStatus.UNLOCKED:
             return  # no keys to encrypt it with; the form is still on screen or in the lock's memory
-        if self.screen in RESUMABLE and self.screen not in (Screen.TODAY, Screen.CASELOAD, Screen.PERSON):
+        if self.screen in RESUMABLE and self.screen not in TOP_LEVEL and self.screen is not Screen.PERSON:
             self.gatepost.drafts.keep(self.screen.value, self.case_id, dict(self._draft))
         else:
             self.gatepost.drafts.discard()
@@ -463,9 +463,13 @@ class AppState:
     async def show_caseload(self) -> None:
         self.touch()
         self.form_problems = {}
+        self.leave_record()
+        await self._enter_caseload()
+
+    def leave_record(self) -> None:
+        """Going to a top-level screen: no person's record stays open behind it."""
         self.case_id, self.record, self.mentors, self.sharing, self.case_state = None, None, None, None, None
         self.plan.clear()
-        await self._enter_caseload()
 
     def open_form(self, screen: Screen, draft: Mapping[str, str] | None = None) -> None:
         """Show a form, empty or started with ``draft`` (its empty values left out)."""

@@ -42,7 +42,7 @@ class DayState:
         app.touch()
         app.home = Screen.TODAY
         app.form_problems = {}
-        app.case_id, app.record, app.mentors, app.sharing, app.case_state = None, None, None, None, None
+        app.leave_record()
         app.profile = await app._run(app.gatepost.account.profile)
         await self.reload_today()
         app.screen = Screen.TODAY

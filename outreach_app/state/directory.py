@@ -52,8 +52,7 @@ class DirectoryState:
         app.touch()
         app.home = Screen.SERVICES
         app.form_problems, app.draft = {}, {}
-        app.case_id, app.record, app.mentors, app.sharing, app.case_state = None, None, None, None, None
-        app.plan.clear()
+        app.leave_record()
         app.profile = await app._run(app.gatepost.account.profile)
         await self.reload()
         app.screen = Screen.SERVICES

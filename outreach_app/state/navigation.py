@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["RESUMABLE", "Notice", "Screen"]
+__all__ = ["RESUMABLE", "TOP_LEVEL", "Notice", "Screen"]
 
 
 class Screen(StrEnum):
@@ -35,6 +35,9 @@ class Screen(StrEnum):
     EDIT_SERVICE = "edit_service"
     CHOOSE_SERVICE = "choose_service"
 
+
+# The screens at the bottom bar; every other resumable screen but the record is a form (with a draft).
+TOP_LEVEL = frozenset({Screen.TODAY, Screen.CASELOAD, Screen.SERVICES})
 
 # Where an inactivity lock may take the worker back to after the PIN.
 RESUMABLE = frozenset(

@@ -7,6 +7,7 @@ from typing import Any
 import flet as ft
 
 from outreach_app.state import AppState, Notice, Screen
+from outreach_app.state.navigation import TOP_LEVEL
 from outreach_app.views.screens import SCREENS
 
 
@@ -63,7 +64,7 @@ def mount(page: ft.Page, state: AppState) -> None:
     page.add(ft.SafeArea(ft.Column([bar, content, tabs], spacing=0, expand=True), expand=True))
 
     def render_tabs() -> None:
-        tabs.visible = state.screen in (Screen.TODAY, Screen.CASELOAD, Screen.SERVICES)
+        tabs.visible = state.screen in TOP_LEVEL
         for tab, screen in ((today_tab, Screen.TODAY), (people_tab, Screen.CASELOAD), (services_tab, Screen.SERVICES)):
             chosen = state.screen is screen
             tab.bgcolor = ft.Colors.PRIMARY_CONTAINER if chosen else None
