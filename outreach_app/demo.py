@@ -27,7 +27,16 @@ from outreach_app.services import AccountStatus, Gatepost, device_store_path
 from shared.kinds import Tier
 from shared.protocol import Role
 
-__all__ = ["DEMO_PASSWORD", "DEMO_PIN", "DEMO_USERS", "DemoUser", "main", "seed"]
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_PIN",
+    "DEMO_USERS",
+    "PARTNER_ORGANISATION",
+    "SHARED_WITH_PARTNER",
+    "DemoUser",
+    "main",
+    "seed",
+]
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the published demo password
 DEMO_PIN = "1234"
@@ -45,7 +54,12 @@ class DemoUser:
 COORDINATOR = DemoUser("demo-coordinator", Role.COORDINATOR, "coordinator@demo.test", "Priya Shah", "Priya's phone")
 WORKER = DemoUser("demo-worker", Role.LINK_WORKER, "worker@demo.test", "Sam Okoro", "Sam's phone")
 MENTOR = DemoUser("demo-mentor", Role.PEER_MENTOR, "mentor@demo.test", "Danny Reeve", "Danny's phone")
-DEMO_USERS = (COORDINATOR, WORKER, MENTOR)
+# The coordinator of a partner organisation on the same server (``PARTNER_ORGANISATION``).
+PARTNER = DemoUser("demo-partner", Role.COORDINATOR, "partner@demo.test", "Ruth Adeyemi", "Ruth's laptop")
+DEMO_USERS = (COORDINATOR, WORKER, MENTOR, PARTNER)
+PARTNER_ORGANISATION = "Hope Street Probation"
+# Dean consented to his probation officer seeing his basic details (release, contacts mentors may see).
+SHARED_WITH_PARTNER = "Dean Walsh"
 
 # (name, other names, establishment, days from today, time or None, local connection, phone, goals)
 _PEOPLE: tuple[tuple[str, str, str, int, str | None, str, str, str], ...] = (
@@ -311,8 +325,57 @@ def _add_casework(app: Gatepost, today: dt.date) -> None:
             app.directory.add_entry(values)
 
 
-def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt.date | None = None) -> None:
-    """Create (or reuse) the demo's three accounts, devices, people and contacts."""
+def _share_with_partner(worker: Gatepost, today: dt.date) -> str:
+    """Record Dean's consent to share his basic details with the partner organisation (once)."""
+    case_id = next(p.case_id for p in worker.records.list_people() if p.name == SHARED_WITH_PARTNER)
+    sharing = worker.sharing.case_sharing(case_id)
+    if any(share.partner_org_name == PARTNER_ORGANISATION for share in sharing.active):
+        return "already shared"
+    partner = next((org for org in sharing.directory if org.name == PARTNER_ORGANISATION), None)
+    if partner is None:
+        return f"{PARTNER_ORGANISATION} is not on the server"
+    worker.sharing.record_consent(
+        case_id,
+        recipients=[partner.org_id],
+        tiers=[Tier.BASIC],
+        purposes="So his probation officer knows his release arrangements and can plan his first appointment.",
+        explained=True,
+        consequences_explained=True,
+        recorded_how="signed_form",
+        consent_date=(today - dt.timedelta(days=3)).isoformat(),
+        review_date=(today + dt.timedelta(days=90)).isoformat(),
+    )
+    return "shared"
+
+
+def _seed_partner(data_dir: Path, server: str, worker: Gatepost, code: str | None, today: dt.date) -> None:
+    """The partner organisation's coordinator (their organisation keys come with the first sync),
+    and Dean's consent to share with it; the partner's laptop then receives his basic details."""
+    partner = _open(data_dir, PARTNER)
+    try:
+        try:
+            done = _sign_in_or_register(partner, server, PARTNER, code)
+        except SignInFailed:
+            _say(f"{PARTNER.email}: no account and no invitation code; the partner organisation is left out.")
+            return
+        _say(f"partner coordinator {PARTNER.email}: {done}")
+        _sync(partner, server, PARTNER)
+        _say(f"{SHARED_WITH_PARTNER} with {PARTNER_ORGANISATION}: {_share_with_partner(worker, today)}")
+        _sync(partner, server, PARTNER)
+    finally:
+        partner.close()
+
+
+def seed(
+    server: str,
+    data_dir: Path,
+    coordinator_code: str | None,
+    *,
+    today: dt.date | None = None,
+    partner_code: str | None = None,
+) -> None:
+    """Create (or reuse) the demo's accounts, devices, people and contacts, and the partner organisation's
+    coordinator (``partner_code``: the invitation printed when that organisation was made)."""
     today = today or dt.date.today()
     coordinator = _open(data_dir, COORDINATOR)
     worker = _open(data_dir, WORKER)
@@ -342,6 +405,7 @@ def seed(server: str, data_dir: Path, coordinator_code: str | None, *, today: dt
         assigned = _assign_mentor(coordinator)
         _sync(mentor, server, MENTOR)
         _say(f"{MENTOR.display_name} mentors: {', '.join(assigned)}")
+        _seed_partner(data_dir, server, worker, partner_code, today)
     finally:
         for app in (coordinator, worker, mentor):
             app.close()

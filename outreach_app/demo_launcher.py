@@ -42,6 +42,9 @@ __all__ = ["DEMO_ORG_NAME", "main", "parse_invitation_code"]
 
 DEMO_ORG_NAME = "Demo Outreach"
 COORDINATOR_EMAIL = "coordinator@demo.test"
+# A partner organisation on the same server, so that sharing with consent can be tried.
+PARTNER_ORG_NAME = "Hope Street Probation"
+PARTNER_EMAIL = "partner@demo.test"
 HOST = "127.0.0.1"
 DEFAULT_SERVER_PORT = 8000
 DEFAULT_APP_PORT = 8550
@@ -251,7 +254,7 @@ def _app_env(paths: Paths, server_url: str, port: int) -> dict[str, str]:
     return env
 
 
-def _organisation_exists(server_data: Path) -> bool:
+def _organisation_exists(server_data: Path, name: str = DEMO_ORG_NAME) -> bool:
     # Imported here: the phone build of the app never carries the server.
     from sqlmodel import Session
 
@@ -263,22 +266,16 @@ def _organisation_exists(server_data: Path) -> bool:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            return organisations.get_organisation_by_name(session, DEMO_ORG_NAME) is not None
+            return organisations.get_organisation_by_name(session, name) is not None
     finally:
         engine.dispose()
 
 
-def _init_org(paths: Paths, server_port: int, cwd: Path) -> str:
-    """Run ``outreach-server init-org`` for the demo organisation; returns the coordinator's code."""
-    command = [
-        sys.executable,
-        "-m",
-        "sync_server.cli",
-        "init-org",
-        DEMO_ORG_NAME,
-        "--coordinator-email",
-        COORDINATOR_EMAIL,
-    ]
+def _init_org(
+    paths: Paths, server_port: int, cwd: Path, name: str = DEMO_ORG_NAME, email: str = COORDINATOR_EMAIL
+) -> str:
+    """Run ``outreach-server init-org`` for a demo organisation; returns its coordinator's code."""
+    command = [sys.executable, "-m", "sync_server.cli", "init-org", name, "--coordinator-email", email]
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
         command,
         cwd=cwd,
@@ -301,10 +298,14 @@ def _seed(paths: Paths, server_url: str, server_port: int, cwd: Path) -> None:
     from outreach_app import demo
     from outreach_app.errors import SignInFailed
 
+    partner_code = None
+    if not _organisation_exists(paths.server_data, PARTNER_ORG_NAME):
+        print(f'Creating the partner organisation "{PARTNER_ORG_NAME}" (outreach-server init-org)...', flush=True)
+        partner_code = _init_org(paths, server_port, cwd, PARTNER_ORG_NAME, PARTNER_EMAIL)
     if _organisation_exists(paths.server_data):
         print("The demo organisation exists; signing in to reuse it.", flush=True)
         try:
-            demo.seed(server_url, paths.app_data, None)
+            demo.seed(server_url, paths.app_data, None, partner_code=partner_code)
             return
         except SignInFailed:
             # The organisation was made but its coordinator never registered (an earlier run
@@ -313,7 +314,7 @@ def _seed(paths: Paths, server_url: str, server_port: int, cwd: Path) -> None:
     else:
         print(f'Creating the organisation "{DEMO_ORG_NAME}" (outreach-server init-org)...', flush=True)
     code = _init_org(paths, server_port, cwd)
-    demo.seed(server_url, paths.app_data, code)
+    demo.seed(server_url, paths.app_data, code, partner_code=partner_code)
 
 
 def _banner(server_url: str, app_url: str, paths: Paths) -> str:
@@ -330,6 +331,8 @@ def _banner(server_url: str, app_url: str, paths: Paths) -> str:
    coordinator@demo.test   coordinator   (Priya Shah)
    worker@demo.test        link worker   (Sam Okoro, has the twelve people)
    mentor@demo.test        peer mentor   (Danny Reeve)
+   partner@demo.test       coordinator of Hope Street Probation, a partner
+                           organisation (Dean Walsh consented to share his basic details)
    password: {DEMO_PASSWORD}     PIN: {DEMO_PIN} (the app asks you to choose a PIN; use {DEMO_PIN})
 
  The mentor is assigned to two of the people and sees their basic details and the

@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from outreach_app.demo import COORDINATOR, DEMO_PASSWORD, DEMO_PIN, WORKER
+from outreach_app.demo import (
+    COORDINATOR,
+    DEMO_PASSWORD,
+    DEMO_PIN,
+    PARTNER,
+    PARTNER_ORGANISATION,
+    SHARED_WITH_PARTNER,
+    WORKER,
+)
 from outreach_app.services import Gatepost, device_store_path
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
@@ -116,7 +124,14 @@ def _port_is_free(url: str) -> bool:
 def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: Launcher, browser: Browser) -> None:
     demo.start()
     printed = demo.printed()
-    for expected in (demo.app_url, demo.server_url, "worker@demo.test", "coordinator@demo.test", "mentor@demo.test"):
+    for expected in (
+        demo.app_url,
+        demo.server_url,
+        "worker@demo.test",
+        "coordinator@demo.test",
+        "mentor@demo.test",
+        "partner@demo.test",
+    ):
         assert expected in printed, f"the banner does not show {expected}:\n{printed}"
     assert f"password: {DEMO_PASSWORD}" in printed
     assert "people added: 13" in printed
@@ -161,8 +176,26 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         mine = [entry for entry in contacts if entry.note == note]
         assert len(mine) == 1
         assert mine[0].author.name == WORKER.display_name
+        # Dean's consent to share with the partner organisation is on his record, in plain words.
+        statements = coordinator.sharing.case_sharing(people[SHARED_WITH_PARTNER]).statements
+        assert len(statements) == 1
+        assert statements[0].startswith(f"{PARTNER_ORGANISATION} can see basic details since"), statements
     finally:
         coordinator.close()
+
+    # The partner organisation's coordinator holds Dean's basic details, and nobody else's.
+    partner = Gatepost.open(device_store_path(demo.data_dir / "app-data", PARTNER.slot))
+    try:
+        partner.account.unlock(DEMO_PIN)
+        assert not partner.sync.sync_now().offline
+        shared = partner.records.list_people()
+        assert [person.name for person in shared] == [SHARED_WITH_PARTNER]
+        assert shared[0].shared_by == "Demo Outreach"
+        record = partner.records.person_record(shared[0].case_id)
+        assert record.field("release_at").value is not None  # basic tier: shared
+        assert record.field("supervision").value is None  # full tier: never shared
+    finally:
+        partner.close()
 
     assert demo.stop() == 0
     assert "Demo stopped." in demo.printed()
@@ -173,4 +206,5 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
     demo.start()
     assert "The demo organisation exists" in demo.printed()
     assert "people added: 0, contacts added: 0; caseload: 13" in demo.printed()
+    assert f"{SHARED_WITH_PARTNER} with {PARTNER_ORGANISATION}: already shared" in demo.printed()
     assert demo.stop() == 0
