@@ -13,6 +13,7 @@ from sqlmodel import Session
 from shared.protocol import DeviceInfo, DeviceList, Role
 from sync_server.context import ServerContext
 from sync_server.errors import NotFound
+from sync_server.services import sharing
 from sync_server.services.audit import AuditAction, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.storage import accounts
@@ -61,6 +62,7 @@ def revoke_device(ctx: ServerContext, session: Session, caller: AuthenticatedDev
         raise NotFound("device_not_found", "There is no such device among the ones you can manage")
     if device.revoked_at_ms is None:
         accounts.revoke_device(session, device.id, now_ms=ctx.now_ms())
+        sharing.release_rotations_of(session, device.org_id, device.id, ctx.now_ms())
         record_for(ctx, session, caller, AuditAction.DEVICE_SIGNED_OUT, device_id=device.id)
     session.commit()
     refreshed = accounts.get_device(session, device.id)

@@ -70,6 +70,7 @@ __all__ = [
     "claim_rotation",
     "create_share",
     "directory",
+    "release_rotations_of",
     "shared_pull",
     "store_grants",
     "withdraw",
@@ -188,6 +189,9 @@ def withdraw(
     org = lock_organisation(session, caller.org_id)
     now = ctx.now_ms()
     row = _require_share(session, caller, share_id)
+    if row.withdrawal_record_id == body.record_id and row.rotation_claimed_by == caller.device_id:
+        # The same withdrawal again (its reply was lost): answer as before, so the rotation is done.
+        return _due_again(session, row, now)
     if not _is_active(row, now):
         raise Conflict("not_active", "This share has already ended (withdrawn or expired)")
     _require_consent_record(session, caller, row.case_id, body.record_id)
@@ -217,6 +221,9 @@ def claim_rotation(ctx: ServerContext, session: Session, caller: AuthenticatedDe
     row = _require_share(session, caller, share_id)
     if _is_active(row, now):
         raise Conflict("still_active", "This share has not ended: its keys are not rotated yet")
+    if row.rotation_claimed_by == caller.device_id:
+        # Claimed before by this device, whose reply or rotation was lost: the same answer again.
+        return _due_again(session, row, now)
     if row.rotation_claimed_at_ms is not None:
         raise Conflict("rotation_claimed", "Another device is rotating this share's keys")
     row.rotation_claimed_at_ms = now
@@ -292,7 +299,8 @@ def shared_pull(
         _page(session, owners[owner_id], caller.org_id, request.cursors.get(owner_id, 0), request.limit, now)
         for owner_id in sorted(owners, key=lambda org_id: (owners[org_id].name, org_id))
     ]
-    due = shares.unclaimed_ended(session, caller.org_id, now)
+    pending = shares.rotations_pending(session, caller.org_id, caller.device_id, now)
+    due = [row.id for row in pending if not _rotated(session, row)]
     delivered = [page for page in pages if page.versions or page.key_grants]
     if delivered:
         begin_write(session)
@@ -404,6 +412,45 @@ def _purges(spells: Iterable[ShareRow], scope: dict[str, set[Tier]], now: int) -
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def release_rotations_of(session: Session, org_id: str, device_id: str, now: int) -> None:
+    """A device signed out will never finish the rotations it claimed: another device takes them on
+    (they are listed as due again). Called in the revocation's transaction."""
+    unfinished = [
+        row.id
+        for row in shares.rotations_pending(session, org_id, device_id, now)
+        if row.rotation_claimed_by == device_id and not _rotated(session, row)
+    ]
+    shares.release_rotation_claims(session, device_id, unfinished)
+
+
+def _due_again(session: Session, row: ShareRow, now: int) -> RotationDue:
+    """The answer to a repeated withdrawal or claim; no tiers are left to rotate once it is done."""
+    due = _rotation_due(session, row, now)
+    if _rotated(session, row):
+        due = due.model_copy(update={"tiers": []})
+    session.rollback()  # nothing changed: let go of the organisation's lock
+    return due
+
+
+def _rotated(session: Session, row: ShareRow) -> bool:
+    """Whether every tier of an ended, claimed share has a newer case key for the organisation than
+    it had when the rotation was claimed (a re-wrap of an old version under a new organisation key
+    does not count)."""
+    claimed = row.rotation_claimed_at_ms
+    if claimed is None:
+        return False
+    newest_before: dict[Tier, int] = {}
+    newest_after: dict[Tier, int] = {}
+    for key_id, stored_at in shares.own_case_keys(session, row.org_id, row.case_id):
+        parsed = parse_case_key_id(key_id)
+        if parsed is None or parsed[0] != row.case_id:
+            continue
+        _, tier, version = parsed
+        into = newest_after if stored_at >= claimed else newest_before
+        into[tier] = max(into.get(tier, 0), version)
+    return all(newest_after.get(tier, 0) > newest_before.get(tier, 0) for tier in _parse_tiers(row.tiers))
 
 
 def _is_active(row: ShareRow, now: int) -> bool:

@@ -16,11 +16,13 @@ __all__ = [
     "end_shares_of_erased_case",
     "get_share",
     "grants_for_partner",
+    "own_case_keys",
     "owners_sharing_with",
+    "release_rotation_claims",
+    "rotations_pending",
     "shares_between",
     "shares_of_case",
     "shares_of_org",
-    "unclaimed_ended",
     "versions_for_partner",
 ]
 
@@ -89,14 +91,39 @@ def owners_sharing_with(session: Session, partner_org_id: str) -> list[str]:
     return sorted(session.exec(statement).all())
 
 
-def unclaimed_ended(session: Session, org_id: str, now_ms: int) -> list[str]:
-    """Ids of the organisation's shares that ended (withdrawn or expired) with nobody rotating their keys."""
-    statement = select(ShareRow.id).where(
-        ShareRow.org_id == org_id,
-        col(ShareRow.rotation_claimed_at_ms).is_(None),
-        or_(col(ShareRow.withdrawn_at_ms).is_not(None), col(ShareRow.expires_at_ms) <= now_ms),
+def rotations_pending(session: Session, org_id: str, device_id: str, now_ms: int) -> list[ShareRow]:
+    """The organisation's ended shares (withdrawn or expired) whose keys ``device_id`` may rotate:
+    claimed by nobody, or claimed by this device (whose reply or work may have been lost)."""
+    statement = (
+        select(ShareRow)
+        .where(
+            ShareRow.org_id == org_id,
+            or_(col(ShareRow.rotation_claimed_at_ms).is_(None), col(ShareRow.rotation_claimed_by) == device_id),
+            or_(col(ShareRow.withdrawn_at_ms).is_not(None), col(ShareRow.expires_at_ms) <= now_ms),
+        )
+        .order_by(col(ShareRow.id))
     )
-    return sorted(session.exec(statement).all())
+    return list(session.exec(statement).all())
+
+
+def own_case_keys(session: Session, org_id: str, case_id: str) -> list[tuple[str, int]]:
+    """``(key id, stored at)`` of every key of the case that the organisation wrapped for itself."""
+    statement = select(KeyGrantRow.key_id, KeyGrantRow.created_at_ms).where(
+        KeyGrantRow.org_id == org_id,
+        KeyGrantRow.case_id == case_id,
+        KeyGrantRow.recipient_kind == "organisation",
+        KeyGrantRow.recipient_id == org_id,
+    )
+    return [(key_id, int(at)) for key_id, at in session.exec(statement).all()]
+
+
+def release_rotation_claims(session: Session, device_id: str, share_ids: Collection[str]) -> None:
+    """A revoked device will never finish these rotations: let another device of the organisation take them."""
+    for row in session.exec(select(ShareRow).where(col(ShareRow.id).in_(list(share_ids)))).all():
+        if row.rotation_claimed_by == device_id:
+            row.rotation_claimed_at_ms = None
+            row.rotation_claimed_by = None
+            session.add(row)
 
 
 def directory(session: Session, exclude_org_id: str) -> list[OrganisationRow]:

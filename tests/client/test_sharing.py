@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from outreach_app.errors import NotReady, ValidationFailed
+from outreach_app.errors import NotReady, OfflineError, ValidationFailed
 from outreach_app.state import AppState, Notice, Screen
 from shared.kinds import Tier
-from shared.protocol import Role, parse_case_key_id
+from shared.protocol import Role, WithdrawShare, parse_case_key_id
 from tests.client.conftest import SERVER_URL, InProcessServer, Phones, Team, TestDevice
 from tests.client.test_mentors import rows_of
 from tests.client.test_security import files_under
@@ -346,3 +346,59 @@ def test_a_sync_asks_for_shared_records_only_once_anything_is_shared(team: Team,
         device.app.sync.sync_now()
         assert "POST /v1/sharing/pull" in device.network.requests
     assert [person.name for person in reader.app.records.list_people()] == ["Dean Walsh"]
+
+
+def _note_key(device: TestDevice, case_id: str, note: str) -> str:
+    note_id = log_note(device, case_id, note, Tier.BASIC)
+    with sqlite3.connect(device.path) as connection:
+        (key_id,) = connection.execute("SELECT key_id FROM local_version WHERE record_id = ?", (note_id,)).fetchone()
+    return str(key_id)
+
+
+def _withdraw_with_the_reply_lost(worker: TestDevice, partner: Partner) -> tuple[str, str]:
+    """Dean shared with the partner, then withdrawn on a signal that drops the server's answer."""
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    log_note(worker, case_id, "Met at the gate.", Tier.BASIC)
+    worker.app.sync.sync_now()
+    share = consent(worker, case_id, partner.org_id, [Tier.BASIC]).active[0]
+    partner.worker.app.sync.sync_now()
+    assert [p.name for p in partner.worker.app.records.list_people()] == ["Dean Walsh"]
+    worker.network.lose_reply_to.append(f"/v1/sharing/shares/{share.share_id}/withdraw")
+    with pytest.raises(OfflineError):
+        worker.app.sharing.withdraw(case_id, share.share_id)
+    return case_id, share.share_id
+
+
+def test_a_withdrawal_whose_reply_was_lost_still_rotates_the_keys_once(team: Team, partner: Partner) -> None:
+    worker = team.worker
+    case_id, share_id = _withdraw_with_the_reply_lost(worker, partner)
+    # The server ended the share: delivery stopped and the partner purges Dean.
+    partner.worker.app.sync.sync_now()
+    assert partner.worker.app.records.list_people() == []
+    assert not worker.app.sharing.case_sharing(case_id).active
+    # The withdrawing phone never got the answer that tells it to rotate; its next sync does it.
+    assert team.coordinator.app.sync.sync_now().not_accepted == ()  # claimed by the worker's phone
+    worker.app.sync.sync_now()
+    assert _note_key(worker, case_id, "After the withdrawal.").endswith(":basic:v2")
+    # Once rotated, nobody rotates it again: the keys stay at v2 through more syncs on both phones.
+    worker.app.sync.sync_now()
+    team.coordinator.app.sync.sync_now()
+    worker.app.sync.sync_now()
+    assert _note_key(worker, case_id, "Later still.").endswith(":basic:v2")
+    assert _note_key(team.coordinator, case_id, "The coordinator's note.").endswith(":basic:v2")
+    partner.worker.app.sync.sync_now()
+    assert rows_of(partner.worker, case_id) == {"versions": 0, "grants": 0, "keys": 0}
+    # The withdrawal said again (as a retry would) answers with nothing left to rotate.
+    record_id = next(r.record_id for r in worker.app.sharing.consent_records(case_id) if r.action == "withdrawn")
+    again = worker.app._device.api().withdraw_share(share_id, WithdrawShare(record_id=record_id))
+    assert again.tiers == []
+
+
+def test_a_rotation_left_by_a_phone_that_is_signed_out_is_done_by_another(team: Team, partner: Partner) -> None:
+    worker = team.worker
+    case_id, _ = _withdraw_with_the_reply_lost(worker, partner)
+    # The worker's phone is lost before it syncs again; the coordinator signs it out.
+    device_id = next(device.device_id for device in worker.app.account.devices() if device.this_device)
+    team.coordinator.app.account.sign_out_device(device_id)
+    team.coordinator.app.sync.sync_now()
+    assert _note_key(team.coordinator, case_id, "After the phone was lost.").endswith(":basic:v2")

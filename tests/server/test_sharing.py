@@ -344,9 +344,16 @@ def test_expiry_stops_delivery_by_time_and_asks_the_owner_to_rotate_once(harness
     claim = harness.client.post(f"/v1/sharing/shares/{share.share_id}/rotation", headers=owner.coordinator.headers)
     assert claim.status_code == 200, claim.text
     assert RotationDue.model_validate(claim.json()).tiers == [Tier.BASIC]
-    assert share.share_id not in _shared_pull(harness, owner.coordinator).rotations_due
-    problem(harness.client.post(f"/v1/sharing/shares/{share.share_id}/rotation", headers=owner.coordinator.headers),
+    # Another device of the organisation is neither asked nor allowed to rotate it too.
+    worker = harness.join(owner, Role.LINK_WORKER)
+    assert share.share_id not in _shared_pull(harness, worker).rotations_due
+    problem(harness.client.post(f"/v1/sharing/shares/{share.share_id}/rotation", headers=worker.headers),
             409, "rotation_claimed")  # fmt: skip
+    # The claiming device is asked again until the new key is stored (its answer may have been lost),
+    # and a repeated claim answers the same.
+    assert share.share_id in _shared_pull(harness, owner.coordinator).rotations_due
+    again = harness.client.post(f"/v1/sharing/shares/{share.share_id}/rotation", headers=owner.coordinator.headers)
+    assert RotationDue.model_validate(again.json()).tiers == [Tier.BASIC]
     listed = ShareList.model_validate(
         harness.client.get(f"/v1/cases/{person}/shares", headers=owner.coordinator.headers).json()
     )
