@@ -72,6 +72,7 @@ __all__ = [
     "ChangeStatus",
     "DeviceInfo",
     "DeviceList",
+    "EraseCase",
     "GrantResult",
     "Health",
     "Invitation",
@@ -125,6 +126,7 @@ PROTOCOL_HEADER = "X-Gatepost-Protocol"
 MAX_PUSH_CHANGES = 500
 MAX_PUSH_GRANTS = 200
 MAX_PULL_LIMIT = 1000
+MAX_ERASED_CASE_VIEWS = 20_000  # "record opened" records named in one erasure
 DEFAULT_PULL_LIMIT = 500
 # Base64 text of one encrypted field: a long contact note plus AES-GCM overhead fits well inside.
 MAX_CIPHERTEXT_CHARS = 48_000
@@ -493,6 +495,14 @@ class CaseStatus(Wire):
     erase_after_ms: int | None = None
 
 
+class EraseCase(Wire):
+    """What the erasing coordinator's phone found about the person beyond their case: the
+    ``case_view`` records (who opened the record when) that name them inside their ciphertext,
+    which the server cannot read and so cannot find by itself."""
+
+    case_view_records: Annotated[list[Uuid], Field(max_length=MAX_ERASED_CASE_VIEWS)] = []
+
+
 class CaseErased(Wire):
     """An erasure: how many of the case's rows the server deleted (it keeps only a tombstone)."""
 
@@ -502,6 +512,7 @@ class CaseErased(Wire):
     records: int
     key_grants: int
     assignments: int
+    case_views: int = 0  # case_view records deleted with it (named by the coordinator's phone)
 
 
 class RetentionPolicy(Wire):

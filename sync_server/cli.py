@@ -241,6 +241,12 @@ def purge(
                 f"erased {case_id}: versions={done.versions} records={done.records} "
                 f"key_grants={done.key_grants} assignments={done.assignments}"
             )
+        if case is None and not dry_run:
+            # Who opened which record names the person only inside its ciphertext: kept for the
+            # retention period, then deleted whoever it names.
+            with Session(engine, expire_on_commit=False) as session:
+                aged = cases.age_out_case_views(ctx, session)
+            typer.echo(f"deleted {aged} records of who opened a record, older than the retention period")
     finally:
         engine.dispose()
     verb = "would erase" if dry_run else "erased"

@@ -139,6 +139,7 @@ _AUDIT_WORDS = {
     "case_reopened": "{actor} reopened a person's case",
     "case_erased": "{actor} erased a person's record ({what} deleted from the server)",
     "retention_changed": "{actor} changed how long closed cases are kept to {days} days",
+    "case_views_aged_out": "{actor} deleted {case_views} records of who opened a record, past the retention period",
 }
 
 
@@ -153,6 +154,7 @@ def _what(details: dict[str, int | str]) -> str:
     parts = [
         _counted(details.get("accepted", details.get("versions")), "change", "changes"),
         _counted(details.get("key_grants"), "key", "keys"),
+        _counted(details.get("case_views"), "record of who opened it", "records of who opened it"),
     ]
     said = " and ".join(part for part in parts if part)
     repeated = _counted(details.get("duplicate"), "change", "changes")
@@ -183,6 +185,7 @@ class AuditEvent:
             "role": str(entry.details.get("role", "member")).replace("_", " "),
             "what": _what(entry.details),
             "days": entry.details.get("days", "?"),
+            "case_views": entry.details.get("case_views", "?"),
         }
         return cls(position=entry.position, at_ms=entry.at_ms, action=entry.action, text=words.format(**values))
 

@@ -17,7 +17,15 @@ from outreach_app.errors import DeviceRevoked, NotAllowed, NotReady, ValidationF
 from outreach_app.services.device import Device
 from outreach_app.services.sync import SyncReport, SyncService
 from outreach_app.sync.transport import SyncApi
-from shared.protocol import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, CaseErased, CaseStatus, RetentionPolicy, Role
+from shared.protocol import (
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    CaseErased,
+    CaseStatus,
+    EraseCase,
+    RetentionPolicy,
+    Role,
+)
 
 __all__ = ["CaseService", "CaseState"]
 
@@ -66,7 +74,12 @@ class CaseService:
         """Erase the person's record on the server and, by the purge this sync brings, on this device."""
         self._require_coordinator()
         self._sync_or_raise("Erasing a record")
-        erased = self._online(lambda api: api.erase_case(case_id))
+        # The records of who opened this person's record name them only inside their ciphertext:
+        # this phone finds them and names them, so the server deletes them too.
+        with self._device.store.read() as session:
+            views = self._sync.case_views_about(session, case_id)
+        request = EraseCase(case_view_records=views)
+        erased = self._online(lambda api: api.erase_case(case_id, request))
         self._sync.sync_now()  # offline now: the purge comes with the next sync
         return erased
 

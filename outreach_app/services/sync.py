@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
@@ -26,25 +28,26 @@ from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from outreach_app.errors import AppError, DeviceRevoked, OfflineError, SessionExpired
+from outreach_app.errors import AppError, DeviceRevoked, OfflineError, ServerRejected, SessionExpired
 from outreach_app.ids import uuid7
 from outreach_app.services.account import ensure_organisation_key
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import seal_key_to_user
-from outreach_app.services.versions import restamp_pending
+from outreach_app.services.versions import Unreadable, decrypt_version, restamp_pending
 from outreach_app.storage import LocalStore, StateKey
 from outreach_app.storage.tables import KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
 from outreach_app.sync.transport import SyncApi
 from shared.clock import Hlc
 from shared.crypto import b64decode
 from shared.errors import CryptoError
-from shared.kinds import PERSON
+from shared.kinds import CASE_VIEW, PERSON
 from shared.protocol import (
     MAX_PULL_LIMIT,
     MAX_PUSH_CHANGES,
     MAX_PUSH_GRANTS,
     ChangeIn,
     ChangeStatus,
+    EraseCase,
     MemberAwaitingKey,
     PullResponse,
     PushRequest,
@@ -193,6 +196,8 @@ class SyncService:
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
                 self._pull(api, identity, tally, say)
+                if identity.role is Role.COORDINATOR:
+                    self._erase_case_views(api)
                 if self.partner_step is not None and tally.sharing:  # else one request fewer
                     tally.purged += self.partner_step.pull_shared(api, identity)
                 if device.has_grants_to_open():
@@ -366,6 +371,7 @@ class SyncService:
                 with device.store.write() as session:
                     purged = [(purge.reason, *self._purge_case(session, purge.case_id)) for purge in page.purges]
                     tally.received += self._apply_page(session, page)
+                    self._forget_views_of_erased(session, page, identity)
                     LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
                 tally.purged += len(page.purges)
                 tally.erased += sum(1 for reason, held, _ in purged if reason == "erased" and held)
@@ -425,6 +431,78 @@ class SyncService:
     def purge_case(self, session: Session, case_id: str) -> None:
         """Delete a case another organisation no longer shares with ours (see ``_purge_case``)."""
         self._purge_case(session, case_id)
+
+    def case_views_about(self, session: Session, case_id: str) -> list[str]:
+        """Record ids of the ``case_view`` records on this device (a coordinator's) that say someone
+        opened ``case_id``'s record: they name the person only inside their ciphertext."""
+        return [row.record_id for row in self._case_views_naming(session, {case_id}, None)]
+
+    def _case_views_naming(
+        self, session: Session, case_ids: set[str], among_records: Sequence[str] | None
+    ) -> list[LocalVersion]:
+        device = self._device
+        keys = device.require_keys()
+        query = select(LocalVersion).where(LocalVersion.kind == CASE_VIEW.name)
+        rows: list[LocalVersion] = []
+        if among_records is None:
+            rows = list(session.exec(query).all())
+        else:
+            for start in range(0, len(among_records), _ID_CHUNK):
+                chunk = list(among_records[start : start + _ID_CHUNK])
+                rows.extend(session.exec(query.where(col(LocalVersion.record_id).in_(chunk))).all())
+        found = []
+        for row in rows:
+            try:
+                value = decrypt_version(device, keys, row)
+            except Unreadable:
+                continue
+            if isinstance(value, dict) and value.get("case_id") in case_ids:
+                found.append(row)
+        return found
+
+    def _forget_views_of_erased(self, session: Session, page: PullResponse, identity: Identity) -> None:
+        """The records of who opened an erased person's record go with them: those on this phone
+        when the erasure arrives, and any that arrive later (written on a phone that was offline).
+        Unsent ones leave the outbox; a coordinator's phone names those the server holds to it."""
+        erased: set[str] = set(json.loads(LocalStore.get(session, StateKey.ERASED_CASES) or "[]"))
+        newly = {purge.case_id for purge in page.purges if purge.reason == "erased"} - erased
+        arrived = [version.record_id for version in page.versions if version.kind == CASE_VIEW.name]
+        if not newly and not (erased and arrived):
+            return
+        erased |= newly
+        rows = self._case_views_naming(session, erased, None if newly else arrived)
+        if not rows and not newly:
+            return
+        to_erase: dict[str, list[str]] = json.loads(LocalStore.get(session, StateKey.CASE_VIEWS_TO_ERASE) or "{}")
+        keys = self._device.require_keys()
+        for row in rows:
+            value = decrypt_version(self._device, keys, row)
+            assert isinstance(value, dict)
+            if row.acknowledged and identity.role is Role.COORDINATOR:
+                to_erase.setdefault(str(value["case_id"]), []).append(row.record_id)
+            if row.pending:
+                LocalStore.left_outbox(session, [row.change_id])
+            session.delete(row)
+        LocalStore.put(
+            session,
+            {
+                StateKey.ERASED_CASES: json.dumps(sorted(erased)),
+                StateKey.CASE_VIEWS_TO_ERASE: json.dumps(to_erase, sort_keys=True),
+            },
+        )
+
+    def _erase_case_views(self, api: SyncApi) -> None:
+        """Name to the server the records of who opened an erased person's record that it still holds."""
+        device = self._device
+        to_erase: dict[str, list[str]] = json.loads(device.store.state().get(StateKey.CASE_VIEWS_TO_ERASE) or "{}")
+        for case_id, record_ids in sorted(to_erase.items()):
+            # A refusal is nothing the phone can mend; the retention period deletes them in the end.
+            with contextlib.suppress(ServerRejected):
+                api.erase_case(case_id, EraseCase(case_view_records=record_ids))
+            with device.store.write() as session:
+                left = json.loads(LocalStore.get(session, StateKey.CASE_VIEWS_TO_ERASE) or "{}")
+                left.pop(case_id, None)
+                LocalStore.put(session, {StateKey.CASE_VIEWS_TO_ERASE: json.dumps(left, sort_keys=True)})
 
     def _purge_case(self, session: Session, case_id: str) -> tuple[bool, int]:
         """Delete a case this device may no longer hold (a peer mentor unassigned from it, or its

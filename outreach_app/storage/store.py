@@ -89,6 +89,11 @@ class StateKey(StrEnum):
     # {org id: seq}) and the active shares as last pulled (JSON list of ShareInfo: ids, names, dates).
     SHARED_CURSORS = "shared_cursors"
     SHARED_WITH_US = "shared_with_us"
+    # Ids of people whose record a coordinator erased (JSON list): a record of who opened one of
+    # them that arrives later is deleted on arrival. On a coordinator's phone, such records the
+    # server still holds, waiting to be named to it (JSON {case id: [record ids]}).
+    ERASED_CASES = "erased_cases"
+    CASE_VIEWS_TO_ERASE = "case_views_to_erase"
 
 
 # Kept in the journal with the outbox: who the device belongs to (so a rebuilt database signs in as

@@ -49,6 +49,7 @@ from shared.protocol import (
     CaseStatus,
     DeviceInfo,
     DeviceList,
+    EraseCase,
     Health,
     Invitation,
     InvitationRequest,
@@ -282,9 +283,9 @@ class SyncApi:
         """``POST /v1/cases/{id}/reopen`` (coordinators)."""
         return self._parse(CaseStatus, self._authorised("POST", f"/v1/cases/{case_id}/reopen"))
 
-    def erase_case(self, case_id: str) -> CaseErased:
+    def erase_case(self, case_id: str, request: EraseCase | None = None) -> CaseErased:
         """``POST /v1/cases/{id}/erase`` (coordinators): cannot be undone."""
-        return self._parse(CaseErased, self._authorised("POST", f"/v1/cases/{case_id}/erase"))
+        return self._parse(CaseErased, self._authorised("POST", f"/v1/cases/{case_id}/erase", body=request))
 
     def retention(self) -> RetentionPolicy:
         """``GET /v1/org/retention`` (coordinators)."""

@@ -59,6 +59,7 @@ class AuditAction(StrEnum):
     CASE_CLOSED = "case_closed"
     CASE_REOPENED = "case_reopened"
     CASE_ERASED = "case_erased"
+    CASE_VIEWS_AGED_OUT = "case_views_aged_out"
     RETENTION_CHANGED = "retention_changed"
 
 

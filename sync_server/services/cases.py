@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from shared.protocol import CaseErased, CaseStatus, RetentionPolicy, Role
+from shared.protocol import CaseErased, CaseStatus, EraseCase, RetentionPolicy, Role
 from sync_server.context import ServerContext
 from sync_server.errors import Conflict, Forbidden, NotFound
 from sync_server.services.audit import AuditAction, record, record_for
@@ -31,6 +31,7 @@ from sync_server.storage.tables import CaseStateRow, OrganisationRow
 
 __all__ = [
     "DueCase",
+    "age_out_case_views",
     "case_status",
     "check_erasable",
     "close_case",
@@ -100,12 +101,33 @@ def reopen_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevic
     return result
 
 
-def erase_case(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseErased:
-    """Erase one case now (coordinators), whether or not it is closed. Cannot be undone."""
+def erase_case(
+    ctx: ServerContext, session: Session, caller: AuthenticatedDevice, case_id: str, request: EraseCase | None = None
+) -> CaseErased:
+    """Erase one case now (coordinators), whether or not it is closed, with the records of who
+    opened it that the coordinator's phone names. Cannot be undone."""
     _require_coordinator(caller)
     org = lock_organisation(session, caller.org_id)
+    tombstone = storage.get_case_state(session, case_id)
+    if tombstone is not None and tombstone.org_id == org.id and tombstone.erased_at_ms is not None:
+        # Erased before: what is left to do is deleting the records of who opened it that a
+        # coordinator's phone found since (written offline, pushed after the erasure).
+        views = storage.delete_case_views(session, org.id, request.case_view_records if request else [])
+        again = CaseErased(
+            case_id=case_id, erased_at_ms=tombstone.erased_at_ms, versions=0, records=0, key_grants=0, assignments=0
+        )
+        again = again.model_copy(update={"case_views": views})
+        if views:
+            record_for(
+                ctx, session, caller, AuditAction.CASE_ERASED, case_id=case_id, by="coordinator", **_counts(again)
+            )
+        session.commit()
+        return again
     state = _require_live_case(session, caller.org_id, case_id)
     erased = _erase(ctx, session, org, case_id, state, by_user_id=caller.user_id)
+    if request is not None and request.case_view_records:
+        views = storage.delete_case_views(session, org.id, request.case_view_records)
+        erased = erased.model_copy(update={"case_views": views})
     record_for(ctx, session, caller, AuditAction.CASE_ERASED, case_id=case_id, by="coordinator", **_counts(erased))
     session.commit()
     return erased
@@ -166,6 +188,22 @@ def erase_case_as_admin(ctx: ServerContext, session: Session, case_id: str, *, r
     return erased
 
 
+def age_out_case_views(ctx: ServerContext, session: Session) -> int:
+    """Delete, in every organisation, the records of who opened which record once they are older
+    than its retention period (``outreach-server purge``). The server cannot tell whose record
+    each one names, so an erasure deletes only those the coordinator's phone named; the rest go
+    here. One transaction per organisation; returns how many were deleted."""
+    deleted = 0
+    for org_id in organisations.organisation_ids(session):
+        org = lock_organisation(session, org_id)
+        count = storage.delete_case_views_before(session, org.id, ctx.now_ms() - org.retention_days * _DAY_MS)
+        if count:
+            record(ctx, session, chain=org.id, action=AuditAction.CASE_VIEWS_AGED_OUT, details={"case_views": count})
+        session.commit()
+        deleted += count
+    return deleted
+
+
 def set_retention_by_org_name(ctx: ServerContext, session: Session, org_name: str, days: int | None) -> int:
     """Show (``days`` None) or set an organisation's retention period in days."""
     found = organisations.get_organisation_by_name(session, org_name)
@@ -219,6 +257,7 @@ def _counts(erased: CaseErased) -> dict[str, int | str | None]:
         "records": erased.records,
         "key_grants": erased.key_grants,
         "assignments": erased.assignments,
+        "case_views": erased.case_views,
     }
 
 

@@ -17,6 +17,8 @@ from sync_server.storage.tables import AssignmentRow, CaseStateRow, KeyGrantRow,
 __all__ = [
     "DeletedRows",
     "delete_case_content",
+    "delete_case_views",
+    "delete_case_views_before",
     "due_for_erasure",
     "erased_after",
     "erased_among",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 _DAY_MS = 86_400_000
+_ID_CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,43 @@ def delete_case_content(session: Session, org_id: str, case_id: str) -> DeletedR
         key_grants=int(grants.rowcount),
         assignments=int(assignments.rowcount),
     )
+
+
+_CASE_VIEW = "case_view"  # shared.kinds.CASE_VIEW: organisation-level, belonging to no case
+
+
+def delete_case_views(session: Session, org_id: str, record_ids: Collection[str]) -> int:
+    """Delete the named ``case_view`` records of the organisation (others named are left alone)."""
+    ids = sorted(set(record_ids))
+    deleted = 0
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        deleted += _delete_case_view_records(session, org_id, chunk)
+    return deleted
+
+
+def delete_case_views_before(session: Session, org_id: str, before_ms: int) -> int:
+    """Delete the organisation's ``case_view`` records that reached the server before ``before_ms``."""
+    old = select(VersionRow.record_id).where(
+        col(VersionRow.org_id) == org_id,
+        col(VersionRow.kind) == _CASE_VIEW,
+        col(VersionRow.received_at_ms) < before_ms,
+    )
+    ids = list(session.exec(old).all())
+    return delete_case_views(session, org_id, ids)
+
+
+def _delete_case_view_records(session: Session, org_id: str, record_ids: Sequence[str]) -> int:
+    records = select(RecordRow.record_id).where(
+        col(RecordRow.org_id) == org_id,
+        col(RecordRow.record_id).in_(record_ids),
+        col(RecordRow.kind) == _CASE_VIEW,
+        col(RecordRow.case_id).is_(None),
+    )
+    ids = list(session.exec(records).all())
+    if not ids:
+        return 0
+    connection = session.connection()
+    connection.execute(delete(VersionRow).where(col(VersionRow.record_id).in_(ids)))
+    result = connection.execute(delete(RecordRow).where(col(RecordRow.record_id).in_(ids)))
+    return int(result.rowcount)

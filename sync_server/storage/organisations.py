@@ -7,7 +7,13 @@ from sqlmodel import Session, select
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import OrganisationRow
 
-__all__ = ["add_organisation", "get_organisation", "get_organisation_by_name", "lock_organisation"]
+__all__ = [
+    "add_organisation",
+    "get_organisation",
+    "get_organisation_by_name",
+    "lock_organisation",
+    "organisation_ids",
+]
 
 
 def get_organisation(session: Session, org_id: str) -> OrganisationRow | None:
@@ -16,6 +22,10 @@ def get_organisation(session: Session, org_id: str) -> OrganisationRow | None:
 
 def get_organisation_by_name(session: Session, name: str) -> OrganisationRow | None:
     return session.exec(select(OrganisationRow).where(OrganisationRow.name == name)).first()
+
+
+def organisation_ids(session: Session) -> list[str]:
+    return sorted(session.exec(select(OrganisationRow.id)).all())
 
 
 def add_organisation(session: Session, row: OrganisationRow) -> OrganisationRow:

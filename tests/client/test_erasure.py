@@ -94,6 +94,48 @@ def test_close_reopen_and_erase_reach_every_phone(server: InProcessServer, team:
     assert kept_id in {person.case_id for person in fresh.app.records.list_people()}
 
 
+def case_view_records_on_server(server: InProcessServer) -> int:
+    with server.app.state.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM record WHERE kind = 'case_view'")).scalar_one())
+
+
+def test_an_erasure_deletes_the_records_of_who_opened_the_person_everywhere(
+    server: InProcessServer, team: Team, phones: Phones
+) -> None:
+    coordinator, worker = team.coordinator, team.worker
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    kept_id = worker.app.records.add_person({"name": "Lee Morgan"})
+    # The worker opens both records; the view of Dean is still unsent on a second coordinator's
+    # phone when the erasure comes (it opened Dean's record offline).
+    assert worker.app.records.note_case_viewed(case_id)
+    assert worker.app.records.note_case_viewed(kept_id)
+    worker.app.sync.sync_now()
+    second = phones.register("coordinator-2", Role.COORDINATOR, "chris@example.org", "Chris Coordinator")
+    second.app.sync.sync_now()
+    coordinator.app.sync.sync_now()  # gives the new coordinator the organisation key
+    second.app.sync.sync_now()
+    assert {view.person for view in second.app.records.case_views()} == {"Dean Walsh", "Lee Morgan"}
+    second.network.down = True
+    assert second.app.records.note_case_viewed(case_id)
+    coordinator.app.sync.sync_now()
+    assert case_view_records_on_server(server) == 2
+
+    erased = coordinator.app.cases.erase_case(case_id)
+    assert erased.case_views == 1  # the worker's view of Dean; the second coordinator's never arrived
+    assert case_view_records_on_server(server) == 1
+    assert [view.person for view in coordinator.app.records.case_views()] == ["Lee Morgan"]
+
+    second.network.down = False
+    second.app.sync.sync_now()
+    # Its own unsent view of Dean and the one it had received are gone with him.
+    assert [view.person for view in second.app.records.case_views()] == ["Lee Morgan"]
+    assert second.app.sync.status().pending == 0
+    assert case_view_records_on_server(server) == 1
+    with sqlite3.connect(second.path) as connection:
+        (left,) = connection.execute("SELECT count(*) FROM local_version WHERE kind = 'case_view'").fetchone()
+    assert left == 1
+
+
 def test_only_coordinators_close_or_erase(team: Team) -> None:
     case_id = team.worker.app.records.add_person({"name": "Dean Walsh"})
     team.worker.app.sync.sync_now()
@@ -157,3 +199,25 @@ def test_screens_coordinator_closes_and_erases_and_the_worker_loses_the_record(t
         assert not any(key.startswith(f"case:{case_id}:") for key in _keys_of(team.worker))
 
     asyncio.run(scenario())
+
+
+def test_records_of_who_opened_a_record_are_deleted_after_the_retention_period(
+    server: InProcessServer, team: Team
+) -> None:
+    from sqlmodel import Session
+
+    from sync_server.services.cases import age_out_case_views
+
+    case_id = team.worker.app.records.add_person({"name": "Dean Walsh"})
+    assert team.worker.app.records.note_case_viewed(case_id)
+    team.worker.app.sync.sync_now()
+    assert team.coordinator.app.cases.set_retention_days(30) == 30
+    context = server.app.state.context
+    with Session(server.app.state.engine) as session:
+        assert age_out_case_views(context, session) == 0  # a day old: kept
+    assert case_view_records_on_server(server) == 1
+    server.clock_offset_ms = 31 * 86_400_000
+    with Session(server.app.state.engine) as session:
+        assert age_out_case_views(context, session) == 1
+    assert case_view_records_on_server(server) == 0
+    assert server_rows_of(server, case_id) > 0  # the person's record itself is kept (the case is open)

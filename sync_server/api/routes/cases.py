@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from shared.protocol import CaseErased, CaseStatus, RetentionPolicy
+from shared.protocol import CaseErased, CaseStatus, EraseCase, RetentionPolicy
 from sync_server.api.deps import ContextDep, CoordinatorDevice, CurrentDevice, SessionDep
 from sync_server.api.problems import problem_responses
 from sync_server.services import cases
@@ -52,8 +52,14 @@ def reopen_case(case_id: CaseId, caller: CoordinatorDevice, context: ContextDep,
     summary="Erase a person's record: the server deletes its ciphertext and every device purges it (coordinators)",
     responses=problem_responses(404, 409),
 )
-def erase_case(case_id: CaseId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep) -> CaseErased:
-    return cases.erase_case(context, session, caller, case_id)
+def erase_case(
+    case_id: CaseId,
+    caller: CoordinatorDevice,
+    context: ContextDep,
+    session: SessionDep,
+    body: EraseCase | None = None,
+) -> CaseErased:
+    return cases.erase_case(context, session, caller, case_id, body)
 
 
 @router.get(
