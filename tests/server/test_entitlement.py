@@ -1,22 +1,23 @@
 """The entitlement property: no device ever receives a version, key or grant its user is not
 entitled to, and every push is accepted exactly when its author may write there.
 
-A Hypothesis state machine drives the real server app (through ``Harness``) with random
+One Hypothesis state machine drives the real server app (through ``Harness``) with random
 organisations, members of every role, people with basic and full notes, peer mentor assignments
-and unassignments, keys sealed to members, device revocations and erasures, and tries writes that
-cross organisations, cases and tiers. After every step a model says who is entitled to what, and
-each rule checks the server against it:
+and unassignments, keys sealed to members, device revocations and erasures, consent-based shares
+with the other organisation (named tiers, an expiry or none), withdrawals and the clock passing
+expiry, and tries writes that cross organisations, cases and tiers. After every step a model says
+who is entitled to what, and each rule checks the server against it:
 
 - a pull from the start holds exactly the versions the puller is entitled to now (nothing from
   another organisation, nothing of an erased case, a mentor only basic versions of people assigned
   to them now), and only grants it may hold (sealed to its user, or to its organisation for full
   members; a mentor never a full key, nor a key of a person no longer assigned);
 - a pull from the device's own cursor carries a purge for every case erased since;
+- a partner's pull of what is shared with its organisation holds only the tiers of the cases
+  shared with it now (not after withdrawal, expiry or erasure), keys sealed to it only in those
+  tiers, a purge for whatever left its scope, and nothing at all for its peer mentors; a fresh
+  partner device holds exactly the versions in scope;
 - a revoked device is refused at once; a write is accepted if and only if the model allows it.
-
-Consent-based sharing is not built yet. When it is, a partner organisation's members become
-entitled to the tiers a consent in force names: add that branch to ``World.may_read`` (and
-``World.may_hold_grant``) and ``give_consent`` / ``withdraw_consent`` rules next to ``assign``.
 
 Bounded for ``make test`` (a fixed seed, few examples); ``GATEPOST_ENTITLEMENT_EXAMPLES=200``
 explores more, with fresh randomness.
@@ -38,17 +39,20 @@ from hypothesis.stateful import (
 
 from shared.crypto import seal
 from shared.kinds import Tier
-from shared.protocol import KeyGrantIn, PullResponse, Role, case_key_id, parse_case_key_id
+from shared.protocol import KeyGrantIn, PullResponse, Role, SharedPullResponse, case_key_id, parse_case_key_id
 from tests.server.helpers import (
     Harness,
     Member,
+    MovableClock,
     Org,
     case_key_grant,
     contact_change,
+    make_change,
     new_id,
     person_change,
     problem,
 )
+from tests.server.test_sharing import _sealed
 
 _EXAMPLES = int(os.environ.get("GATEPOST_ENTITLEMENT_EXAMPLES", "0")) or None
 SETTINGS = settings(
@@ -81,8 +85,17 @@ _ACTIONS = (
     "pull_from_start",
     "mentor_syncs",
     "mentor_syncs",
+    "share",
+    "share",
+    "withdraw",
+    "advance_clock",
+    "partner_pulls",
+    "partner_pulls",
 )
 _MAX_PEOPLE = 6
+_EXPIRY_MS = 300_000
+_ADVANCE_S = 400  # two of them stay inside an access token's 15 minutes
+_TIER_CHOICES = ((Tier.BASIC,), (Tier.FULL,), (Tier.BASIC, Tier.FULL))
 
 
 @dataclass
@@ -99,8 +112,19 @@ class StoredVersion:
 
 
 @dataclass
+class Share:
+    share_id: str
+    case_id: str
+    partner: int  # index into World.orgs
+    tiers: frozenset[Tier]
+    expires_at_ms: int | None
+    withdrawn: bool = False
+
+
+@dataclass
 class World:
-    """The model: who belongs where, who is assigned to whom, what was revoked and erased."""
+    """The model: who belongs where, who is assigned to whom, what is shared with whom, what was
+    revoked and erased."""
 
     orgs: list[Org] = field(default_factory=list)
     members: list[tuple[int, Member]] = field(default_factory=list)  # (org index, member)
@@ -108,6 +132,19 @@ class World:
     versions: dict[str, StoredVersion] = field(default_factory=dict)  # change id -> what it is
     assigned: set[tuple[str, str]] = field(default_factory=set)  # (mentor user id, case id)
     revoked: set[str] = field(default_factory=set)  # device ids
+    shares: list[Share] = field(default_factory=list)
+
+    def share_active(self, share: Share, now: int) -> bool:
+        erased = self.person(share.case_id).erased  # an erasure ends its shares
+        return not share.withdrawn and not erased and (share.expires_at_ms is None or now < share.expires_at_ms)
+
+    def shared_scope(self, partner: int, now: int) -> dict[str, set[Tier]]:
+        """What one organisation may receive of other organisations' people now: case -> tiers."""
+        scope: dict[str, set[Tier]] = {}
+        for share in self.shares:
+            if share.partner == partner and self.share_active(share, now):
+                scope.setdefault(share.case_id, set()).update(share.tiers)
+        return scope
 
     def person(self, case_id: str) -> Person:
         return next(person for person in self.people if person.case_id == case_id)
@@ -145,10 +182,13 @@ class World:
 
 
 class EntitlementMachine(RuleBasedStateMachine):
-    def __init__(self, harness: Harness) -> None:
+    def __init__(self, harness: Harness, clock: MovableClock) -> None:
         super().__init__()
         self.harness = harness
+        self.clock = clock
+        self.advances = 0
         self.world = World()
+        self.shared_cursors: dict[str, dict[str, int]] = {}  # device id -> owner org id -> seq
         self.cursors: dict[str, int] = {}  # device id -> where its last incremental pull ended
         self.purges_due: dict[str, set[str]] = {}  # device id -> cases erased since its cursor
 
@@ -164,6 +204,11 @@ class EntitlementMachine(RuleBasedStateMachine):
             for role in (Role.LINK_WORKER, Role.PEER_MENTOR):
                 self._add_member(index, self.harness.join(org, role))
             self.add_person(index, by_coordinator=True)
+        # A third organisation with no people: nothing is ever shared with it.
+        stranger = self.harness.new_org()
+        self.world.orgs.append(stranger)
+        self._add_member(2, stranger.coordinator)
+        self._add_member(2, self.harness.join(stranger, Role.LINK_WORKER))
 
     def _add_member(self, org_index: int, member: Member) -> None:
         self.world.members.append((org_index, member))
@@ -201,7 +246,7 @@ class EntitlementMachine(RuleBasedStateMachine):
     )
     def step(self, action: str, first: int, second: int, tier: Tier, aligned: bool) -> None:
         world = self.world
-        if action == "join" and len(world.members) < 2 * _MAX_MEMBERS_PER_ORG:
+        if action == "join" and len(world.members) < 3 * _MAX_MEMBERS_PER_ORG:
             self.join(first % 2, list(Role)[second % len(Role)])
         elif action == "add_person" and len(world.people) < _MAX_PEOPLE:
             self.add_person(first % 2, by_coordinator=aligned)
@@ -223,6 +268,15 @@ class EntitlementMachine(RuleBasedStateMachine):
             self.pull_from_start(first)
         elif action == "mentor_syncs" and world.assigned:
             self.mentor_syncs(first)
+        elif action == "share":
+            self.share(first, second, aligned)
+        elif action == "withdraw":
+            self.withdraw(first)
+        elif action == "advance_clock" and self.advances < 2:
+            self.clock.advance(seconds=_ADVANCE_S)
+            self.advances += 1
+        elif action == "partner_pulls":
+            self.partner_pulls(first)
 
     def join(self, org: int, role: Role) -> None:
         self._add_member(org, self.harness.join(self.world.orgs[org], role))
@@ -336,8 +390,9 @@ class EntitlementMachine(RuleBasedStateMachine):
         response = self.harness.client.post(
             f"/v1/cases/{target.case_id}/erase", headers=self._coordinator_of(target.org).headers
         )
-        if target.erased:
-            problem(response, 409, "case_erased")
+        if target.erased:  # erasing again deletes nothing more (a retry after a lost answer)
+            assert response.status_code == 200, response.text
+            assert response.json()["versions"] == 0
             return
         assert response.status_code == 200, response.text
         target.erased = True
@@ -361,6 +416,135 @@ class EntitlementMachine(RuleBasedStateMachine):
         self.purges_due[member.device_id] = set()
         self.cursors[member.device_id] = pages[-1].next
 
+    # --- sharing with the other organisation ----------------------------------------------------
+
+    def _consent_record(self, target: Person, author: Member) -> str:
+        """A consent record (full tier) pushed by ``author``: the model counts it as a version."""
+        owner = self.world.orgs[target.org]
+        change = make_change(
+            owner, author, record_id=new_id(), case_id=target.case_id, kind="consent", field="entry",
+            tier=Tier.FULL, value={"action": "given"},
+        )  # fmt: skip
+        assert self.harness.push(author, [change]).results[0].status == "accepted"
+        self.world.versions[change.change_id] = StoredVersion(target.case_id, Tier.FULL)
+        return change.record_id
+
+    def _full_member_of(self, org: int, index: int) -> Member:
+        members = [
+            m for i, m in self.world.members
+            if i == org and m.role in _FULL_MEMBERS and m.device_id not in self.world.revoked
+        ]  # fmt: skip
+        return members[index % len(members)]  # the coordinator is never revoked
+
+    def share(self, person: int, author: int, expires: bool) -> None:
+        """A full member records consent and shares named tiers with the other organisation."""
+        target = self._person(person)
+        if target.erased:
+            return
+        partner = 1 - target.org
+        member = self._full_member_of(target.org, author)
+        tiers = _TIER_CHOICES[(person + author) % len(_TIER_CHOICES)]
+        owner, partner_org = self.world.orgs[target.org], self.world.orgs[partner]
+        now = self.clock()
+        body = {
+            "share_id": new_id(),
+            "case_id": target.case_id,
+            "partner_org_id": partner_org.org_id,
+            "tiers": [tier.value for tier in tiers],
+            "basis": "consent",
+            "record_id": self._consent_record(target, member),
+            "starts_at_ms": now,
+            "expires_at_ms": now + _EXPIRY_MS if expires else None,
+            "key_grants": [_sealed(owner, partner_org, target.case_id, tier) for tier in tiers],
+        }
+        response = self.harness.client.post("/v1/sharing/shares", json=body, headers=member.headers)
+        if any(
+            share.case_id == target.case_id and share.partner == partner and self.world.share_active(share, now)
+            for share in self.world.shares
+        ):
+            problem(response, 409, "already_shared")
+            return
+        assert response.status_code == 200, response.text
+        self.world.shares.append(
+            Share(body["share_id"], target.case_id, partner, frozenset(tiers), body["expires_at_ms"])
+        )
+
+    def withdraw(self, which: int) -> None:
+        now = self.clock()
+        active = [share for share in self.world.shares if self.world.share_active(share, now)]
+        if not active:
+            return
+        share = active[which % len(active)]
+        target = self.world.person(share.case_id)
+        coordinator = self._coordinator_of(target.org)
+        record_id = self._consent_record(target, coordinator)
+        response = self.harness.client.post(
+            f"/v1/sharing/shares/{share.share_id}/withdraw", json={"record_id": record_id}, headers=coordinator.headers
+        )
+        assert response.status_code == 200, response.text
+        share.withdrawn = True
+
+    def partner_pulls(self, which: int) -> None:
+        """Any device pulls what other organisations share with its own, from its cursors."""
+        member = self._member(which)
+        cursors = self.shared_cursors.setdefault(member.device_id, {})
+        reply = self._shared_pull(member, cursors)
+        if reply is None:
+            return
+        for page in reply.pages:
+            cursors[page.owner_org_id] = max(cursors.get(page.owner_org_id, 0), page.next)
+
+    def _shared_pull(self, member: Member, cursors: dict[str, int]) -> SharedPullResponse | None:
+        now = self.clock()
+        response = self.harness.client.post("/v1/sharing/pull", json={"cursors": cursors}, headers=member.headers)
+        if member.device_id in self.world.revoked:
+            problem(response, 401)
+            return None
+        assert response.status_code == 200, response.text
+        reply = SharedPullResponse.model_validate(response.json())
+        if member.role not in _FULL_MEMBERS:
+            assert reply.pages == [], "a peer mentor received something shared with the organisation"
+            return reply
+        org = self.world.org_of(member)
+        scope = self.world.shared_scope(org, now)
+        for page in reply.pages:
+            assert page.owner_org_id != self.world.orgs[org].org_id
+            for version in page.versions:
+                assert version.org_id == page.owner_org_id
+                assert version.tier in scope.get(version.case_id or "", set()), (version, scope)
+                assert version.change_id in self.world.versions, "a version the model never saw accepted"
+            for grant in page.key_grants:
+                parsed = parse_case_key_id(grant.key_id)
+                assert parsed is not None
+                assert parsed[1] in scope.get(parsed[0], set()), (grant.key_id, scope)
+                assert (grant.recipient_kind, grant.recipient_id) == ("organisation", self.world.orgs[org].org_id)
+            for purge in page.purges:
+                still = scope.get(purge.case_id, set())
+                assert not still if purge.tiers is None else not (set(purge.tiers) & still), (purge, scope)
+            assert {share.share_id for share in page.shares} == {
+                share.share_id
+                for share in self.world.shares
+                if share.partner == org
+                and self.world.person(share.case_id).org != org
+                and self.world.orgs[self.world.person(share.case_id).org].org_id == page.owner_org_id
+                and self.world.share_active(share, now)
+            }
+        return reply
+
+    def _receives_exactly_what_is_shared(self, member: Member) -> None:
+        """A fresh device of a partner's member holds exactly the shared tiers' versions, now."""
+        reply = self._shared_pull(member, {})
+        if reply is None or member.role not in _FULL_MEMBERS:
+            return
+        scope = self.world.shared_scope(self.world.org_of(member), self.clock())
+        got = {version.change_id for page in reply.pages for version in page.versions}
+        expected = {
+            change_id
+            for change_id, stored in self.world.versions.items()
+            if stored.tier in scope.get(stored.case_id, set())
+        }
+        assert got == expected, (member.role, scope)
+
     # --- what every device may receive -----------------------------------------------------------
 
     def pull_from_start(self, which: int) -> None:
@@ -377,6 +561,7 @@ class EntitlementMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         for _, member in self.world.members:
             self._receives_exactly_its_entitlement(member)
+            self._receives_exactly_what_is_shared(member)
 
     def _receives_exactly_its_entitlement(self, member: Member) -> None:
         pages = self._pull_pages(member, 0, limit=50)
@@ -424,5 +609,5 @@ class EntitlementMachine(RuleBasedStateMachine):
             assert self.world.may_hold_grant(member, grant.key_id, grant.case_id), (member.role, grant)
 
 
-def test_no_device_receives_what_it_is_not_entitled_to(harness: Harness) -> None:
-    run_state_machine_as_test(lambda: EntitlementMachine(harness), settings=SETTINGS)
+def test_no_device_receives_what_it_is_not_entitled_to(harness: Harness, clock: MovableClock) -> None:
+    run_state_machine_as_test(lambda: EntitlementMachine(harness, clock), settings=SETTINGS)
