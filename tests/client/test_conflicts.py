@@ -5,13 +5,16 @@ all three phones agree after a sync."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from outreach_app.errors import ValidationFailed
 from outreach_app.services import OpenConflict
+from outreach_app.state import AppState, Notice, Screen
 from shared.kinds import PLAN_ACTION
 from shared.protocol import Role
-from tests.client.conftest import Phones, Team, TestDevice
+from tests.client.conftest import SERVER_URL, Phones, Team, TestDevice
 
 
 def sync(*devices: TestDevice) -> None:
@@ -167,3 +170,80 @@ def test_plan_actions_and_referrals_settle_from_the_list_and_typed_values_are_ch
         assert (str(seen_action.due_on), seen_action.owner, seen_action.done) == ("2026-12-10", "Ben", True)
         [seen_referral] = device.app.casework.referrals(dean)
         assert seen_referral.status == "accepted"
+
+
+def test_the_desk_lists_conflicts_for_coordinators_and_settles_them(team: Team, phones: Phones) -> None:
+    amira, coordinator = team.worker, team.coordinator
+    ben = second_worker(team, phones)
+    jade = amira.app.records.add_person({"name": "Jade Porter", "release_at": "2026-12-04T11:30"})
+    sync(amira, ben)
+    amira.app.records.update_person(jade, "release_at", "2026-12-04T09:00")
+    ben.app.records.update_person(jade, "release_at", "2026-12-05")
+    amira.app.records.update_person(jade, "phone", "07700 900111")
+    ben.app.records.update_person(jade, "phone", "07700 900222")
+    sync(amira, ben, amira, coordinator)
+    notices: list[Notice] = []
+    state = AppState(coordinator.app, default_server_url=SERVER_URL, device_name="Priya's laptop")
+    state.on_notice = notices.append
+
+    async def scenario() -> None:
+        await state.start()
+        assert state.screen is Screen.TODAY
+        assert state.desk.conflict_count == 2  # Today's "2 conflicts to settle"
+        await state.desk.show_desk()
+        assert (state.screen, state.home) == (Screen.DESK, Screen.DESK)
+        release, phone = state.desk.conflicts
+        assert (release.field, release.safety_critical, phone.field) == ("release_at", True, "phone")
+
+        await state.desk.save_new_value(phone.key, "")  # nothing typed: said next to it, nothing written
+        assert "Type the new value" in state.form_problems[phone.key]
+        await state.desk.save_new_value(phone.key, "07700 900333")
+        assert phone.key not in state.form_problems
+        assert [item.field for item in state.desk.conflicts] == ["release_at"]
+        bens = next(value for value in release.values if value.text == "Sat 05 Dec 2026, time not confirmed")
+        await state.desk.keep(release.key, bens.change_id)
+        assert (state.desk.conflicts, state.desk.conflict_count, state.screen) == ([], 0, Screen.DESK)
+
+        await state.desk.open_record(release.key)  # gone from the list: nothing to open
+        assert state.screen is Screen.DESK
+        await state.lock()
+        assert (state.desk.conflicts, state.desk.conflict_count) == ([], None)  # a lock forgets what was read
+
+    asyncio.run(scenario())
+    assert "Settled: Jade Porter · Release date and time. Other phones get it at their next sync." in [
+        notice.text for notice in notices
+    ]
+    sync(amira, ben)
+    for device in (amira, ben):
+        record = device.app.records.person_record(jade)
+        assert (record.field("release_at").value, record.field("phone").value) == ("2026-12-05", "07700 900333")
+        assert record.open_conflicts == ()
+
+    # A link worker's app has no Desk: the list is the coordinator's.
+    worker_state = AppState(amira.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+    asyncio.run(worker_state.start())
+    assert worker_state.desk.conflict_count is None
+
+
+def test_opening_the_record_from_the_desk_is_one_tap(team: Team, phones: Phones) -> None:
+    amira, coordinator = team.worker, team.coordinator
+    ben = second_worker(team, phones)
+    jade = amira.app.records.add_person({"name": "Jade Porter", "lead_professional": "Amira Link"})
+    sync(amira, ben)
+    amira.app.records.update_person(jade, "lead_professional", "Sam Probation")
+    ben.app.records.update_person(jade, "lead_professional", "Ben Link")
+    sync(amira, ben, coordinator)
+    state = AppState(coordinator.app, default_server_url=SERVER_URL, device_name="Priya's laptop")
+
+    async def scenario() -> None:
+        await state.start()
+        await state.desk.show_desk()
+        [item] = state.desk.conflicts
+        await state.desk.open_record(item.key)
+        assert (state.screen, state.case_id) == (Screen.PERSON, jade)
+        assert state.record is not None
+        assert [conflict.field for conflict in state.record.open_conflicts] == ["lead_professional"]
+        await state.go_home()  # Back from the record returns to the Desk
+        assert state.screen is Screen.DESK
+
+    asyncio.run(scenario())
