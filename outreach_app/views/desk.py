@@ -115,28 +115,30 @@ def _conflict_card(state: AppState, item: OpenConflict) -> ft.Control:
             color=ft.Colors.PRIMARY,
         ),
     ]
-    return ft.Card(
-        content=ft.Container(
-            ft.Column(
-                [
-                    *([_safety_chip()] if item.safety_critical else []),
-                    *heading_lines,
-                    ft.Text(
-                        f"Changed differently by {len({value.author.name for value in item.values})} people "
-                        f"since {dt.datetime.fromtimestamp(item.since_ms / 1000):%a %d %b}:",
-                        size=14,
-                    ),
-                    *[_value_line(value, now) for value in item.values],
-                    ft.Column(buttons, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
-                    typed,
-                    secondary_button("Save new value", save_new, icon=ft.Icons.SAVE_OUTLINED),
-                    ft.TextButton(whose, icon=ft.Icons.OPEN_IN_NEW, on_click=open_record, height=48),
-                ],
-                spacing=8,
-                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            ),
-            padding=14,
-        )
+    # A plain box, not a Card: Flutter reads a card's texts as the name of a text field inside it.
+    return ft.Container(
+        ft.Column(
+            [
+                *([_safety_chip()] if item.safety_critical else []),
+                *heading_lines,
+                ft.Text(
+                    f"Changed differently by {len({value.author.name for value in item.values})} people "
+                    f"since {dt.datetime.fromtimestamp(item.since_ms / 1000):%a %d %b}:",
+                    size=14,
+                ),
+                *[_value_line(value, now) for value in item.values],
+                ft.Column(buttons, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
+                typed,
+                secondary_button("Save new value", save_new, icon=ft.Icons.SAVE_OUTLINED),
+                ft.TextButton(whose, icon=ft.Icons.OPEN_IN_NEW, on_click=open_record, height=48),
+            ],
+            spacing=8,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+        ),
+        padding=14,
+        border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
+        border_radius=12,
+        bgcolor=ft.Colors.SURFACE_CONTAINER_LOW,
     )
 
 
