@@ -18,11 +18,24 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from outreach_app.demo import COORDINATOR, DEMO_PASSWORD, DEMO_PIN, WORKER
+from outreach_app.demo import COORDINATOR, DEMO_PASSWORD, DEMO_PIN, SECOND_WORKER, WORKER
 from outreach_app.services import Gatepost, device_store_path
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
-from tests.e2e.ui import SYNCED, ContactForm, log_contact, open_app, open_people, set_pin, shot, sign_in, sync_status
+from tests.e2e.ui import (
+    SYNCED,
+    ContactForm,
+    button,
+    log_contact,
+    open_app,
+    open_people,
+    reveal,
+    set_pin,
+    shot,
+    sign_in,
+    sync_status,
+    tap_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -116,10 +129,18 @@ def _port_is_free(url: str) -> bool:
 def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: Launcher, browser: Browser) -> None:
     demo.start()
     printed = demo.printed()
-    for expected in (demo.app_url, demo.server_url, "worker@demo.test", "coordinator@demo.test", "mentor@demo.test"):
+    for expected in (
+        demo.app_url,
+        demo.server_url,
+        "worker@demo.test",
+        "worker2@demo.test",
+        "coordinator@demo.test",
+        "mentor@demo.test",
+    ):
         assert expected in printed, f"the banner does not show {expected}:\n{printed}"
     assert f"password: {DEMO_PASSWORD}" in printed
     assert "people added: 13" in printed
+    assert "conflict seeded: Sam Okoro and Aisha Khan on Marcus Bailey's release" in printed
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(30_000)
@@ -161,8 +182,32 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         mine = [entry for entry in contacts if entry.note == note]
         assert len(mine) == 1
         assert mine[0].author.name == WORKER.display_name
+        # Two demo workers disagreed about Marcus's release: one conflict for the coordinator to settle.
+        [conflict] = coordinator.conflicts.open_conflicts()
+        assert (conflict.person, conflict.label, conflict.safety_critical) == (
+            "Marcus Bailey",
+            "Release date and time",
+            True,
+        )
+        assert {value.author.name for value in conflict.values} == {WORKER.display_name, SECOND_WORKER.display_name}
     finally:
         coordinator.close()
+
+    # The coordinator, in a browser, finds it on the Desk.
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(30_000)
+    try:
+        page = open_app(context, demo.app_url)
+        sign_in(page, TeamMember(COORDINATOR.email, COORDINATOR.display_name, COORDINATOR.role), DEMO_PASSWORD)
+        set_pin(page, DEMO_PIN)
+        expect(reveal(button(page, "1 conflict to settle"))).to_be_visible()
+        tap_until(page, "Desk", page.get_by_text("Conflicts to settle (1)", exact=True))
+        expect(page.get_by_text("Marcus Bailey", exact=True)).to_be_visible()
+        for name in (WORKER.display_name, SECOND_WORKER.display_name):
+            expect(page.get_by_text(re.compile("^" + re.escape(f"{name}: ")))).to_have_count(1)
+        shot(page, "03-demo-desk")
+    finally:
+        context.close()
 
     assert demo.stop() == 0
     assert "Demo stopped." in demo.printed()
