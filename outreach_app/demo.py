@@ -3,10 +3,11 @@
     outreach-server init-org "Demo Outreach" --coordinator-email coordinator@demo.test
     python -m outreach_app.demo --server http://127.0.0.1:8000 --coordinator-code CODE
 
-Registers the coordinator with the printed invitation code, invites and registers a link worker
+Registers the coordinator with the printed invitation code, invites and registers two link workers
 and a peer mentor, lets the coordinator's device share the organisation key with the worker, and
 has the worker add twelve people (release dates over the next fortnight) and a few contacts, and
-has the coordinator assign the peer mentor to two of them.
+has the coordinator assign the peer mentor to two of them. The second link worker's phone and the
+first disagree about one release date (a conflict for the coordinator's Desk).
 Each user's device store is ``<data dir>/devices/demo-<role>/``; every password is
 ``demo-password`` and every PIN ``1234``. Running it again signs in and reuses what exists.
 Real Scrypt parameters are used, as on a phone.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,12 @@ WORKER = DemoUser("demo-worker", Role.LINK_WORKER, "worker@demo.test", "Sam Okor
 MENTOR = DemoUser("demo-mentor", Role.PEER_MENTOR, "mentor@demo.test", "Danny Reeve", "Danny's phone")
 # The coordinator of a partner organisation on the same server (``PARTNER_ORGANISATION``).
 PARTNER = DemoUser("demo-partner", Role.COORDINATOR, "partner@demo.test", "Ruth Adeyemi", "Ruth's laptop")
-DEMO_USERS = (COORDINATOR, WORKER, MENTOR, PARTNER)
 PARTNER_ORGANISATION = "Hope Street Probation"
 # Dean consented to his probation officer seeing his basic details (release, contacts mentors may see).
 SHARED_WITH_PARTNER = "Dean Walsh"
+# A second link worker, whose phone disagrees with Sam's about one release (the Desk's conflict).
+SECOND_WORKER = DemoUser("demo-worker-2", Role.LINK_WORKER, "worker2@demo.test", "Aisha Khan", "Aisha's phone")
+DEMO_USERS = (COORDINATOR, WORKER, SECOND_WORKER, MENTOR, PARTNER)
 
 # (name, other names, establishment, days from today, time or None, local connection, phone, goals)
 _PEOPLE: tuple[tuple[str, str, str, int, str | None, str, str, str], ...] = (
@@ -366,6 +369,34 @@ def _seed_partner(data_dir: Path, server: str, worker: Gatepost, code: str | Non
         partner.close()
 
 
+# Marcus's release: the prison told Sam one thing and Aisha another, on the same morning, offline.
+CONFLICTED = "Marcus Bailey"
+_AISHAS_NOTE = "Rang the OMU at HMP Bristol: they think his release has moved to the next day, time not known yet."
+
+
+def _seed_conflict(sam: Gatepost, aisha: Gatepost, sync_both: Callable[[], None], today: dt.date) -> bool:
+    """Sam and Aisha change Marcus's release date and time from the same starting point before either
+    has synced: a safety-critical conflict for the coordinator's Desk. Only once: when Marcus's
+    release has been changed since it was first written (the conflict, or its settling), nothing."""
+    case_id = next((person.case_id for person in sam.records.list_people() if person.name == CONFLICTED), None)
+    if case_id is None or len(sam.records.person_record(case_id).field("release_at").history) != 1:
+        return False
+    release = dt.date.fromisoformat(str(sam.records.person_record(case_id).field("release_at").value)[:10])
+    sam.records.update_person(case_id, "release_at", f"{release.isoformat()}T08:30")  # the gate rang Sam
+    aisha.records.log_contact(
+        case_id,
+        occurred_at=f"{today.isoformat()}T08:45",
+        setting="remote",
+        contact_type="phone_call",
+        note=_AISHAS_NOTE,
+        basis="fact",
+        tier=Tier.FULL,
+    )
+    aisha.records.update_person(case_id, "release_at", (release + dt.timedelta(days=1)).isoformat())
+    sync_both()
+    return True
+
+
 def seed(
     server: str,
     data_dir: Path,
@@ -379,12 +410,13 @@ def seed(
     today = today or dt.date.today()
     coordinator = _open(data_dir, COORDINATOR)
     worker = _open(data_dir, WORKER)
+    second = _open(data_dir, SECOND_WORKER)
     mentor = _open(data_dir, MENTOR)
     try:
         done = _sign_in_or_register(coordinator, server, COORDINATOR, coordinator_code)
         _say(f"coordinator {COORDINATOR.email}: {done}")
         _sync(coordinator, server, COORDINATOR)
-        for app, user in ((worker, WORKER), (mentor, MENTOR)):
+        for app, user in ((worker, WORKER), (second, SECOND_WORKER), (mentor, MENTOR)):
             try:
                 done = _sign_in_or_register(app, server, user, None)
             except SignInFailed:
@@ -394,12 +426,21 @@ def seed(
             _sync(app, server, user)
         _sync(coordinator, server, COORDINATOR)  # seals the organisation key to the worker
         _sync(worker, server, WORKER)
-        if not worker.account.profile().has_organisation_key:
-            raise AppError("The worker's phone did not receive the organisation key.")
+        _sync(second, server, SECOND_WORKER)
+        if not (worker.account.profile().has_organisation_key and second.account.profile().has_organisation_key):
+            raise AppError("A worker's phone did not receive the organisation key.")
         people = _add_people(worker, today)
         contacts = _add_contacts(worker, today)
         _add_casework(worker, today)
         _sync(worker, server, WORKER)
+        _sync(second, server, SECOND_WORKER)
+
+        def sync_both() -> None:
+            for app, user in ((worker, WORKER), (second, SECOND_WORKER), (worker, WORKER)):
+                _sync(app, server, user)
+
+        if _seed_conflict(worker, second, sync_both, today):
+            _say(f"conflict seeded: {WORKER.display_name} and {SECOND_WORKER.display_name} on {CONFLICTED}'s release")
         _sync(coordinator, server, COORDINATOR)
         _say(f"people added: {people}, contacts added: {contacts}; caseload: {len(worker.records.list_people())}")
         assigned = _assign_mentor(coordinator)
@@ -407,7 +448,7 @@ def seed(
         _say(f"{MENTOR.display_name} mentors: {', '.join(assigned)}")
         _seed_partner(data_dir, server, worker, partner_code, today)
     finally:
-        for app in (coordinator, worker, mentor):
+        for app in (coordinator, worker, second, mentor):
             app.close()
     _say(f"Demo ready. Password '{DEMO_PASSWORD}', PIN {DEMO_PIN}. Devices in {data_dir / 'devices'}:")
     for user in DEMO_USERS:

@@ -330,6 +330,7 @@ def _banner(server_url: str, app_url: str, paths: Paths) -> str:
  Sign in on the app's first screen (the server address is filled in):
    coordinator@demo.test   coordinator   (Priya Shah)
    worker@demo.test        link worker   (Sam Okoro, has the twelve people)
+   worker2@demo.test       link worker   (Aisha Khan)
    mentor@demo.test        peer mentor   (Danny Reeve)
    partner@demo.test       coordinator of Hope Street Probation, a partner
                            organisation (Dean Walsh consented to share his basic details)
@@ -337,7 +338,8 @@ def _banner(server_url: str, app_url: str, paths: Paths) -> str:
 
  The mentor is assigned to two of the people and sees their basic details and the
  notes mentors may see, nothing else. A coordinator assigns and unassigns mentors on
- a person's record.
+ a person's record. Sam and Aisha disagree about Marcus Bailey's release: the
+ coordinator settles it on the Desk.
 
  Each browser (or private window) is its own phone. Data: {paths.root}
  Logs: {paths.server_log}, {paths.app_log}

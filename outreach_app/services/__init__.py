@@ -42,6 +42,7 @@ from outreach_app.services.casework import (
     TodayFollowUp,
     TodayRelease,
 )
+from outreach_app.services.conflicts import ConflictService, ConflictValue, OpenConflict
 from outreach_app.services.device import Device
 from outreach_app.services.directory import DirectoryEntry, DirectoryService
 from outreach_app.services.drafts import Draft, DraftService
@@ -75,6 +76,8 @@ __all__ = [
     "CaseState",
     "CaseloadService",
     "CaseworkService",
+    "ConflictService",
+    "ConflictValue",
     "ConflictView",
     "ConsentEntry",
     "ContactEntry",
@@ -96,6 +99,7 @@ __all__ = [
     "NeedRating",
     "NotAccepted",
     "NotSeen",
+    "OpenConflict",
     "PersonRecord",
     "PersonSummary",
     "PlanAction",
@@ -146,6 +150,7 @@ class Gatepost:
         self.records = CaseloadService(device)
         self.casework = CaseworkService(device)
         self.directory = DirectoryService(device)
+        self.conflicts = ConflictService(device, self.records, self.casework, self.directory)
         self.sync = SyncService(device)
         self.exports = ExportService(device, self.records)
         self.sharing = SharingService(device, self.sync)

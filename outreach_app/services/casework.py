@@ -328,6 +328,27 @@ class CaseworkService:
                 written += row is not None
         return written
 
+    def settle_field(
+        self, case_id: str, spec: KindSpec, record_id: str, field: str, value: object, settles: Sequence[str]
+    ) -> None:
+        """Write the value that should stand for one field of the release plan, a plan action or a
+        referral, settling the open conflicts ``settles`` names (the coordinators' review list)."""
+        if spec.name not in (RELEASE_PLAN.name, PLAN_ACTION.name, REFERRAL.name):
+            raise NotReady(f"{spec.label} is not settled here.")
+        cleaned = _clean(spec, {field: value}, partial=True)
+        with self._device.store.write() as session:
+            write_field(
+                self._device,
+                session,
+                self._keys_for(case_id, spec.fields[field].tier or Tier.FULL),
+                spec=spec,
+                record_id=record_id,
+                case_id=case_id,
+                field=field,
+                value=cleaned[field],
+                settles=settles,
+            )
+
     def release_plan(self, case_id: str) -> ReleasePlan:
         with self._device.store.read() as session:
             rows = _rows(session, [RELEASE_PLAN.name], case_id)

@@ -41,6 +41,7 @@ from outreach_app.services import (
     system_now_ms,
 )
 from outreach_app.state.day import DayState
+from outreach_app.state.desk import DeskState
 from outreach_app.state.directory import DIRECTORY_SCREENS, DirectoryState
 from outreach_app.state.lead import LeadState
 from outreach_app.state.navigation import RESUMABLE, TOP_LEVEL, Notice, Screen
@@ -158,6 +159,8 @@ class AppState:
         self.plan = PlanState(self)
         # The service directory (the Services screen) and the intents about it.
         self.directory = DirectoryState(self)
+        # The coordinator's desk (conflicts to settle) and the intents about it.
+        self.desk = DeskState(self)
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -333,6 +336,8 @@ class AppState:
             await self.day.reload_today()
         if screen in DIRECTORY_SCREENS:
             await self.directory.reload()
+        if screen is Screen.DESK:
+            await self.desk.reload()
         self.draft, self.form_problems = draft, {}
         self.screen = screen
         self.on_screen()
@@ -429,6 +434,7 @@ class AppState:
         self.lead.forget()
         self.plan.clear()
         self.directory.forget()
+        self.desk.forget()
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -440,6 +446,8 @@ class AppState:
             await self.show_caseload()
         elif self.home is Screen.SERVICES:
             await self.directory.show_services()
+        elif self.home is Screen.DESK and self.is_coordinator:
+            await self.desk.show_desk()
         else:
             await self.day.show_today()
 
@@ -847,6 +855,7 @@ class AppState:
         self.devices, self.audit_events = [], []
         self.plan.clear()
         self.directory.forget()
+        self.desk.forget()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
         self.register_mode = False
@@ -919,7 +928,7 @@ class AppState:
             self._erased_in_last_sync = report.erased > 0
             if report.received or report.sent or report.keys_opened or report.purged:
                 await self._refresh_read_screens()
-            elif self.screen in (Screen.CASELOAD, Screen.TODAY, Screen.SERVICES):
+            elif self.screen in (Screen.CASELOAD, Screen.TODAY, Screen.SERVICES, Screen.DESK):
                 self.on_screen()
 
     async def _refresh_read_screens(self) -> None:
@@ -932,6 +941,9 @@ class AppState:
             self.on_screen()
         elif self.screen in (Screen.SERVICES, Screen.CHOOSE_SERVICE):
             await self.directory.reload()
+            self.on_screen()
+        elif self.screen is Screen.DESK:
+            await self.desk.reload()
             self.on_screen()
         elif self.screen is Screen.PERSON and self.case_id is not None:
             await self._reload_record(self.case_id)

@@ -34,10 +34,12 @@ class Screen(StrEnum):
     SERVICES = "services"
     EDIT_SERVICE = "edit_service"
     CHOOSE_SERVICE = "choose_service"
+    # The coordinator's desk: conflicts to settle (state/desk.py, views/desk.py).
+    DESK = "desk"
 
 
 # The screens at the bottom bar; every other resumable screen but the record is a form (with a draft).
-TOP_LEVEL = frozenset({Screen.TODAY, Screen.CASELOAD, Screen.SERVICES})
+TOP_LEVEL = frozenset({Screen.TODAY, Screen.CASELOAD, Screen.SERVICES, Screen.DESK})
 
 # Where an inactivity lock may take the worker back to after the PIN.
 RESUMABLE = frozenset(
@@ -56,6 +58,7 @@ RESUMABLE = frozenset(
         Screen.SERVICES,
         Screen.EDIT_SERVICE,
         Screen.CHOOSE_SERVICE,
+        Screen.DESK,
     }
 )
 

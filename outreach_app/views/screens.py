@@ -18,6 +18,7 @@ from outreach_app.services import (
 )
 from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.day import DAY_SCREENS, gate_sections
+from outreach_app.views.desk import DESK_SCREENS
 from outreach_app.views.directory import DIRECTORY_SCREENS
 from outreach_app.views.lead import LEAD_SCREENS, lead_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
@@ -1212,6 +1213,7 @@ SCREENS = {
     **PLAN_SCREENS,
     **LEAD_SCREENS,
     **DIRECTORY_SCREENS,
+    **DESK_SCREENS,
 }
 
 __all__ = ["SCREENS"]

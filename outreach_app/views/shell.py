@@ -47,6 +47,9 @@ def mount(page: ft.Page, state: AppState) -> None:
     async def show_services(_: Any) -> None:
         await state.directory.show_services()
 
+    async def show_desk(_: Any) -> None:
+        await state.desk.show_desk()
+
     # The top-level screens, at the bottom where a thumb reaches them.
     today_tab = ft.FilledTonalButton("Today", icon=ft.Icons.TODAY, on_click=show_today, height=52, expand=True)
     people_tab = ft.FilledTonalButton(
@@ -55,8 +58,12 @@ def mount(page: ft.Page, state: AppState) -> None:
     services_tab = ft.FilledTonalButton(
         "Services", icon=ft.Icons.STOREFRONT_OUTLINED, on_click=show_services, height=52, expand=True
     )
+    # Coordinators only: conflicts to settle (and, later, the team and outcomes).
+    desk_tab = ft.FilledTonalButton(
+        "Desk", icon=ft.Icons.DASHBOARD_OUTLINED, on_click=show_desk, height=52, expand=True, visible=False
+    )
     tabs = ft.Container(
-        ft.Row([today_tab, people_tab, services_tab], spacing=8),
+        ft.Row([today_tab, people_tab, services_tab, desk_tab], spacing=6),
         padding=ft.Padding.symmetric(horizontal=14, vertical=8),
         bgcolor=ft.Colors.SURFACE_CONTAINER_HIGH,
         visible=False,
@@ -65,12 +72,20 @@ def mount(page: ft.Page, state: AppState) -> None:
 
     def render_tabs() -> None:
         tabs.visible = state.screen in TOP_LEVEL
-        for tab, screen in ((today_tab, Screen.TODAY), (people_tab, Screen.CASELOAD), (services_tab, Screen.SERVICES)):
+        desk_tab.visible = state.is_coordinator
+        four = desk_tab.visible
+        for tab, screen in (
+            (today_tab, Screen.TODAY),
+            (people_tab, Screen.CASELOAD),
+            (services_tab, Screen.SERVICES),
+            (desk_tab, Screen.DESK),
+        ):
             chosen = state.screen is screen
             tab.bgcolor = ft.Colors.PRIMARY_CONTAINER if chosen else None
             tab.style = ft.ButtonStyle(
-                text_style=ft.TextStyle(size=16, weight=ft.FontWeight.W_700 if chosen else None),
-                padding=ft.Padding.symmetric(horizontal=8),  # three buttons side by side on a phone
+                text_style=ft.TextStyle(size=15 if four else 16, weight=ft.FontWeight.W_700 if chosen else None),
+                # three (four for a coordinator) buttons side by side on a phone
+                padding=ft.Padding.symmetric(horizontal=4 if four else 8),
             )
 
     def render_bar() -> None:

@@ -24,13 +24,27 @@ from outreach_app.demo import (
     DEMO_PIN,
     PARTNER,
     PARTNER_ORGANISATION,
+    SECOND_WORKER,
     SHARED_WITH_PARTNER,
     WORKER,
 )
 from outreach_app.services import Gatepost, device_store_path
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
-from tests.e2e.ui import SYNCED, ContactForm, log_contact, open_app, open_people, set_pin, shot, sign_in, sync_status
+from tests.e2e.ui import (
+    SYNCED,
+    ContactForm,
+    button,
+    log_contact,
+    open_app,
+    open_people,
+    reveal,
+    set_pin,
+    shot,
+    sign_in,
+    sync_status,
+    tap_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -128,6 +142,7 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         demo.app_url,
         demo.server_url,
         "worker@demo.test",
+        "worker2@demo.test",
         "coordinator@demo.test",
         "mentor@demo.test",
         "partner@demo.test",
@@ -135,6 +150,7 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         assert expected in printed, f"the banner does not show {expected}:\n{printed}"
     assert f"password: {DEMO_PASSWORD}" in printed
     assert "people added: 13" in printed
+    assert "conflict seeded: Sam Okoro and Aisha Khan on Marcus Bailey's release" in printed
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(30_000)
@@ -180,6 +196,14 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         statements = coordinator.sharing.case_sharing(people[SHARED_WITH_PARTNER]).statements
         assert len(statements) == 1
         assert statements[0].startswith(f"{PARTNER_ORGANISATION} can see basic details since"), statements
+        # Two demo workers disagreed about Marcus's release: one conflict for the coordinator to settle.
+        [conflict] = coordinator.conflicts.open_conflicts()
+        assert (conflict.person, conflict.label, conflict.safety_critical) == (
+            "Marcus Bailey",
+            "Release date and time",
+            True,
+        )
+        assert {value.author.name for value in conflict.values} == {WORKER.display_name, SECOND_WORKER.display_name}
     finally:
         coordinator.close()
 
@@ -196,6 +220,22 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         assert record.field("supervision").value is None  # full tier: never shared
     finally:
         partner.close()
+
+    # The coordinator, in a browser, finds it on the Desk.
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(30_000)
+    try:
+        page = open_app(context, demo.app_url)
+        sign_in(page, TeamMember(COORDINATOR.email, COORDINATOR.display_name, COORDINATOR.role), DEMO_PASSWORD)
+        set_pin(page, DEMO_PIN)
+        expect(reveal(button(page, "1 conflict to settle"))).to_be_visible()
+        tap_until(page, "Desk", page.get_by_text("Conflicts to settle (1)", exact=True))
+        expect(page.get_by_text("Marcus Bailey", exact=True)).to_be_visible()
+        for name in (WORKER.display_name, SECOND_WORKER.display_name):
+            expect(page.get_by_text(re.compile("^" + re.escape(f"{name}: ")))).to_have_count(1)
+        shot(page, "03-demo-desk")
+    finally:
+        context.close()
 
     assert demo.stop() == 0
     assert "Demo stopped." in demo.printed()
