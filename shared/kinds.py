@@ -414,6 +414,7 @@ CASE_VIEW = KindSpec(
 CONSENT_ACTIONS: dict[str, str] = {
     "given": "The person consented to sharing",
     "withdrawn": "The person withdrew their consent",
+    "renewed": "Consent renewed (or the decision to share reviewed) before it ended",
     "without_consent": "Shared without consent on a lawful basis",
 }
 

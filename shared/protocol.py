@@ -98,6 +98,7 @@ __all__ = [
     "RefreshRequest",
     "RegisterRequest",
     "RejectReason",
+    "RenewShare",
     "RetentionPolicy",
     "Role",
     "RotationDue",
@@ -696,6 +697,18 @@ class WithdrawShare(Wire):
     """``record_id``: the consent record (action withdrawn) that amends the one the share rests on."""
 
     record_id: Uuid
+
+
+class RenewShare(Wire):
+    """Consent renewed (or a decision to share without it reviewed) before the share ends.
+
+    ``record_id``: the new consent record (action ``renewed``, amending the one the share rests on),
+    already pushed; the share then rests on it. ``expires_at_ms``: the new review or expiry date
+    (None: no end date). The tiers and the partner stay; to change them, withdraw and share again.
+    """
+
+    record_id: Uuid
+    expires_at_ms: int | None = Field(default=None, ge=0, le=MAX_TIME_MS)
 
 
 class PartnerScope(Wire):

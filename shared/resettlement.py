@@ -24,12 +24,14 @@ from enum import StrEnum
 
 __all__ = [
     "ACCOMMODATION_LABELS",
+    "CONSENT_REVIEW_WINDOW_DAYS",
     "FRIDAY_AFTERNOON_FROM",
     "NEED_AREAS",
     "READINESS_ITEMS",
     "RELEASE_WINDOW_DAYS",
     "AccommodationPlan",
     "AccommodationType",
+    "ConsentStep",
     "ContactDue",
     "FollowUpState",
     "HandoverStep",
@@ -37,6 +39,7 @@ __all__ = [
     "Readiness",
     "Release",
     "ReleaseFlag",
+    "consents_to_review",
     "contact_due",
     "contact_interval_days",
     "distance_travelled",
@@ -396,3 +399,40 @@ def handover_progress(steps: Iterable[HandoverStep]) -> tuple[HandoverStep | Non
         if allowed:
             state = step
     return state, tuple(counted)
+
+
+# Today lists consents whose review or expiry date is this many days ahead or fewer.
+CONSENT_REVIEW_WINDOW_DAYS = 14
+
+
+@dataclass(frozen=True)
+class ConsentStep:
+    """What the rule needs of one consent record (the phone decrypts the rest)."""
+
+    record_id: str
+    action: str  # given, renewed, withdrawn, without_consent
+    amends: str | None  # the record this one renews or withdraws
+    recipients: tuple[str, ...]  # organisation names
+    review_on: dt.date | None
+
+
+def consents_to_review(
+    entries: Iterable[ConsentStep], today: dt.date, within_days: int = CONSENT_REVIEW_WINDOW_DAYS
+) -> list[ConsentStep]:
+    """Consents in force whose review date falls from today to ``within_days`` ahead, soonest first.
+
+    A consent is in force while no later record amends it: a renewal replaces it (and is itself
+    the consent in force), a withdrawal ends it. Past its review date sharing has already stopped
+    (the server's clock ends it), so it is no longer one to review but one to record again.
+    """
+    listed = list(entries)
+    amended = {entry.amends for entry in listed if entry.amends is not None}
+    due = [
+        entry
+        for entry in listed
+        if entry.action in ("given", "renewed")
+        and entry.record_id not in amended
+        and entry.review_on is not None
+        and today <= entry.review_on <= today + dt.timedelta(days=within_days)
+    ]
+    return sorted(due, key=lambda entry: (entry.review_on or today, entry.record_id))

@@ -29,6 +29,7 @@ from outreach_app.services.account import (
 from outreach_app.services.cases import CaseService, CaseState
 from outreach_app.services.casework import (
     CaseworkService,
+    ConsentReview,
     GateOutcome,
     Handover,
     HandoverEvent,
@@ -80,6 +81,7 @@ __all__ = [
     "ConflictValue",
     "ConflictView",
     "ConsentEntry",
+    "ConsentReview",
     "ContactEntry",
     "DirectoryEntry",
     "DirectoryService",

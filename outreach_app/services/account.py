@@ -130,6 +130,7 @@ _AUDIT_WORDS = {
     "device_signed_out": "{actor} signed out {target}",
     "shared": "{actor} shared a person's record with another organisation",
     "share_withdrawn": "{actor} withdrew the sharing of a person's record",
+    "share_renewed": "{actor} renewed the sharing of a person's record (new review date)",
     "share_keys_rotated": "{actor} gave a person new keys after a share ended",
     "partner_pulled": "{actor} of a partner organisation received {what} you share",
     "mentor_assigned": "{actor} assigned a peer mentor to a person",

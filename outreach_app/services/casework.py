@@ -40,6 +40,7 @@ from shared.clock import Hlc
 from shared.crypto import JsonValue, equality_tag
 from shared.kinds import (
     ACCOMMODATION,
+    CONSENT,
     CONTACT,
     GATE_OUTCOME,
     LEAD_HANDOVER,
@@ -60,6 +61,7 @@ from shared.protocol import Role
 from shared.resettlement import (
     NEED_AREAS,
     AccommodationPlan,
+    ConsentStep,
     ContactDue,
     FollowUpState,
     HandoverStep,
@@ -67,6 +69,7 @@ from shared.resettlement import (
     Readiness,
     Release,
     ReleaseFlag,
+    consents_to_review,
     contact_due,
     distance_travelled,
     follow_up_state,
@@ -79,6 +82,7 @@ from shared.resettlement import (
 __all__ = [
     "CASEWORK_KINDS",
     "CaseworkService",
+    "ConsentReview",
     "GateOutcome",
     "Handover",
     "HandoverEvent",
@@ -234,12 +238,23 @@ class NotSeen:
 
 
 @dataclass(frozen=True)
+class ConsentReview:
+    """Consent to share whose review or expiry date is near: renew it with the person, or let it end."""
+
+    case_id: str
+    name: str
+    recipients: tuple[str, ...]
+    review_on: dt.date
+
+
+@dataclass(frozen=True)
 class Today:
     on: dt.date
     releases: tuple[TodayRelease, ...]  # today to 14 days ahead, soonest first
     gate_meetings: tuple[TodayRelease, ...]  # meetings at the gate today
     follow_ups: tuple[TodayFollowUp, ...]  # overdue first, then due today
     not_seen: tuple[NotSeen, ...]  # longest overdue first
+    consents_due: tuple[ConsentReview, ...] = ()  # review dates in the next 14 days, soonest first
 
 
 # --- writing a mutable field (shared with the person's details) -------------------------------
@@ -708,7 +723,9 @@ class CaseworkService:
         with device.store.read() as session:
             rows = session.exec(
                 select(LocalVersion).where(
-                    col(LocalVersion.kind).in_([PERSON.name, CONTACT.name, RELEASE_PLAN.name, PLAN_ACTION.name])
+                    col(LocalVersion.kind).in_(
+                        [PERSON.name, CONTACT.name, RELEASE_PLAN.name, PLAN_ACTION.name, CONSENT.name]
+                    )
                 )
             ).all()
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
@@ -720,6 +737,7 @@ class CaseworkService:
         plans: dict[str, ReleasePlan] = {}
         follow_ups: list[TodayFollowUp] = []
         not_seen: list[NotSeen] = []
+        consents: list[ConsentReview] = []
         for case_id, case_rows in by_case.items():
             person = self._current(keys, [row for row in case_rows if row.kind == PERSON.name])
             name = person.get("name")
@@ -739,6 +757,10 @@ class CaseworkService:
             due = contact_due(last_contact, release.on if release else None, today)
             if due is not None and due.overdue:
                 not_seen.append(NotSeen(case_id, name, last_contact, due))
+            steps = self._consent_steps(keys, [row for row in case_rows if row.kind == CONSENT.name])
+            for step in consents_to_review(steps, today):
+                assert step.review_on is not None
+                consents.append(ConsentReview(case_id, name, step.recipients, step.review_on))
 
         window = [
             self._today_release(case_id, release, details[case_id], plans[case_id])
@@ -747,7 +769,8 @@ class CaseworkService:
         meetings = [item for item in window if _meets_on(item, today)]
         follow_ups.sort(key=lambda item: (item.action.state is not FollowUpState.OVERDUE, item.action.due_on))
         not_seen.sort(key=lambda item: (-item.due.overdue_days, item.name.casefold()))
-        return Today(today, tuple(window), tuple(meetings), tuple(follow_ups), tuple(not_seen))
+        consents.sort(key=lambda item: (item.review_on, item.name.casefold()))
+        return Today(today, tuple(window), tuple(meetings), tuple(follow_ups), tuple(not_seen), tuple(consents))
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -893,6 +916,26 @@ class CaseworkService:
             done=done,
             state=follow_up_state(due_on, done, today),
         )
+
+    def _consent_steps(self, keys: KeyChain, rows: Sequence[LocalVersion]) -> list[ConsentStep]:
+        """The consent records this phone can read, as the review rule needs them."""
+        steps = []
+        for row in rows:
+            entry = self._value(keys, row)
+            if not isinstance(entry, dict):
+                continue
+            recipients = entry.get("recipients")
+            names = tuple(
+                str(recipient.get("name") or "an organisation")
+                for recipient in (recipients if isinstance(recipients, list) else [])
+                if isinstance(recipient, dict)
+            )
+            try:
+                review_on = dt.date.fromisoformat(str(entry.get("review_date") or ""))
+            except ValueError:
+                review_on = None
+            steps.append(ConsentStep(row.record_id, str(entry.get("action") or ""), row.amends, names, review_on))
+        return steps
 
     def _last_contact_on(self, keys: KeyChain, rows: Sequence[LocalVersion]) -> dt.date | None:
         """The day of the last contact that reached the person (an attempt is not being seen)."""

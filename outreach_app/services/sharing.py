@@ -51,6 +51,7 @@ from shared.protocol import (
     KeyGrantIn,
     OrganisationEntry,
     PullResponse,
+    RenewShare,
     Role,
     RotationDue,
     ShareBasis,
@@ -282,6 +283,69 @@ class SharingService:
         self._sync_or_raise("Withdrawing")
         return self.case_sharing(case_id)
 
+    def renew(
+        self,
+        case_id: str,
+        share_id: str,
+        *,
+        purposes: str,
+        explained: bool,
+        consequences_explained: bool,
+        recorded_how: str,
+        consent_date: str,
+        review_date: str,
+    ) -> CaseSharing:
+        """Renew consent before the share ends: a ``renewed`` record amending the one it rests on
+        (with the purposes as now agreed) and the new review date; delivery never stops (online).
+        The organisation and tiers stay: to change them, withdraw and record consent again."""
+        self._require_full_member()
+        problems: dict[str, str] = {}
+        if not purposes.strip():
+            problems["purposes"] = "Say what the information will be used for."
+        if not explained:
+            problems["explained"] = "Consent is informed only once what is shared, why and with whom was explained."
+        if not consequences_explained:
+            problems["consequences_explained"] = "Explain the likely consequences of sharing (and of not sharing)."
+        if recorded_how not in CONSENT_RECORDED_HOW:
+            problems["recorded_how"] = "Choose how the consent was recorded."
+        if not review_date:
+            problems["review_date"] = "Consent needs a review or expiry date."
+        start_ms = self._day_ms(consent_date, "consent_date", problems)
+        expires_ms = self._end_of_day_ms(review_date, problems)
+        if start_ms is not None and start_ms > self._device.now_ms() + _DAY_MS:
+            problems["consent_date"] = "The date cannot be in the future."
+        if expires_ms is not None and expires_ms <= self._device.now_ms():
+            problems["review_date"] = "The review or expiry date must be after today."
+        if problems:
+            raise ValidationFailed(problems)
+        self._sync_or_raise("Renewing consent")
+        share = next(
+            (s for s in self._online(lambda api: api.case_shares(case_id)).shares if s.share_id == share_id), None
+        )
+        if share is None or not share.active:
+            raise ValidationFailed({"share": "This share has ended: record consent again to share."})
+        if share.basis is not ShareBasis.CONSENT:
+            raise ValidationFailed({"share": "This was shared without consent: record the decision again instead."})
+        entry: dict[str, JsonValue] = {
+            "action": "renewed",
+            "recipients": [{"org_id": share.partner_org_id, "name": share.partner_org_name}],
+            "tiers": [tier.value for tier in share.tiers],
+            "purposes": purposes.strip(),
+            "explained": explained,
+            "consequences_explained": consequences_explained,
+            "recorded_how": recorded_how,
+            "consent_date": consent_date,
+            "review_date": review_date,
+        }
+        record_id = self._write_record(case_id, entry, amends=share.record_id)
+        self._sync_or_raise("Renewing consent")
+        request = RenewShare(record_id=record_id, expires_at_ms=expires_ms)
+        try:
+            self._online(lambda api: api.renew_share(share_id, request))
+        except ServerRejected as error:
+            raise ValidationFailed({"share": error.problem.detail}) from error
+        return self.case_sharing(case_id)
+
     # --- the sync step -------------------------------------------------------------------------
 
     def pull_shared(self, api: SyncApi, identity: Identity) -> int:
@@ -382,7 +446,7 @@ class SharingService:
         if not recipients:
             problems["recipients"] = "Choose at least one organisation to share with."
         start_ms = self._day_ms(start_date, "consent_date", problems)
-        expires_ms = self._day_ms(review_date, "review_date", problems) + _DAY_MS if review_date else None
+        expires_ms = self._end_of_day_ms(review_date, problems)
         if start_ms is not None and start_ms > self._device.now_ms() + _DAY_MS:  # "today" anywhere on earth
             problems["consent_date"] = "The date cannot be in the future."
         if expires_ms is not None and expires_ms <= self._device.now_ms():
@@ -587,6 +651,13 @@ class SharingService:
             return directory[org_id]
         listed = self._online(lambda api: api.organisations()).organisations
         return next((entry for entry in listed if entry.org_id == org_id), None)
+
+    def _end_of_day_ms(self, review_date: str, problems: dict[str, str]) -> int | None:
+        """The end of the review date (sharing stops then); None when there is none or it is wrong."""
+        if not review_date:
+            return None
+        day = self._day_ms(review_date, "review_date", problems)
+        return None if day is None else day + _DAY_MS
 
     def _day_ms(self, text: str, field: str, problems: dict[str, str]) -> int | None:
         spec = CONSENT.fields["consent_date"]

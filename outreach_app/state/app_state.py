@@ -608,6 +608,55 @@ class AppState:
         self.on_notice(Notice("Shared without consent. The coordinator sees it in the list of such shares."))
         await self.open_person(case_id)
 
+    def start_renewing_consent(self, share_id: str) -> None:
+        """The renewal form, started with what the person agreed to last time."""
+        sharing = self.sharing
+        share = next((s for s in sharing.active if s.share_id == share_id), None) if sharing else None
+        last = next((r for r in sharing.records if r.record_id == share.record_id), None) if sharing and share else None
+        self.open_form(
+            Screen.RENEW_CONSENT,
+            {
+                "share_id": share_id,
+                "partner": share.partner_org_name if share else "",
+                "purposes": last.purposes if last else "",
+                "recorded_how": last.recorded_how if last else "",
+            },
+        )
+
+    async def renew_consent(
+        self,
+        *,
+        purposes: str,
+        explained: bool,
+        consequences_explained: bool,
+        recorded_how: str,
+        consent_date: str,
+        review_date: str,
+    ) -> None:
+        """Renew the consent a share rests on, with a new review date (online)."""
+        case_id, share_id = self.case_id, self.draft.get("share_id", "")
+        if case_id is None or not share_id:
+            return
+        partner = self.draft.get("partner", "")
+        self.draft = {**self.draft, "purposes": purposes, "recorded_how": recorded_how,
+                      "consent_date": consent_date, "review_date": review_date}  # fmt: skip
+        sharing = await self._guarded(
+            lambda: self.gatepost.sharing.renew(
+                case_id,
+                share_id,
+                purposes=purposes,
+                explained=explained,
+                consequences_explained=consequences_explained,
+                recorded_how=recorded_how,
+                consent_date=consent_date.strip(),
+                review_date=review_date.strip(),
+            )
+        )
+        if sharing is None:
+            return
+        self.on_notice(Notice(f"Consent renewed. {partner or 'The organisation'} goes on receiving the record."))
+        await self.open_person(case_id)
+
     async def withdraw_share(self, share_id: str, partner_name: str) -> None:
         """Withdraw a share of the open person's record (online)."""
         case_id = self.case_id

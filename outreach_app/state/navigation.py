@@ -20,6 +20,7 @@ class Screen(StrEnum):
     AUDIT = "audit"
     RECORD_CONSENT = "record_consent"
     SHARE_WITHOUT_CONSENT = "share_without_consent"
+    RENEW_CONSENT = "renew_consent"
     TODAY = "today"
     GATE_CHECKLIST = "gate_checklist"
     GATE_OUTCOME = "gate_outcome"

@@ -66,6 +66,7 @@ from shared.protocol import (
     PushResponse,
     RefreshRequest,
     RegisterRequest,
+    RenewShare,
     RetentionPolicy,
     RotationDue,
     SessionGrant,
@@ -255,6 +256,10 @@ class SyncApi:
         return self._parse(
             RotationDue, self._authorised("POST", f"/v1/sharing/shares/{share_id}/withdraw", body=request)
         )
+
+    def renew_share(self, share_id: str, request: RenewShare) -> ShareInfo:
+        """``POST /v1/sharing/shares/{id}/renew``."""
+        return self._parse(ShareInfo, self._authorised("POST", f"/v1/sharing/shares/{share_id}/renew", body=request))
 
     def claim_rotation(self, share_id: str) -> RotationDue:
         """``POST /v1/sharing/shares/{id}/rotation``: take on rotating an ended share's keys."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import flet as ft
 
-from outreach_app.services import GateOutcome, NotSeen, Today, TodayFollowUp, TodayRelease
+from outreach_app.services import ConsentReview, GateOutcome, NotSeen, Today, TodayFollowUp, TodayRelease
 from outreach_app.state import AppState
 from outreach_app.views.desk import conflicts_line
 from outreach_app.views.widgets import (
@@ -152,6 +152,20 @@ def _not_seen_card(state: AppState, item: NotSeen) -> ft.Control:
     )
 
 
+def _consent_card(state: AppState, item: ConsentReview) -> ft.Control:
+    async def open_record(_: Any) -> None:
+        await state.open_person(item.case_id)
+
+    who = ", ".join(item.recipients) or "another organisation"
+    return _card(
+        ft.Text(f"{item.name}: sharing with {who}", size=17, weight=ft.FontWeight.W_600),
+        ft.Text(
+            f"Consent ends {_day(item.review_on)} unless renewed. Ask {item.name} whether they still agree.", size=15
+        ),
+        secondary_button(f"Review consent for {item.name}", open_record, icon=ft.Icons.HANDSHAKE),
+    )
+
+
 def _today_sections(state: AppState, today: Today) -> list[ft.Control]:
     gate_ids = {item.case_id for item in today.gate_meetings}
     later = [item for item in today.releases if item.case_id not in gate_ids]
@@ -168,6 +182,9 @@ def _today_sections(state: AppState, today: Today) -> list[ft.Control]:
         controls += [_follow_up_card(state, item) for item in today.follow_ups] or [
             ft.Text("No follow-ups due or overdue.", size=16)
         ]
+    if not state.is_mentor and today.consents_due:
+        controls.append(section("Consent to review"))
+        controls += [_consent_card(state, item) for item in today.consents_due]
     controls.append(section("Not seen for longer than planned"))
     controls += [_not_seen_card(state, item) for item in today.not_seen] or [
         ft.Text("Everyone has been seen as often as planned.", size=16)

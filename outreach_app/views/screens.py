@@ -50,6 +50,7 @@ from shared.kinds import (
     Tier,
     ValueType,
 )
+from shared.protocol import ShareBasis
 from shared.resettlement import NEED_AREAS
 
 TIER_CHOICES = {
@@ -638,7 +639,15 @@ def _sharing_controls(state: AppState, page: ft.Page) -> list[ft.Control]:
             )
 
         controls.append(ft.Text(statement, size=16))
-        controls.append(ft.Row([secondary_button(f"Withdraw sharing with {share.partner_org_name}", ask)]))
+        actions = [secondary_button(f"Withdraw sharing with {share.partner_org_name}", ask)]
+        if share.basis is ShareBasis.CONSENT:
+            renew = secondary_button(
+                f"Renew consent with {share.partner_org_name}",
+                lambda _, share_id=share.share_id: state.start_renewing_consent(share_id),
+                icon=ft.Icons.EVENT_REPEAT,
+            )
+            actions.insert(0, renew)
+        controls.append(ft.Row(actions, wrap=True))
     for entry in sharing.records:
         controls.append(ft.Text(_consent_line(entry), size=14, color=ft.Colors.ON_SURFACE_VARIANT))
     controls.append(
@@ -661,6 +670,11 @@ def _consent_line(entry: ConsentEntry) -> str:
     tiers = " and ".join(tier.value for tier in entry.tiers)
     if entry.action == "withdrawn":
         text = f"{entry.consent_date} - consent withdrawn for {who}"
+    elif entry.action == "renewed":
+        how = CONSENT_RECORDED_HOW.get(entry.recorded_how, entry.recorded_how).lower()
+        text = f"{entry.consent_date} - consent to {who} ({tiers}) renewed, {how}; for {entry.purposes}"
+        if entry.review_date:
+            text += f"; review by {entry.review_date}"
     elif entry.action == "without_consent":
         basis = LAWFUL_BASES.get(entry.lawful_basis, entry.lawful_basis).split(" (")[0].lower()
         text = f"{entry.consent_date} - shared with {who} ({tiers}) without consent: {basis}; {entry.reason}"
@@ -754,6 +768,61 @@ def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
         date,
         review,
         ft.Row([primary_button("Record consent and share", save)]),
+        text_button("Back", back),
+    )
+
+
+def renew_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
+    """Renew the consent a share rests on before it ends: what was agreed, asked again, and a new date."""
+    problems, draft = state.form_problems, state.draft
+    name = state.record.name if state.record and state.record.name else "this person"
+    partner = draft.get("partner") or "the organisation"
+    purposes = field("Purposes of sharing", value=draft.get("purposes", ""), multiline=True,
+                     error=problems.get("purposes"), hint="What the information will be used for")  # fmt: skip
+    explained = ft.Checkbox(label="I explained again what is shared, why and with whom", value=False)
+    consequences = ft.Checkbox(label="I explained the likely consequences of sharing", value=False)
+    how = choice("How consent was recorded", CONSENT_RECORDED_HOW, value=draft.get("recorded_how") or None,
+                 error=problems.get("recorded_how"))  # fmt: skip
+    today = dt.datetime.fromtimestamp(state.now_ms() / 1000).date()
+    date = field("Date of consent", value=draft.get("consent_date") or today.isoformat(), hint="YYYY-MM-DD",
+                 error=problems.get("consent_date"))  # fmt: skip
+    review = field("New review or expiry date", value=draft.get("review_date", ""), hint="YYYY-MM-DD",
+                   error=problems.get("review_date"))  # fmt: skip
+    for key, control in (("purposes", purposes), ("recorded_how", how), ("consent_date", date),
+                         ("review_date", review)):  # fmt: skip
+        keep_typed(state, control, key)
+
+    async def save(_: Any) -> None:
+        await state.renew_consent(
+            purposes=purposes.value or "",
+            explained=bool(explained.value),
+            consequences_explained=bool(consequences.value),
+            recorded_how=str(how.value or ""),
+            consent_date=date.value or "",
+            review_date=review.value or "",
+        )
+
+    async def back(_: Any) -> None:
+        if state.case_id:
+            await state.open_person(state.case_id)
+
+    return screen(
+        ft.Row([back_button(back), ft.Text(f"Renew consent: {name}", size=22, weight=ft.FontWeight.BOLD, expand=True)]),
+        ft.Text(
+            f"{partner} goes on seeing the same details. Ask {name} again, and record it. "
+            "To change who sees it or which details, withdraw the sharing and record consent again.",
+            size=15,
+        ),
+        *_problem_text(state, "share"),
+        purposes,
+        explained,
+        *_problem_text(state, "explained"),
+        consequences,
+        *_problem_text(state, "consequences_explained"),
+        labelled("How consent was recorded", how),
+        date,
+        review,
+        ft.Row([primary_button("Renew consent", save)]),
         text_button("Back", back),
     )
 
@@ -1210,6 +1279,7 @@ SCREENS = {
     "audit": audit_screen,
     "record_consent": record_consent_screen,
     "share_without_consent": share_without_consent_screen,
+    "renew_consent": renew_consent_screen,
     **PLAN_SCREENS,
     **LEAD_SCREENS,
     **DIRECTORY_SCREENS,

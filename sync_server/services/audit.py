@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     CASE_PURGED = "case_purged"
     SHARED = "shared"
     SHARE_WITHDRAWN = "share_withdrawn"
+    SHARE_RENEWED = "share_renewed"
     SHARE_KEYS_ROTATED = "share_keys_rotated"
     PARTNER_PULLED = "partner_pulled"
     CASE_CLOSED = "case_closed"

@@ -38,6 +38,7 @@ from shared.protocol import (
     OrganisationEntry,
     PartnerScope,
     RejectReason,
+    RenewShare,
     Role,
     RotationDue,
     ShareBasis,
@@ -71,6 +72,7 @@ __all__ = [
     "create_share",
     "directory",
     "release_rotations_of",
+    "renew",
     "shared_pull",
     "store_grants",
     "withdraw",
@@ -211,6 +213,41 @@ def withdraw(
     due = _rotation_due(session, row, now)
     session.commit()
     return due
+
+
+def renew(
+    ctx: ServerContext, session: Session, caller: AuthenticatedDevice, share_id: str, body: RenewShare
+) -> ShareInfo:
+    """Move an active share's end date and rest it on the new consent record; idempotent per record."""
+    _require_full_member(caller)
+    lock_organisation(session, caller.org_id)
+    now = ctx.now_ms()
+    row = _require_share(session, caller, share_id)
+    if row.record_id == body.record_id and row.expires_at_ms == body.expires_at_ms:
+        info = _infos(session, [row], now)[0]
+        session.rollback()
+        return info  # renewed with this record before (its answer was lost)
+    if not _is_active(row, now):
+        raise Conflict("not_active", "This share has ended (withdrawn or past its review date): record consent again")
+    _require_consent_record(session, caller, row.case_id, body.record_id)
+    if body.expires_at_ms is not None and body.expires_at_ms <= now:
+        raise InvalidInput("already_expired", "The new review or expiry date has passed: choose a later one")
+    row.record_id = body.record_id
+    row.expires_at_ms = body.expires_at_ms
+    session.add(row)
+    session.flush()
+    record_for(
+        ctx,
+        session,
+        caller,
+        AuditAction.SHARE_RENEWED,
+        case_id=row.case_id,
+        partner_org_id=row.partner_org_id,
+        expires_at_ms=row.expires_at_ms,
+    )
+    info = _infos(session, [row], now)[0]
+    session.commit()
+    return info
 
 
 def claim_rotation(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, share_id: str) -> RotationDue:

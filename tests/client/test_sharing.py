@@ -402,3 +402,62 @@ def test_a_rotation_left_by_a_phone_that_is_signed_out_is_done_by_another(team: 
     team.coordinator.app.account.sign_out_device(device_id)
     team.coordinator.app.sync.sync_now()
     assert _note_key(team.coordinator, case_id, "After the phone was lost.").endswith(":basic:v2")
+
+
+def test_screens_a_worker_renews_consent_before_it_ends_and_the_partner_keeps_the_record(
+    team: Team, partner: Partner, server: InProcessServer
+) -> None:
+    worker = team.worker
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    worker.app.sync.sync_now()
+    worker.app.sharing.record_consent(
+        case_id, recipients=[partner.org_id], tiers=[Tier.BASIC], purposes="Supervision", explained=True,
+        consequences_explained=True, recorded_how="signed_form", consent_date=today(), review_date=today(1),
+    )  # fmt: skip
+    desk = AppState(worker.app, default_server_url=SERVER_URL, device_name="Amira's phone")
+    # Today tells the worker the consent ends soon (offline: from the consent records on the phone).
+    [due] = worker.app.casework.today().consents_due
+    assert (due.name, due.recipients) == ("Dean Walsh", (PARTNER,))
+
+    async def scenario() -> None:
+        await desk.start()
+        await desk.open_person(case_id)
+        assert desk.sharing is not None
+        [share] = desk.sharing.active
+        desk.start_renewing_consent(share.share_id)
+        assert desk.screen is Screen.RENEW_CONSENT
+        assert desk.draft["purposes"] == "Supervision"  # what was agreed before, to ask again
+        assert desk.draft["recorded_how"] == "signed_form"
+        await desk.renew_consent(
+            purposes="Supervision and housing", explained=True, consequences_explained=False,
+            recorded_how="verbal", consent_date=today(), review_date=today(200),
+        )  # fmt: skip
+        assert "consequences_explained" in desk.form_problems
+        await desk.renew_consent(
+            purposes="Supervision and housing", explained=True, consequences_explained=True,
+            recorded_how="verbal", consent_date=today(), review_date=today(-1),
+        )  # fmt: skip
+        assert "review_date" in desk.form_problems
+        await desk.renew_consent(
+            purposes="Supervision and housing", explained=True, consequences_explained=True,
+            recorded_how="verbal", consent_date=today(), review_date=today(200),
+        )  # fmt: skip
+        assert desk.screen is Screen.PERSON
+        assert desk.sharing is not None
+        [renewed] = desk.sharing.active
+        assert renewed.share_id == share.share_id
+        assert desk.sharing.records[0].action == "renewed"
+        assert desk.sharing.records[0].amends == share.record_id
+        assert desk.sharing.records[0].purposes == "Supervision and housing"
+
+    asyncio.run(scenario())
+    assert worker.app.casework.today().consents_due == ()  # renewed for 200 days
+    # Past the first review date the partner still receives Dean; the old end no longer applies.
+    server.clock_offset_ms = 3 * 86_400_000
+    partner.worker.app.sync.sync_now()
+    assert [p.name for p in partner.worker.app.records.list_people()] == ["Dean Walsh"]
+    with pytest.raises(ValidationFailed, match="Give a date like"):  # not a crash on a mistyped date
+        worker.app.sharing.renew(
+            case_id, share_id="0" * 8 + "-0000-0000-0000-" + "0" * 12, purposes="x", explained=True,
+            consequences_explained=True, recorded_how="verbal", consent_date=today(), review_date="not a date",
+        )  # fmt: skip

@@ -25,6 +25,7 @@ from tests.e2e.ui import (
     fill_field,
     log_contact,
     open_people,
+    open_today,
     press_sync_now,
     reveal,
     shot,
@@ -74,7 +75,7 @@ def test_a_worker_shares_with_consent_and_withdraws_and_the_partner_loses_the_pe
         box.click()
         expect(box).to_be_checked()
     choose(desk, "How consent was recorded", "Signed consent form")
-    review = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    review = (dt.date.today() + dt.timedelta(days=10)).isoformat()  # soon: Today asks for a review
     fill_field(reveal(textbox(desk, "Review or expiry date")), review)
     shot(desk, "01-record-consent")
     reveal(button(desk, "Record consent and share")).click()
@@ -101,13 +102,40 @@ def test_a_worker_shares_with_consent_and_withdraws_and_the_partner_loses_the_pe
     expect(probation.get_by_text("Risk, in plain words")).to_have_count(0)
     shot(probation, "03-partner-record")
 
+    # Today says the consent ends soon; from there, the record, and the person agrees again: the
+    # consent is renewed and the partner keeps the record.
+    open_today(desk)
+    expect(reveal(desk.get_by_text("Consent to review", exact=True))).to_be_visible(timeout=20_000)
+    shot(desk, "04-today-consent-to-review")
+    reveal(button(desk, f"Review consent for {person.name}")).click()
+    reveal(button(desk, f"Renew consent with {partner_name}")).click()
+    expect(button(desk, "Renew consent")).to_have_count(1, timeout=10_000)
+    # The purposes agreed before are filled in (Flutter does not expose a text area's value to the page).
+    for label in (
+        "I explained again what is shared, why and with whom",
+        "I explained the likely consequences of sharing",
+    ):
+        box = reveal(desk.get_by_role("checkbox", name=label, exact=True))
+        box.click()
+        expect(box).to_be_checked()
+    renewed_to = (dt.date.today() + dt.timedelta(days=180)).isoformat()
+    fill_field(reveal(textbox(desk, "New review or expiry date")), renewed_to)
+    shot(desk, "05-renew-consent")
+    reveal(button(desk, "Renew consent")).click()
+    expect(desk.get_by_text(re.compile(re.escape(f"consent to {partner_name} (basic) renewed")))).to_have_count(
+        1, timeout=30_000
+    )
+    expect(statement).to_be_visible()
+    press_sync_now(probation)
+    expect(probation.get_by_text(note)).to_be_visible(timeout=20_000)
+
     reveal(button(desk, f"Withdraw sharing with {partner_name}")).click()
     expect(desk.get_by_text("What they have already read cannot be recalled", exact=False)).to_be_visible()
-    shot(desk, "04-withdraw-confirmation")
+    shot(desk, "06-withdraw-confirmation")
     button(desk, "Withdraw").click()
     expect(desk.get_by_text("Only your organisation can see this record.", exact=True)).to_have_count(1, timeout=30_000)
 
     press_sync_now(probation)
     expect(probation.get_by_text(note)).to_have_count(0, timeout=30_000)
     expect(probation.get_by_role("button", name=re.compile("^" + re.escape(person.name)))).to_have_count(0)
-    shot(probation, "05-partner-after-withdrawal")
+    shot(probation, "07-partner-after-withdrawal")

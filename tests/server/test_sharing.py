@@ -454,3 +454,43 @@ def test_erasing_a_shared_person_ends_the_share_and_the_partner_purges_it(harnes
     # The keys are gone with the person: no device of the owner is asked to rotate them.
     assert share.share_id not in _shared_pull(harness, owner.coordinator).rotations_due
     problem(harness.client.get(f"/v1/cases/{person}/shares", headers=owner.coordinator.headers), 404, "case_not_found")
+
+
+def test_renewing_consent_moves_the_end_date_and_delivery_goes_on(harness: Harness, clock: MovableClock) -> None:
+    owner, partner, reader, person = _two_orgs(harness)
+    worker = harness.join(owner, Role.LINK_WORKER)
+    share = _share(
+        harness, worker, _share_body(harness, owner, partner, person, member=worker, expires_at_ms=now_ms() + 60_000)
+    )
+    renewal = {"record_id": _consent_record(harness, owner, worker, person), "expires_at_ms": clock() + 90 * 86_400_000}
+    path = f"/v1/sharing/shares/{share.share_id}/renew"
+    response = harness.client.post(path, json=renewal, headers=worker.headers)
+    assert response.status_code == 200, response.text
+    renewed = ShareInfo.model_validate(response.json())
+    assert (renewed.record_id, renewed.expires_at_ms, renewed.active) == (
+        renewal["record_id"],
+        renewal["expires_at_ms"],
+        True,
+    )
+    # The same renewal again (its answer lost) answers the same and changes nothing.
+    again = harness.client.post(path, json=renewal, headers=worker.headers)
+    assert ShareInfo.model_validate(again.json()) == renewed
+    clock.advance(seconds=120)  # past the first end date: still shared
+    page = _shared_pull(harness, reader).pages[0]
+    assert page.versions
+    assert [s.expires_at_ms for s in page.shares] == [renewal["expires_at_ms"]]
+    assert share.share_id not in _shared_pull(harness, owner.coordinator).rotations_due
+    # What cannot be renewed says why.
+    unpushed = {"record_id": new_id(), "expires_at_ms": clock() + 86_400_000}
+    problem(harness.client.post(path, json=unpushed, headers=worker.headers), 409, "consent_record_missing")
+    past = {"record_id": _consent_record(harness, owner, worker, person), "expires_at_ms": clock() - 1}
+    problem(harness.client.post(path, json=past, headers=worker.headers), 422, "already_expired")
+    mentor = harness.join(owner, Role.PEER_MENTOR)
+    problem(harness.client.post(path, json=renewal | {"expires_at_ms": None}, headers=mentor.headers), 403)
+    stranger = harness.join(partner, Role.LINK_WORKER)
+    problem(harness.client.post(path, json=renewal | {"expires_at_ms": None}, headers=stranger.headers), 404)
+    _withdraw(harness, owner, owner.coordinator, renewed)
+    ended = {"record_id": _consent_record(harness, owner, worker, person), "expires_at_ms": clock() + 86_400_000}
+    problem(harness.client.post(path, json=ended, headers=worker.headers), 409, "not_active")
+    entries = harness.client.get("/v1/audit", headers=owner.coordinator.headers).json()["entries"]
+    assert [entry["action"] for entry in entries].count("share_renewed") == 1

@@ -14,11 +14,13 @@ from shared.resettlement import (
     READINESS_ITEMS,
     AccommodationPlan,
     AccommodationType,
+    ConsentStep,
     FollowUpState,
     HandoverStep,
     Rating,
     Release,
     ReleaseFlag,
+    consents_to_review,
     contact_due,
     contact_interval_days,
     distance_travelled,
@@ -267,3 +269,55 @@ def test_items_a_phone_cannot_read_are_left_out_of_the_readiness_count() -> None
     counted = readiness({"gp": True}, unknown=["medication"])
     assert (counted.done, counted.total) == (1, len(READINESS_ITEMS) - 1)
     assert "Script or medication continued" not in counted.missing
+
+
+# --- consents to review -----------------------------------------------------------------------
+
+_TODAY = dt.date(2026, 12, 2)
+
+
+def _consent(record_id: str, action: str = "given", amends: str | None = None, days: int | None = 10) -> ConsentStep:
+    review = _TODAY + dt.timedelta(days=days) if days is not None else None
+    return ConsentStep(record_id, action, amends, ("Hope Street Probation",), review)
+
+
+def test_a_consent_in_force_is_due_for_review_within_fourteen_days() -> None:
+    due = consents_to_review(
+        [_consent("a", days=3), _consent("b", days=14), _consent("c", days=15), _consent("d", days=0)], _TODAY
+    )
+    assert [entry.record_id for entry in due] == ["d", "a", "b"]  # soonest first; 15 days is not yet
+
+
+def test_a_renewed_or_withdrawn_consent_is_not_due_but_the_renewal_can_be() -> None:
+    entries = [
+        _consent("first", days=2),
+        _consent("renewal", "renewed", amends="first", days=10),
+        _consent("other", days=5),
+        _consent("withdrawal", "withdrawn", amends="other", days=None),
+    ]
+    assert [entry.record_id for entry in consents_to_review(entries, _TODAY)] == ["renewal"]
+
+
+def test_past_the_review_date_or_without_one_a_consent_is_not_listed() -> None:
+    assert consents_to_review([_consent("late", days=-1), _consent("open", days=None)], _TODAY) == []
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["given", "renewed", "withdrawn"]), st.integers(-5, 30), st.integers(0, 9)),
+        max_size=12,
+    )
+)
+def test_consents_to_review_lists_only_unamended_consents_inside_the_window(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    entries = [
+        _consent(f"r{index}", action, amends=f"r{target}" if action != "given" and target < index else None, days=days)
+        for index, (action, days, target) in enumerate(steps)
+    ]
+    amended = {entry.amends for entry in entries}
+    for entry in consents_to_review(entries, _TODAY):
+        assert entry.record_id not in amended
+        assert entry.action in ("given", "renewed")
+        assert entry.review_on is not None
+        assert 0 <= (entry.review_on - _TODAY).days <= 14

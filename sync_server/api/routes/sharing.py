@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Response
 
 from shared.protocol import (
     OrganisationDirectory,
+    RenewShare,
     RotationDue,
     SharedPullRequest,
     SharedPullResponse,
@@ -66,6 +67,18 @@ def withdraw_share(
     share_id: ShareId, body: WithdrawShare, caller: CurrentDevice, context: ContextDep, session: SessionDep
 ) -> RotationDue:
     return sharing.withdraw(context, session, caller, share_id, body)
+
+
+@router.post(
+    "/sharing/shares/{share_id}/renew",
+    response_model=ShareInfo,
+    summary="Renew a share before it ends: a new consent record and review date; delivery goes on",
+    responses=problem_responses(404, 409),
+)
+def renew_share(
+    share_id: ShareId, body: RenewShare, caller: CurrentDevice, context: ContextDep, session: SessionDep
+) -> ShareInfo:
+    return sharing.renew(context, session, caller, share_id, body)
 
 
 @router.post(
