@@ -34,6 +34,9 @@ class Screen(StrEnum):
     SERVICES = "services"
     EDIT_SERVICE = "edit_service"
     CHOOSE_SERVICE = "choose_service"
+    # Where the person lives and their work and training (state/outcomes.py, views/outcomes.py).
+    RECORD_ACCOMMODATION = "record_accommodation"
+    RECORD_WORK = "record_work"
 
 
 # The screens at the bottom bar; every other resumable screen but the record is a form (with a draft).

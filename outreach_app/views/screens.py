@@ -20,6 +20,7 @@ from outreach_app.state import AppState, kept_for, time_ago
 from outreach_app.views.day import DAY_SCREENS, gate_sections
 from outreach_app.views.directory import DIRECTORY_SCREENS
 from outreach_app.views.lead import LEAD_SCREENS, lead_sections
+from outreach_app.views.outcomes import OUTCOME_SCREENS, outcome_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
     access_banner,
@@ -257,7 +258,7 @@ DETAIL_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iom",
         ),
     ),
-    ("Working with them", ("risk_summary", "goals", "lead_professional")),
+    ("Working with them", ("risk_summary", "goals", "lead_professional", "engagement", "engagement_on")),
 )
 _DATE_FIELDS = frozenset(name for name, spec in PERSON.fields.items() if spec.value_type is ValueType.DATE)
 
@@ -539,6 +540,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         *gate_sections(state, page),
         *lead_sections(state, page),
         *plan_sections(state, page),
+        *outcome_sections(state, page),
         section("Details"),
         *mentor_note,
         *details,
@@ -1212,6 +1214,7 @@ SCREENS = {
     **PLAN_SCREENS,
     **LEAD_SCREENS,
     **DIRECTORY_SCREENS,
+    **OUTCOME_SCREENS,
 }
 
 __all__ = ["SCREENS"]
