@@ -116,6 +116,15 @@ class Period:
     def __contains__(self, day: object) -> bool:
         return isinstance(day, dt.date) and self.start <= day <= self.end
 
+    @classmethod
+    def quarter(cls, day: dt.date, *, back: int = 0) -> Period:
+        """The calendar quarter (January to March, ...) holding ``day``, or ``back`` quarters before it."""
+        index = day.year * 4 + (day.month - 1) // 3 - back
+        year, first_month = divmod(index, 4)
+        start = dt.date(year, first_month * 3 + 1, 1)
+        after = dt.date(year + 1, 1, 1) if first_month == 3 else dt.date(year, first_month * 3 + 4, 1)
+        return cls(start, after - dt.timedelta(days=1))
+
 
 # --- one person's facts, as the coordinator's phone decrypted them ------------------------------
 

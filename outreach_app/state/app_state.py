@@ -474,7 +474,7 @@ class AppState:
         """Going to a top-level screen: no person's record stays open behind it."""
         self.case_id, self.record, self.mentors, self.sharing, self.case_state = None, None, None, None, None
         self.plan.clear()
-        self.outcomes.forget()
+        self.outcomes.forget_case()
 
     def open_form(self, screen: Screen, draft: Mapping[str, str] | None = None) -> None:
         """Show a form, empty or started with ``draft`` (its empty values left out)."""

@@ -13,6 +13,7 @@ import flet as ft
 
 from outreach_app.services import GateOutcome, NotSeen, Today, TodayFollowUp, TodayRelease
 from outreach_app.state import AppState
+from outreach_app.views.outcomes import outcomes_entry
 from outreach_app.views.widgets import (
     access_banner,
     back_button,
@@ -192,6 +193,7 @@ def today_screen(state: AppState, page: ft.Page) -> ft.Control:
             ]
         ),
         *access_banner(state),
+        *outcomes_entry(state),
         *body,
     )
 

@@ -70,6 +70,13 @@ def test_a_period_includes_both_its_first_and_last_day() -> None:
         Period(D(2026, 12, 1), D(2026, 11, 30))
 
 
+def test_quarters_run_from_january_april_july_and_october() -> None:
+    assert Period.quarter(D(2026, 12, 2)) == Q4
+    assert Period.quarter(D(2026, 10, 1), back=1) == Period(D(2026, 7, 1), D(2026, 9, 30))
+    assert Period.quarter(D(2026, 2, 28), back=1) == Period(D(2025, 10, 1), D(2025, 12, 31))
+    assert Period.quarter(D(2028, 3, 31)) == Period(D(2028, 1, 1), D(2028, 3, 31))
+
+
 def test_an_order_ending_on_the_first_or_last_day_of_the_period_counts_and_the_day_outside_does_not() -> None:
     people = [
         ending("first-day", D(2026, 10, 1), accommodation=(home(D(2026, 9, 1)),)),
