@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from outreach_app.errors import NotAllowed
 from outreach_app.services.device import Device
 from outreach_app.services.keys import KeyChain
+from outreach_app.services.rows import read_versions
 from outreach_app.services.versions import Unreadable, counts_in_merge, decrypt_version, stamp_of
 from outreach_app.storage.tables import LocalVersion
 from shared.clock import Hlc
@@ -40,6 +41,7 @@ from shared.kinds import (
     NEED_RATING,
     PERSON,
     REFERRAL,
+    FieldSpec,
     KindSpec,
     kind_spec,
     validate_value,
@@ -66,6 +68,15 @@ __all__ = ["ReportFile", "ReportService"]
 _KINDS = (PERSON, CONTACT, ACCOMMODATION, EMPLOYMENT, GATE_OUTCOME, NEED_RATING, REFERRAL)
 _ENTRY_KINDS: Mapping[str, KindSpec] = {
     spec.name: spec for spec in (CONTACT, ACCOMMODATION, EMPLOYMENT, GATE_OUTCOME, NEED_RATING)
+}
+# The fields each kind's entries are counted by: an entry whose field is not valid is left out.
+_COUNTED_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
+    name: tuple(
+        field_spec
+        for field_name, field_spec in spec.fields.items()
+        if name != CONTACT.name or field_name in ("occurred_at", "setting", "contact_type", "need_areas")
+    )
+    for name, spec in _ENTRY_KINDS.items()
 }
 
 
@@ -127,9 +138,7 @@ class ReportService:
         device = self._device
         keys = device.require_keys()
         with device.store.read() as session:
-            rows = session.exec(
-                select(LocalVersion).where(col(LocalVersion.kind).in_([spec.name for spec in _KINDS]))
-            ).all()
+            rows = read_versions(session, [spec.name for spec in _KINDS])
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in rows:
             if row.case_id is not None and counts_in_merge(row):
@@ -150,13 +159,14 @@ def _person_facts(device: Device, keys: KeyChain, case_id: str, rows: Sequence[L
     if not isinstance(person.get("name"), str):
         return None  # not a person this phone can read
     entries: dict[str, list[tuple[int, dict[str, JsonValue]]]] = defaultdict(list)
-    for kind, spec in _ENTRY_KINDS.items():
+    for kind, counted in _COUNTED_FIELDS.items():
         for row in grouped[kind]:
             value = _value(device, keys, row)
             if isinstance(value, dict) and all(
-                validate_value(field_spec, value.get(name)) is None for name, field_spec in spec.fields.items()
+                validate_value(field_spec, value.get(field_spec.name)) is None for field_spec in counted
             ):
-                entries[kind].append((Hlc.parse(row.hlc).wall_ms, value))
+                # Contacts are counted by their day; the others need the order they were written in.
+                entries[kind].append((0 if kind == CONTACT.name else Hlc.parse(row.hlc).wall_ms, value))
     referrals: dict[str, list[LocalVersion]] = defaultdict(list)
     for row in grouped[REFERRAL.name]:
         referrals[row.record_id].append(row)
