@@ -9,6 +9,8 @@ work with us) into ``shared.outcomes.PersonFacts`` and lets the pure functions t
 - ``names(case_ids)``: the names of the people behind a figure, for the coordinator's list.
 - ``anonymised_csv(period)``: the aggregates for commissioners as a CSV file, with no names or
   identifiers and every number under 5 hidden (see ``shared.outcomes.suppressed_keys``).
+- ``anonymised_summary(period)``: the same figures on one printable HTML page, with bar charts of
+  the headline measures (a hidden number has no bar and no percentage).
 
 A value this phone cannot read or trust is left out, never guessed: a person whose details cannot
 be read here is not counted.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +54,7 @@ from shared.outcomes import (
     AccommodationEntry,
     ContactFact,
     EmploymentEntry,
+    Figure,
     GateEntry,
     OutcomesReport,
     Period,
@@ -59,6 +63,8 @@ from shared.outcomes import (
     ReferralFact,
     anonymised_rows,
     outcomes_report,
+    shown_value,
+    suppressed_keys,
 )
 from shared.protocol import Role
 from shared.resettlement import AccommodationType, EmploymentStatus, Engagement, EteStage, Rating, Release
@@ -108,6 +114,16 @@ class ReportService:
         writer.writerows(anonymised_rows(report))
         name = f"outcomes-{period.start.isoformat()}-to-{period.end.isoformat()}.csv"
         return ReportFile(name, buffer.getvalue().encode("utf-8"))
+
+    def anonymised_summary(self, period: Period) -> ReportFile:
+        """The figures on one printable page with charts, for commissioners: no names or identifiers,
+        numbers under 5 hidden as in the CSV."""
+        report = self.outcomes(period)
+        identity = self._device.require_identity()
+        produced = dt.datetime.fromtimestamp(self._device.now_ms() / 1000)
+        page = _summary_html(report, organisation=identity.org_name, produced_at=produced)
+        name = f"outcomes-summary-{period.start.isoformat()}-to-{period.end.isoformat()}.html"
+        return ReportFile(name, page.encode("utf-8"))
 
     def names(self, case_ids: Iterable[str]) -> list[tuple[str, str]]:
         """(case id, name) for the people behind a figure, by name (coordinators only)."""
@@ -282,3 +298,74 @@ def _areas(value: object) -> tuple[str, ...]:
 
 def _flag(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+# --- the printable summary ----------------------------------------------------------------------
+
+_CHARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "NI 143: settled and suitable at the end of the order or licence",
+        ("ni143.settled_suitable", "ni143.settled_suitable_strict"),
+    ),
+    ("NI 144: in employment at the end of the order or licence", ("ni144.employed",)),
+    ("Release day", ("release.met", "release.housed", "release.reached_address")),
+)
+
+
+def _bar(label: str, value: str, share: float | None) -> str:
+    """One row of a chart: the label, a bar as wide as ``share`` (none when hidden), the value."""
+    e = html.escape
+    width = 0 if share is None else round(share * 220)
+    bar = f'<rect x="0" y="4" width="{width}" height="14" fill="#1b6b5f"/>' if share is not None else ""
+    return (
+        f"<tr><td>{e(label)}</td><td><svg width=230 height=22 role=img aria-label='{e(label)}: {e(value)}'>"
+        f'<rect x="0" y="4" width="220" height="14" fill="#e3ece9"/>{bar}</svg></td><td>{e(value)}</td></tr>'
+    )
+
+
+def _summary_html(report: OutcomesReport, *, organisation: str, produced_at: dt.datetime) -> str:
+    e = html.escape
+    hidden = suppressed_keys(report.figures)
+    by_key = {item.key: item for item in report.figures}
+
+    def value(item: Figure) -> str:
+        shown = shown_value(item, hidden)
+        total = by_key.get(item.out_of) if item.out_of else None
+        if total is None or item.key in hidden or total.key in hidden or total.count == 0:
+            return shown
+        return f"{shown} of {total.count} ({round(100 * item.count / total.count)}%)"
+
+    def share(item: Figure) -> float | None:
+        total = by_key.get(item.out_of) if item.out_of else None
+        if total is None or item.key in hidden or total.key in hidden or total.count == 0:
+            return None
+        return item.count / total.count
+
+    period = report.period
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>Outcomes {period.start.isoformat()} to {period.end.isoformat()}</title>",
+        "<style>@page{size:A4;margin:12mm}body{font:11px/1.35 system-ui,sans-serif;max-width:48rem;margin:1rem auto}"
+        "h1{font-size:18px;margin:0}h2{font-size:13px;margin:.8rem 0 .2rem}table{border-collapse:collapse;width:100%}"
+        "td{padding:1px 4px;vertical-align:middle}.meta{color:#555}.cols{columns:2;column-gap:1.5rem}"
+        ".cols table{break-inside:avoid}.chart td:first-child{width:50%}.chart td:last-child{white-space:nowrap}"
+        "</style></head><body>",
+        f"<h1>Outcomes, {e(organisation)}</h1>",
+        f"<p class=meta>{period.start:%d %b %Y} to {period.end:%d %b %Y} (both included). Made on "
+        f"{produced_at:%d %b %Y} from the records on a coordinator's device. No names or identifiers. "
+        "* is a number under 5, or one hidden so that a number under 5 cannot be worked out.</p>",
+    ]
+    for title, keys in _CHARTS:
+        parts.append(f"<h2>{e(title)}</h2><table class=chart>")
+        parts += [_bar(by_key[key].label, value(by_key[key]), share(by_key[key])) for key in keys]
+        parts.append("</table>")
+    parts.append("<div class=cols>")
+    for section in report.sections:
+        rows = [item for item in section.figures if item.count or item.group is None]
+        if not rows:
+            continue
+        parts.append(f"<table><tr><td colspan=2><h2>{e(section.title)}</h2></td></tr>")
+        parts += [f"<tr><td>{e(item.label)}</td><td>{e(value(item))}</td></tr>" for item in rows]
+        parts.append("</table>")
+    parts.append("</div></body></html>")
+    return "\n".join(parts)

@@ -179,6 +179,13 @@ class OutcomesState:
             return None
         return await app._guarded(lambda: app.gatepost.reports.anonymised_csv(period))
 
+    async def export_summary(self) -> ReportFile | None:
+        """The same figures on one printable page with charts; the view saves it."""
+        app, period = self._app, self.period
+        if period is None:
+            return None
+        return await app._guarded(lambda: app.gatepost.reports.anonymised_summary(period))
+
     def note_export_saved(self, file_name: str, saved: bool) -> None:
         if not saved:
             self._app.on_notice(Notice("The figures were not saved."))

@@ -13,6 +13,7 @@ from typing import Any
 
 import flet as ft
 
+from outreach_app.services import ReportFile
 from outreach_app.state import AppState
 from outreach_app.views.widgets import (
     back_button,
@@ -241,7 +242,12 @@ def outcomes_screen(state: AppState, page: ft.Page) -> ft.Control:
         await outcomes.show_quarter(1)
 
     async def export(_: Any) -> None:
-        exported = await outcomes.export_csv()
+        await save(await outcomes.export_csv())
+
+    async def export_summary(_: Any) -> None:
+        await save(await outcomes.export_summary())
+
+    async def save(exported: ReportFile | None) -> None:
         if exported is None:
             return
         saved = await ft.FilePicker().save_file(
@@ -276,6 +282,8 @@ def outcomes_screen(state: AppState, page: ft.Page) -> ft.Control:
                 size=15,
             ),
             ft.Row([secondary_button("Save anonymised figures", export, icon=ft.Icons.DOWNLOAD)]),
+            ft.Text("Or the same figures on one page with charts, to print:", size=15),
+            ft.Row([secondary_button("Save printable summary", export_summary, icon=ft.Icons.PRINT_OUTLINED)]),
         ]
     return screen(
         ft.Row([back_button(back), heading("Outcomes")]),

@@ -102,6 +102,19 @@ def test_the_coordinator_counts_what_the_worker_recorded_and_exports_it_without_
     assert rows["Housed on the day of release"] == SUPPRESSED
     assert not [value for value in rows.values() if value in ("1", "2", "3", "4")]
 
+    # The same figures on one printable page with charts: no names, the hidden ones without a bar.
+    summary = coordinator.app.reports.anonymised_summary(Q4)
+    assert summary.file_name == "outcomes-summary-2026-10-01-to-2026-12-31.html"
+    page = summary.content.decode("utf-8")
+    assert "Jade" not in page
+    assert "Tenant" not in page
+    assert not [case_id for case_id in (*settled, hostel) if case_id in page]
+    assert "7 of 7 (100%)" in page  # settled and suitable as defined
+    assert "aria-label='Settled and suitable, not counting hostels, Approved Premises or supported housing: *'" in page
+    # One bar: as defined. The strict count, in work (1 of 7) and the release day (1 of 6) are hidden.
+    assert page.count('fill="#1b6b5f"') == 1
+    assert "aria-label='Met at the gate: *'" in page
+
 
 def test_where_they_live_and_work_are_checked_before_they_are_saved(team: Team) -> None:
     casework = team.worker.app.casework

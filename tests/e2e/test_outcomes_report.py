@@ -1,7 +1,8 @@
 """The coordinator's outcomes report in the real app in Chromium: records made on another phone
 (the harness's, through the client services) for a quarter of 2020 that no other test touches; the
 coordinator opens Outcomes from Today, chooses the period, sees NI 143 as defined and the stricter
-count, opens the people behind a figure and one of their records, and saves the anonymised CSV."""
+count, opens the people behind a figure and one of their records, and saves the anonymised CSV and
+the printable summary."""
 
 from __future__ import annotations
 
@@ -120,3 +121,13 @@ def test_the_coordinator_opens_the_figures_the_people_behind_them_and_saves_the_
     assert not [value for value in rows.values() if value in ("1", "2", "3", "4")]
     expect(page.get_by_text(re.compile(r"^Saved outcomes-2020-01-01-to-2020-03-31\.csv"))).to_be_visible()
     shot(page, "06-saved")
+
+    # The printable summary: the same figures on one page, with charts, and no names.
+    with page.expect_download() as download_info:
+        reveal(button(page, "Save printable summary")).click()
+    summary = download_info.value
+    assert summary.suggested_filename == "outcomes-summary-2020-01-01-to-2020-03-31.html"
+    printable = Path(summary.path()).read_text(encoding="utf-8")
+    assert "Outcome " not in printable
+    assert "6 of 6 (100%)" in printable
+    assert f"aria-label='{strict}: *'" in printable
