@@ -18,12 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from shared.resettlement import NEED_AREAS, READINESS_ITEMS, AccommodationPlan, AccommodationType
+from shared.resettlement import (
+    NEED_AREAS,
+    READINESS_ITEMS,
+    AccommodationPlan,
+    AccommodationType,
+    EmploymentStatus,
+    Engagement,
+    EteStage,
+)
 
 __all__ = [
     "CASE_VIEW",
     "CONSENT",
     "COORDINATORS_ONLY_KINDS",
+    "EMPLOYMENT",
     "ENTRY_FIELD",
     "KINDS",
     "FieldSpec",
@@ -114,6 +123,9 @@ CONTACT_TYPES: dict[str, str] = {
 
 ACCOMMODATION_PLANS: dict[str, str] = {plan.value: plan.label for plan in AccommodationPlan}
 ACCOMMODATION_TYPES: dict[str, str] = {place.value: place.label for place in AccommodationType}
+EMPLOYMENT_STATUSES: dict[str, str] = {status.value: status.label for status in EmploymentStatus}
+ETE_STAGES: dict[str, str] = {stage.value: stage.label for stage in EteStage}
+ENGAGEMENT: dict[str, str] = {engagement.value: engagement.label for engagement in Engagement}
 
 CONTACT_DURATIONS: dict[str, str] = {
     "5": "A few minutes",
@@ -198,6 +210,15 @@ PERSON = KindSpec(
         ),
         FieldSpec("goals", "Their own goals, in their words", ValueType.LONG_TEXT, Tier.BASIC, max_length=2000),
         FieldSpec("lead_professional", "Lead professional", ValueType.TEXT, Tier.BASIC, safety_critical=True),
+        FieldSpec(
+            "engagement",
+            "Working with us?",
+            ValueType.CHOICE,
+            Tier.FULL,
+            choices=ENGAGEMENT,
+            help="Who was not taken on or stopped engaging is counted in the outcomes report.",
+        ),
+        FieldSpec("engagement_on", "Since", ValueType.DATE, Tier.FULL),
     ),
 )
 
@@ -353,6 +374,19 @@ ACCOMMODATION = KindSpec(
     ),
 )
 
+# Work and training from a date, for NI 144: in work or not, and the ETE stage reached.
+EMPLOYMENT = KindSpec(
+    name="employment",
+    label="Work and training",
+    append_only=True,
+    case_scoped=True,
+    fields=_fields(
+        FieldSpec("status", "In work", ValueType.CHOICE, None, required=True, choices=EMPLOYMENT_STATUSES),
+        FieldSpec("ete_stage", "Stage reached", ValueType.CHOICE, None, choices=ETE_STAGES),
+        FieldSpec("from_on", "Since", ValueType.DATE, None, required=True),
+    ),
+)
+
 HANDOVER_STEPS: dict[str, str] = {
     "proposed": "Proposed",
     "accepted": "Accepted",
@@ -466,6 +500,7 @@ KINDS: Mapping[str, KindSpec] = {
         RELEASE_PLAN,
         GATE_OUTCOME,
         ACCOMMODATION,
+        EMPLOYMENT,
         LEAD_HANDOVER,
         DIRECTORY_ENTRY,
         CASE_VIEW,

@@ -10,6 +10,10 @@ storage. Each rule names the research it comes from (``../shared/DOMAIN.md`` cit
   first week the most dangerous (003:1306-1332); after that, weekly meetings (000:4332-4334).
 - Lead professional handover: an interim lead "stays involved until the handover has been
   successfully completed" (003:758-770): proposed, then accepted (or declined), then completed.
+- Employment and the ETE ladder, for NI 144 (004:2263-2280, 004:2355-2365): part-time or full-time,
+  and the stage reached from soft skills and motivation to sustained employment.
+- Engagement: who was referred but not taken on, and who stopped engaging, so that "cream
+  skimming" shows (000:1814-1820, 000:3979-3983).
 - Settled accommodation, for NI 143 (004:2195-2218): "permanent, independent housing; bail/probation
   hostels and supported housing" as defined, and the stricter count providers use, which leaves
   out Approved Premises, bail hostels and supported housing.
@@ -33,6 +37,9 @@ __all__ = [
     "AccommodationType",
     "ConsentStep",
     "ContactDue",
+    "EmploymentStatus",
+    "Engagement",
+    "EteStage",
     "FollowUpState",
     "HandoverStep",
     "Rating",
@@ -399,6 +406,79 @@ def handover_progress(steps: Iterable[HandoverStep]) -> tuple[HandoverStep | Non
         if allowed:
             state = step
     return state, tuple(counted)
+
+
+class EmploymentStatus(StrEnum):
+    """In work or not, for NI 144: "in employment", part-time or full-time (004:2263-2280)."""
+
+    NONE = "none"
+    PART_TIME = "part_time"
+    FULL_TIME = "full_time"
+
+    @property
+    def label(self) -> str:
+        return _EMPLOYMENT_LABELS[self]
+
+    @property
+    def employed(self) -> bool:
+        return self is not EmploymentStatus.NONE
+
+
+_EMPLOYMENT_LABELS = {
+    EmploymentStatus.NONE: "Not in work",
+    EmploymentStatus.PART_TIME: "In part-time work",
+    EmploymentStatus.FULL_TIME: "In full-time work",
+}
+
+
+class EteStage(StrEnum):
+    """The education, training and employment ladder (004:2355-2365), lowest step first."""
+
+    SOFT_SKILLS = "soft_skills"
+    BASIC_SKILLS = "basic_skills"
+    VOCATIONAL_TRAINING = "vocational_training"
+    JOB_SEEKING = "job_seeking"
+    EMPLOYMENT = "employment"
+    SUSTAINED_EMPLOYMENT = "sustained_employment"
+
+    @property
+    def label(self) -> str:
+        return _ETE_LABELS[self]
+
+    @property
+    def step(self) -> int:
+        """0 for soft skills and motivation, up to 5 for sustained employment."""
+        return list(EteStage).index(self)
+
+
+_ETE_LABELS = {
+    EteStage.SOFT_SKILLS: "Soft skills and motivation",
+    EteStage.BASIC_SKILLS: "Basic skills",
+    EteStage.VOCATIONAL_TRAINING: "Advanced and vocational training",
+    EteStage.JOB_SEEKING: "Job seeking",
+    EteStage.EMPLOYMENT: "Employment",
+    EteStage.SUSTAINED_EMPLOYMENT: "Sustained employment",
+}
+
+
+class Engagement(StrEnum):
+    """Whether the person works with us: not taken on and stopped engaging are counted, so that
+    "cream skimming" (taking on only those likely to succeed) shows (000:1814-1820, 000:3979-3983)."""
+
+    ENGAGING = "engaging"
+    NOT_ACCEPTED = "not_accepted"
+    STOPPED_ENGAGING = "stopped_engaging"
+
+    @property
+    def label(self) -> str:
+        return _ENGAGEMENT_LABELS[self]
+
+
+_ENGAGEMENT_LABELS = {
+    Engagement.ENGAGING: "Working with us",
+    Engagement.NOT_ACCEPTED: "Referred to us but not taken on",
+    Engagement.STOPPED_ENGAGING: "Stopped engaging",
+}
 
 
 # Today lists consents whose review or expiry date is this many days ahead or fewer.

@@ -28,8 +28,10 @@ from outreach_app.services.account import (
 )
 from outreach_app.services.cases import CaseService, CaseState
 from outreach_app.services.casework import (
+    Accommodation,
     CaseworkService,
     ConsentReview,
+    Employment,
     GateOutcome,
     Handover,
     HandoverEvent,
@@ -61,6 +63,7 @@ from outreach_app.services.records import (
     PersonSummary,
     UnreadableEntry,
 )
+from outreach_app.services.reports import ReportFile, ReportService
 from outreach_app.services.sharing import CaseSharing, ConsentEntry, SharingService, describe_share
 from outreach_app.services.sync import NotAccepted, SyncReport, SyncService, SyncStatus
 from outreach_app.storage import LocalStore, StoreRebuilt
@@ -68,6 +71,7 @@ from shared.crypto import ScryptParams
 
 __all__ = [
     "STORE_FILE_NAME",
+    "Accommodation",
     "AccountService",
     "AccountStatus",
     "AuditEvent",
@@ -87,6 +91,7 @@ __all__ = [
     "DirectoryService",
     "Draft",
     "DraftService",
+    "Employment",
     "ExportService",
     "FieldValue",
     "FieldView",
@@ -109,6 +114,8 @@ __all__ = [
     "Referral",
     "RegisteredDevice",
     "ReleasePlan",
+    "ReportFile",
+    "ReportService",
     "SharingService",
     "StoreRebuilt",
     "SubjectAccessFile",
@@ -159,6 +166,7 @@ class Gatepost:
         self.mentors = MentorService(device, self.sync, self.sharing)
         self.cases = CaseService(device, self.sync)
         self.drafts = DraftService(device)
+        self.reports = ReportService(device)
 
     @classmethod
     def open(

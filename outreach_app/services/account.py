@@ -151,7 +151,7 @@ def _counted(count: object, one: str, many: str) -> str | None:
 
 
 def _what(details: dict[str, int | str]) -> str:
-    """"3 changes and 1 key", "2 changes already on the server", "nothing new"."""
+    """ "3 changes and 1 key", "2 changes already on the server", "nothing new"."""
     parts = [
         _counted(details.get("accepted", details.get("versions")), "change", "changes"),
         _counted(details.get("key_grants"), "key", "keys"),
@@ -664,4 +664,3 @@ def _check_common(server_url: str, email: str, device_name: str) -> dict[str, st
 def _unsent_count(session: Session) -> int:
     versions = session.exec(select(func.count()).select_from(LocalVersion).where(LocalVersion.pending)).one()
     return int(versions)
-

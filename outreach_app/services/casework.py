@@ -2,7 +2,9 @@
 
 - The release plan: the release-readiness checklist and who meets the person where and when (one
   mutable record per person, merged field by field like the person's details).
-- Gate outcomes, need ratings and accommodation: append-only entries, written once.
+- Gate outcomes, need ratings, accommodation and work and training: append-only entries, written
+  once (where someone lives and whether they are in work are dated "since", so that the outcomes
+  report can tell what held on the day an order or licence ended).
 - Plan actions (follow-ups among them) and referrals: mutable records, one per action or referral.
 - ``today``: releases in the next 14 days with their flags, gate meetings today, follow-ups due and
   overdue, and people not seen for longer than the follow-up cadence allows.
@@ -25,6 +27,7 @@ from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import CaseKeys, KeyChain
+from outreach_app.services.rows import read_versions
 from outreach_app.services.versions import (
     AUTHOR_NAME_KEY,
     Unreadable,
@@ -42,6 +45,7 @@ from shared.kinds import (
     ACCOMMODATION,
     CONSENT,
     CONTACT,
+    EMPLOYMENT,
     GATE_OUTCOME,
     LEAD_HANDOVER,
     NEED_RATING,
@@ -61,8 +65,11 @@ from shared.protocol import Role
 from shared.resettlement import (
     NEED_AREAS,
     AccommodationPlan,
+    AccommodationType,
     ConsentStep,
     ContactDue,
+    EmploymentStatus,
+    EteStage,
     FollowUpState,
     HandoverStep,
     Rating,
@@ -77,12 +84,15 @@ from shared.resettlement import (
     readiness,
     release_flags,
     releases_in_window,
+    settled,
 )
 
 __all__ = [
     "CASEWORK_KINDS",
+    "Accommodation",
     "CaseworkService",
     "ConsentReview",
+    "Employment",
     "GateOutcome",
     "Handover",
     "HandoverEvent",
@@ -100,7 +110,17 @@ __all__ = [
 
 # The kinds this service reads and writes (the person's record shows them, not as unknown).
 CASEWORK_KINDS = frozenset(
-    spec.name for spec in (RELEASE_PLAN, GATE_OUTCOME, NEED_RATING, ACCOMMODATION, PLAN_ACTION, REFERRAL, LEAD_HANDOVER)
+    spec.name
+    for spec in (
+        RELEASE_PLAN,
+        GATE_OUTCOME,
+        NEED_RATING,
+        ACCOMMODATION,
+        EMPLOYMENT,
+        PLAN_ACTION,
+        REFERRAL,
+        LEAD_HANDOVER,
+    )
 )
 _RELEASE_PLAN_NAMESPACE = uuid.UUID("6f1c2b0e-5d7a-4c1e-9a43-2f1b8f0c7d11")
 
@@ -133,6 +153,37 @@ class GateOutcome:
     reached_planned_address: bool | None
     help_given: str | None
     written_at_ms: int
+
+
+@dataclass(frozen=True)
+class Accommodation:
+    """Where the person lives from a date, and whether it suits them."""
+
+    record_id: str
+    accommodation_type: AccommodationType
+    suitable: bool
+    from_on: dt.date
+    recorded: int  # the merge order of the entry (a later one wins a tie on the same day)
+
+    @property
+    def label(self) -> str:
+        return self.accommodation_type.label
+
+    @property
+    def settled(self) -> bool:
+        """Settled as NI 143 defines it (hostels and Approved Premises included)."""
+        return settled(self.accommodation_type, counting_hostels=True)
+
+
+@dataclass(frozen=True)
+class Employment:
+    """In work or not from a date, and the ETE stage reached."""
+
+    record_id: str
+    status: EmploymentStatus
+    ete_stage: EteStage | None
+    from_on: dt.date
+    recorded: int
 
 
 @dataclass(frozen=True)
@@ -415,6 +466,45 @@ class CaseworkService:
             )
         outcomes.sort(key=lambda outcome: outcome.written_at_ms, reverse=True)
         return outcomes
+
+    # --- where they live, and work and training -------------------------------------------------
+
+    def record_accommodation(
+        self, case_id: str, *, accommodation_type: str, suitable: bool, from_on: dt.date | str | None = None
+    ) -> str:
+        """Where the person lives now (from ``from_on``, default today) and whether it suits them."""
+        since = from_on or self.today_date()
+        entry: dict[str, JsonValue] = {
+            "accommodation_type": accommodation_type,
+            "suitable": suitable,
+            "from_on": since.isoformat() if isinstance(since, dt.date) else since,
+        }
+        return self._append(case_id, ACCOMMODATION, entry, Tier.FULL)
+
+    def accommodation(self, case_id: str) -> list[Accommodation]:
+        """Every place recorded for this person, the latest (by the date it is from) first."""
+        places = [_accommodation(row, entry) for row, entry in self._entries(case_id, ACCOMMODATION)]
+        places.sort(key=lambda place: (place.from_on, place.recorded), reverse=True)
+        return places
+
+    def record_employment(
+        self, case_id: str, *, status: str, ete_stage: str | None = None, from_on: dt.date | str | None = None
+    ) -> str:
+        """In work or not (from ``from_on``, default today), and the ETE stage reached."""
+        since = from_on or self.today_date()
+        entry: dict[str, JsonValue] = {
+            "status": status,
+            "from_on": since.isoformat() if isinstance(since, dt.date) else since,
+        }
+        if ete_stage:
+            entry["ete_stage"] = ete_stage
+        return self._append(case_id, EMPLOYMENT, entry, Tier.FULL)
+
+    def employment(self, case_id: str) -> list[Employment]:
+        """Work and training recorded for this person, the latest (by the date it is from) first."""
+        entries = [_employment(row, entry) for row, entry in self._entries(case_id, EMPLOYMENT)]
+        entries.sort(key=lambda entry: (entry.from_on, entry.recorded), reverse=True)
+        return entries
 
     # --- needs ----------------------------------------------------------------------------------
 
@@ -721,13 +811,10 @@ class CaseworkService:
         device = self._device
         keys = device.require_keys()
         with device.store.read() as session:
-            rows = session.exec(
-                select(LocalVersion).where(
-                    col(LocalVersion.kind).in_(
-                        [PERSON.name, CONTACT.name, RELEASE_PLAN.name, PLAN_ACTION.name, CONSENT.name]
-                    )
-                )
-            ).all()
+            # Plain rows, not ORM objects: Today reads every contact on the phone.
+            rows = read_versions(
+                session, [PERSON.name, CONTACT.name, RELEASE_PLAN.name, PLAN_ACTION.name, CONSENT.name]
+            )
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in rows:
             if row.case_id is not None and counts_in_merge(row):
@@ -949,6 +1036,32 @@ class CaseworkService:
             except ValueError:
                 continue
         return max(days, default=None)
+
+
+def _recorded(row: LocalVersion) -> int:
+    """A number that orders entries as every replica does (their clock stamps)."""
+    return Hlc.parse(row.hlc).wall_ms
+
+
+def _accommodation(row: LocalVersion, entry: Mapping[str, JsonValue]) -> Accommodation:
+    return Accommodation(
+        record_id=row.record_id,
+        accommodation_type=AccommodationType(str(entry["accommodation_type"])),
+        suitable=entry["suitable"] is True,
+        from_on=dt.date.fromisoformat(str(entry["from_on"])),
+        recorded=_recorded(row),
+    )
+
+
+def _employment(row: LocalVersion, entry: Mapping[str, JsonValue]) -> Employment:
+    stage = entry.get("ete_stage")
+    return Employment(
+        record_id=row.record_id,
+        status=EmploymentStatus(str(entry["status"])),
+        ete_stage=EteStage(str(stage)) if stage else None,
+        from_on=dt.date.fromisoformat(str(entry["from_on"])),
+        recorded=_recorded(row),
+    )
 
 
 def _rows(session: Session, kinds: Sequence[str], case_id: str) -> list[LocalVersion]:

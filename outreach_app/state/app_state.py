@@ -45,6 +45,7 @@ from outreach_app.state.desk import DeskState
 from outreach_app.state.directory import DIRECTORY_SCREENS, DirectoryState
 from outreach_app.state.lead import LeadState
 from outreach_app.state.navigation import RESUMABLE, TOP_LEVEL, Notice, Screen
+from outreach_app.state.outcomes import OutcomesState
 from outreach_app.state.plan import PlanState
 from shared.protocol import Role
 
@@ -112,6 +113,7 @@ class AppState:
         self.home = Screen.TODAY
         self.day = DayState(self)
         self.lead = LeadState(self)
+        self.outcomes = OutcomesState(self)
         self.register_mode = False
         self.reset_mode = False  # the "I forgot my password" form
         self.busy = False
@@ -331,6 +333,7 @@ class AppState:
             self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
             await self.day.load_case(case_id)
             await self.lead.load_case(case_id)
+            await self.outcomes.load_case(case_id)
             await self.plan.load(case_id)
         if screen is Screen.TODAY:
             await self.day.reload_today()
@@ -432,6 +435,7 @@ class AppState:
         self.mentors, self.sharing, self.case_state = None, None, None
         self.day.forget()
         self.lead.forget()
+        self.outcomes.forget()
         self.plan.clear()
         self.directory.forget()
         self.desk.forget()
@@ -478,6 +482,7 @@ class AppState:
         """Going to a top-level screen: no person's record stays open behind it."""
         self.case_id, self.record, self.mentors, self.sharing, self.case_state = None, None, None, None, None
         self.plan.clear()
+        self.outcomes.forget_case()
 
     def open_form(self, screen: Screen, draft: Mapping[str, str] | None = None) -> None:
         """Show a form, empty or started with ``draft`` (its empty values left out)."""
@@ -509,6 +514,7 @@ class AppState:
         self.record = await self._run(lambda: self.gatepost.records.person_record(case_id))
         await self.day.load_case(case_id)
         await self.lead.load_case(case_id)
+        await self.outcomes.load_case(case_id)
         await self.plan.load(case_id)
         self.screen = Screen.PERSON
         self.on_screen()  # at once, from the phone: opening a record never waits for the network
@@ -903,6 +909,7 @@ class AppState:
         self.mentors, self.sharing, self.case_state = None, None, None
         self.devices, self.audit_events = [], []
         self.plan.clear()
+        self.outcomes.forget()
         self.directory.forget()
         self.desk.forget()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
@@ -1016,6 +1023,7 @@ class AppState:
         if self.screen is Screen.PERSON and self.case_id == case_id:
             await self.day.load_case(case_id)
             await self.lead.load_case(case_id)
+            await self.outcomes.load_case(case_id)
             await self.plan.load(case_id)
             self.record, self.mentors, self.case_state = record, mentors, case_state
             self.on_screen()

@@ -37,6 +37,12 @@ class Screen(StrEnum):
     CHOOSE_SERVICE = "choose_service"
     # The coordinator's desk: conflicts to settle (state/desk.py, views/desk.py).
     DESK = "desk"
+    # Where the person lives and their work and training (state/outcomes.py, views/outcomes.py).
+    RECORD_ACCOMMODATION = "record_accommodation"
+    RECORD_WORK = "record_work"
+    # The coordinator's outcomes report and the people behind a figure.
+    OUTCOMES = "outcomes"
+    OUTCOME_PEOPLE = "outcome_people"
 
 
 # The screens at the bottom bar; every other resumable screen but the record is a form (with a draft).

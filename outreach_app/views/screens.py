@@ -21,6 +21,7 @@ from outreach_app.views.day import DAY_SCREENS, gate_sections
 from outreach_app.views.desk import DESK_SCREENS
 from outreach_app.views.directory import DIRECTORY_SCREENS
 from outreach_app.views.lead import LEAD_SCREENS, lead_sections
+from outreach_app.views.outcomes import OUTCOME_SCREENS, outcome_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
 from outreach_app.views.widgets import (
     access_banner,
@@ -259,7 +260,7 @@ DETAIL_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "iom",
         ),
     ),
-    ("Working with them", ("risk_summary", "goals", "lead_professional")),
+    ("Working with them", ("risk_summary", "goals", "lead_professional", "engagement", "engagement_on")),
 )
 _DATE_FIELDS = frozenset(name for name, spec in PERSON.fields.items() if spec.value_type is ValueType.DATE)
 
@@ -541,6 +542,7 @@ def person_screen(state: AppState, page: ft.Page) -> ft.Control:
         *gate_sections(state, page),
         *lead_sections(state, page),
         *plan_sections(state, page),
+        *outcome_sections(state, page),
         section("Details"),
         *mentor_note,
         *details,
@@ -1284,6 +1286,7 @@ SCREENS = {
     **LEAD_SCREENS,
     **DIRECTORY_SCREENS,
     **DESK_SCREENS,
+    **OUTCOME_SCREENS,
 }
 
 __all__ = ["SCREENS"]

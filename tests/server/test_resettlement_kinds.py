@@ -13,6 +13,7 @@ ENTRIES: dict[str, dict[str, Any]] = {
     "need_rating": {"need_area": "accommodation", "rating": "red", "rated_on": "2026-12-01", "handled": "referred_on"},
     "gate_outcome": {"met": True, "accompanied_to": "Housing options", "housed_on_release_day": True},
     "accommodation": {"accommodation_type": "supported_housing", "suitable": True, "from_on": "2026-12-04"},
+    "employment": {"status": "part_time", "ete_stage": "employment", "from_on": "2026-12-14"},
     "lead_handover": {
         "step": "proposed",
         "lead_name": "Jo",
