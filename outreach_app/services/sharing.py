@@ -211,17 +211,7 @@ class SharingService:
         review_date: str,
     ) -> CaseSharing:
         """Record the person's consent and share the named tiers with each recipient (online)."""
-        problems: dict[str, str] = {}
-        if not purposes.strip():
-            problems["purposes"] = "Say what the information will be used for."
-        if not explained:
-            problems["explained"] = "Consent is informed only once what is shared, why and with whom was explained."
-        if not consequences_explained:
-            problems["consequences_explained"] = "Explain the likely consequences of sharing (and of not sharing)."
-        if recorded_how not in CONSENT_RECORDED_HOW:
-            problems["recorded_how"] = "Choose how the consent was recorded."
-        if not review_date:
-            problems["review_date"] = "Consent needs a review or expiry date."
+        problems = _consent_problems(purposes, explained, consequences_explained, recorded_how, review_date)
         entry: dict[str, JsonValue] = {
             "action": "given",
             "purposes": purposes.strip(),
@@ -299,17 +289,7 @@ class SharingService:
         (with the purposes as now agreed) and the new review date; delivery never stops (online).
         The organisation and tiers stay: to change them, withdraw and record consent again."""
         self._require_full_member()
-        problems: dict[str, str] = {}
-        if not purposes.strip():
-            problems["purposes"] = "Say what the information will be used for."
-        if not explained:
-            problems["explained"] = "Consent is informed only once what is shared, why and with whom was explained."
-        if not consequences_explained:
-            problems["consequences_explained"] = "Explain the likely consequences of sharing (and of not sharing)."
-        if recorded_how not in CONSENT_RECORDED_HOW:
-            problems["recorded_how"] = "Choose how the consent was recorded."
-        if not review_date:
-            problems["review_date"] = "Consent needs a review or expiry date."
+        problems = _consent_problems(purposes, explained, consequences_explained, recorded_how, review_date)
         start_ms = self._day_ms(consent_date, "consent_date", problems)
         expires_ms = self._end_of_day_ms(review_date, problems)
         if start_ms is not None and start_ms > self._device.now_ms() + _DAY_MS:
@@ -683,6 +663,24 @@ class SharingService:
             except DeviceRevoked:
                 self._device.erase_after_revocation()
                 raise
+
+
+def _consent_problems(
+    purposes: str, explained: bool, consequences_explained: bool, recorded_how: str, review_date: str
+) -> dict[str, str]:
+    """What makes consent not free and informed, or not recorded, as the worker is told it."""
+    problems: dict[str, str] = {}
+    if not purposes.strip():
+        problems["purposes"] = "Say what the information will be used for."
+    if not explained:
+        problems["explained"] = "Consent is informed only once what is shared, why and with whom was explained."
+    if not consequences_explained:
+        problems["consequences_explained"] = "Explain the likely consequences of sharing (and of not sharing)."
+    if recorded_how not in CONSENT_RECORDED_HOW:
+        problems["recorded_how"] = "Choose how the consent was recorded."
+    if not review_date:
+        problems["review_date"] = "Consent needs a review or expiry date."
+    return problems
 
 
 def _consent_entry(row: LocalVersion, value: dict[str, object]) -> ConsentEntry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import flet as ft
@@ -711,40 +712,75 @@ def _problem_text(state: AppState, *names: str) -> list[ft.Control]:
     ]
 
 
-def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
+@dataclass
+class _ConsentForm:
+    """The questions consent is recorded with, on a first consent and on a renewal."""
+
+    purposes: ft.TextField
+    explained: ft.Checkbox
+    consequences: ft.Checkbox
+    how: ft.Dropdown
+    date: ft.TextField
+    review: ft.TextField
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "purposes": self.purposes.value or "",
+            "explained": bool(self.explained.value),
+            "consequences_explained": bool(self.consequences.value),
+            "recorded_how": str(self.how.value or ""),
+            "consent_date": self.date.value or "",
+            "review_date": self.review.value or "",
+        }
+
+    def controls(self, state: AppState) -> list[ft.Control]:
+        return [
+            self.purposes,
+            self.explained,
+            *_problem_text(state, "explained"),
+            self.consequences,
+            *_problem_text(state, "consequences_explained"),
+            labelled("How consent was recorded", self.how),
+            self.date,
+            self.review,
+        ]
+
+
+def _consent_form(state: AppState, *, explained_label: str, review_label: str) -> _ConsentForm:
     problems, draft = state.form_problems, state.draft
-    name = state.record.name if state.record and state.record.name else "this person"
-    recipients, tiers = _recipient_boxes(state), _tier_boxes()
     purposes = field("Purposes of sharing", value=draft.get("purposes", ""), multiline=True,
                      error=problems.get("purposes"), hint="What the information will be used for")  # fmt: skip
-    explained = ft.Checkbox(label="I explained what will be shared, why and with whom", value=False)
-    consequences = ft.Checkbox(label="I explained the likely consequences of sharing", value=False)
     how = choice("How consent was recorded", CONSENT_RECORDED_HOW, value=draft.get("recorded_how") or None,
                  error=problems.get("recorded_how"))  # fmt: skip
     today = dt.datetime.fromtimestamp(state.now_ms() / 1000).date()
     date = field("Date of consent", value=draft.get("consent_date") or today.isoformat(), hint="YYYY-MM-DD",
                  error=problems.get("consent_date"))  # fmt: skip
-    review = field("Review or expiry date", value=draft.get("review_date", ""), hint="YYYY-MM-DD",
+    review = field(review_label, value=draft.get("review_date", ""), hint="YYYY-MM-DD",
                    error=problems.get("review_date"))  # fmt: skip
-    for key, control in (
-        ("purposes", purposes),
-        ("recorded_how", how),
-        ("consent_date", date),
-        ("review_date", review),
-    ):
+    for key, control in (("purposes", purposes), ("recorded_how", how), ("consent_date", date),
+                         ("review_date", review)):  # fmt: skip
         keep_typed(state, control, key)
+    return _ConsentForm(
+        purposes,
+        ft.Checkbox(label=explained_label, value=False),
+        ft.Checkbox(label="I explained the likely consequences of sharing", value=False),
+        how,
+        date,
+        review,
+    )
+
+
+def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
+    name = state.record.name if state.record and state.record.name else "this person"
+    recipients, tiers = _recipient_boxes(state), _tier_boxes()
+    form = _consent_form(
+        state,
+        explained_label="I explained what will be shared, why and with whom",
+        review_label="Review or expiry date",
+    )
 
     async def save(_: Any) -> None:
-        await state.record_consent(
-            recipients=_chosen(recipients),
-            tiers=_chosen(tiers),
-            purposes=purposes.value or "",
-            explained=bool(explained.value),
-            consequences_explained=bool(consequences.value),
-            recorded_how=str(how.value or ""),
-            consent_date=date.value or "",
-            review_date=review.value or "",
-        )
+        await state.record_consent(recipients=_chosen(recipients), tiers=_chosen(tiers), **form.values())
 
     async def back(_: Any) -> None:
         if state.case_id:
@@ -761,14 +797,7 @@ def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
         section("What they may see"),
         *tiers,
         *_problem_text(state, "tiers"),
-        purposes,
-        explained,
-        *_problem_text(state, "explained"),
-        consequences,
-        *_problem_text(state, "consequences_explained"),
-        labelled("How consent was recorded", how),
-        date,
-        review,
+        *form.controls(state),
         ft.Row([primary_button("Record consent and share", save)]),
         text_button("Back", back),
     )
@@ -776,33 +805,16 @@ def record_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
 
 def renew_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
     """Renew the consent a share rests on before it ends: what was agreed, asked again, and a new date."""
-    problems, draft = state.form_problems, state.draft
     name = state.record.name if state.record and state.record.name else "this person"
-    partner = draft.get("partner") or "the organisation"
-    purposes = field("Purposes of sharing", value=draft.get("purposes", ""), multiline=True,
-                     error=problems.get("purposes"), hint="What the information will be used for")  # fmt: skip
-    explained = ft.Checkbox(label="I explained again what is shared, why and with whom", value=False)
-    consequences = ft.Checkbox(label="I explained the likely consequences of sharing", value=False)
-    how = choice("How consent was recorded", CONSENT_RECORDED_HOW, value=draft.get("recorded_how") or None,
-                 error=problems.get("recorded_how"))  # fmt: skip
-    today = dt.datetime.fromtimestamp(state.now_ms() / 1000).date()
-    date = field("Date of consent", value=draft.get("consent_date") or today.isoformat(), hint="YYYY-MM-DD",
-                 error=problems.get("consent_date"))  # fmt: skip
-    review = field("New review or expiry date", value=draft.get("review_date", ""), hint="YYYY-MM-DD",
-                   error=problems.get("review_date"))  # fmt: skip
-    for key, control in (("purposes", purposes), ("recorded_how", how), ("consent_date", date),
-                         ("review_date", review)):  # fmt: skip
-        keep_typed(state, control, key)
+    partner = state.draft.get("partner") or "the organisation"
+    form = _consent_form(
+        state,
+        explained_label="I explained again what is shared, why and with whom",
+        review_label="New review or expiry date",
+    )
 
     async def save(_: Any) -> None:
-        await state.renew_consent(
-            purposes=purposes.value or "",
-            explained=bool(explained.value),
-            consequences_explained=bool(consequences.value),
-            recorded_how=str(how.value or ""),
-            consent_date=date.value or "",
-            review_date=review.value or "",
-        )
+        await state.renew_consent(**form.values())
 
     async def back(_: Any) -> None:
         if state.case_id:
@@ -816,14 +828,7 @@ def renew_consent_screen(state: AppState, page: ft.Page) -> ft.Control:
             size=15,
         ),
         *_problem_text(state, "share"),
-        purposes,
-        explained,
-        *_problem_text(state, "explained"),
-        consequences,
-        *_problem_text(state, "consequences_explained"),
-        labelled("How consent was recorded", how),
-        date,
-        review,
+        *form.controls(state),
         ft.Row([primary_button("Renew consent", save)]),
         text_button("Back", back),
     )
