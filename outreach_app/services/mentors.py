@@ -14,16 +14,18 @@ server can ask of a device.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from outreach_app.errors import DeviceRevoked, NotReady, OfflineError, ValidationFailed
+from outreach_app.errors import DeviceRevoked, NotReady, OfflineError, ServerRejected, ValidationFailed
 from outreach_app.ids import uuid7
-from outreach_app.services.device import Device
+from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import seal_key_to_user, wrap_case_bundle_for_organisation
 from outreach_app.services.sharing import SharingService
 from outreach_app.services.sync import SyncReport, SyncService
+from outreach_app.storage import LocalStore, StateKey
 from outreach_app.storage.tables import KeyGrantRow
 from outreach_app.sync.transport import SyncApi
 from shared.crypto import b64decode, random_key
@@ -54,6 +56,7 @@ class MentorService:
         self._device = device
         self._sync = sync
         self._sharing = sharing
+        sync.mentor_step = self
 
     def mentors(self, case_id: str) -> Mentors:
         """Who mentors this person and who could (coordinators; online)."""
@@ -75,15 +78,62 @@ class MentorService:
     def unassign_mentor(self, case_id: str, mentor_user_id: str) -> Mentors:
         """Unassign a mentor, then rotate the person's basic key for new writes (coordinators; online)."""
         self._require_coordinator()
-        listed = self._online(lambda api: api.unassign_mentor(case_id, mentor_user_id))
-        self._rotate_basic_key(case_id)
-        self._seal_basic_keys(case_id, list(listed.assigned), newest_only=True)
+        self._require_keys(case_id)  # before the server changes anything: the rotation must follow
+        self._mark_due(case_id, mentor_user_id, due=True)
+        try:
+            listed = self._online(lambda api: api.unassign_mentor(case_id, mentor_user_id))
+        except ServerRejected:
+            self._mark_due(case_id, mentor_user_id, due=False)  # refused: nothing was unassigned
+            raise
+        self._rotate_after_unassigning(case_id, listed)
+        self._mark_due(case_id, mentor_user_id, due=False)
         self._sync_or_raise()
         if self._sharing is not None:
             # Partner organisations still sharing the basic tier need its new key too.
             with contextlib.suppress(OfflineError):
                 self._sharing.seal_newest_to_partners(case_id, [Tier.BASIC])
         return Mentors.of(listed)
+
+    def finish_unassignments(self, api: SyncApi, identity: Identity) -> bool:
+        """At a sync: finish the rotations of unassignments whose answer was lost (the server did
+        unassign) and forget those the server never received. True when there is something to push."""
+        if identity.role is not Role.COORDINATOR:
+            return False
+        pending: list[list[str]] = json.loads(self._device.store.state().get(StateKey.MENTOR_ROTATIONS_DUE) or "[]")
+        rotated = False
+        for case_id, mentor_user_id in pending:
+            try:
+                listed = api.case_mentors(case_id)
+            except ServerRejected:
+                listed = None  # the person was erased, or is no longer ours: nothing to rotate
+            if listed is not None and all(mentor.user_id != mentor_user_id for mentor in listed.assigned):
+                try:
+                    self._rotate_after_unassigning(case_id, listed)
+                    rotated = True
+                except NotReady:
+                    continue  # keys not here yet: try again at the next sync
+                if self._sharing is not None:
+                    with contextlib.suppress(OfflineError, ServerRejected):
+                        self._sharing.seal_newest_to_partners(case_id, [Tier.BASIC])
+            self._mark_due(case_id, mentor_user_id, due=False)
+        return rotated
+
+    def _rotate_after_unassigning(self, case_id: str, listed: CaseMentors) -> None:
+        self._rotate_basic_key(case_id)
+        self._seal_basic_keys(case_id, list(listed.assigned), newest_only=True)
+
+    def _require_keys(self, case_id: str) -> None:
+        keys, identity = self._device.require_keys(), self._device.require_identity()
+        if keys.newest_case_keys(case_id, Tier.BASIC) is None or keys.newest_org_key(identity.org_id) is None:
+            raise NotReady("This phone does not hold this person's keys yet. Sync and try again.")
+
+    def _mark_due(self, case_id: str, mentor_user_id: str, *, due: bool) -> None:
+        with self._device.store.write() as session:
+            pending: list[list[str]] = json.loads(LocalStore.get(session, StateKey.MENTOR_ROTATIONS_DUE) or "[]")
+            pending = [pair for pair in pending if pair != [case_id, mentor_user_id]]
+            if due:
+                pending.append([case_id, mentor_user_id])
+            LocalStore.put(session, {StateKey.MENTOR_ROTATIONS_DUE: json.dumps(pending)})
 
     # --- keys ----------------------------------------------------------------------------------
 

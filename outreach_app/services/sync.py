@@ -148,9 +148,16 @@ class PartnerStep(Protocol):
     def rotate_due(self, api: SyncApi, identity: Identity) -> bool: ...
 
 
+class MentorStep(Protocol):
+    """Unassignments whose key rotation an earlier attempt left undone (``MentorService``)."""
+
+    def finish_unassignments(self, api: SyncApi, identity: Identity) -> bool: ...
+
+
 class SyncService:
     def __init__(self, device: Device) -> None:
         self._device = device
+        self.mentor_step: MentorStep | None = None
         # What this service last wrote to the sync status: (offline, error, last synced at), so
         # a sync that changes nothing else does not make a durable write just to move the time.
         self._recorded: tuple[bool, str | None, int | None] | None = None
@@ -204,6 +211,8 @@ class SyncService:
                     with device.store.write() as session:
                         tally.keys_opened += device.open_grants(session, identity)
                 if self.partner_step is not None and self.partner_step.rotate_due(api, identity):
+                    self._push_outbox(api, tally)
+                if self.mentor_step is not None and self.mentor_step.finish_unassignments(api, identity):
                     self._push_outbox(api, tally)
                 if self._grant_members(identity, tally):
                     say(0.9, "Sharing the organisation key with new members")

@@ -94,6 +94,9 @@ class StateKey(StrEnum):
     # server still holds, waiting to be named to it (JSON {case id: [record ids]}).
     ERASED_CASES = "erased_cases"
     CASE_VIEWS_TO_ERASE = "case_views_to_erase"
+    # A coordinator's unassignments whose key rotation is not done yet (JSON [[case id, mentor user
+    # id], ...]): written before asking the server, so a lost answer still ends in a rotation.
+    MENTOR_ROTATIONS_DUE = "mentor_rotations_due"
 
 
 # Kept in the journal with the outbox: who the device belongs to (so a rebuilt database signs in as

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from outreach_app.errors import NotReady
+from outreach_app.errors import NotReady, OfflineError
 from outreach_app.state import AppState, Notice, Screen
 from outreach_app.storage.journal import OutboxJournal
 from outreach_app.storage.store import journal_path
@@ -106,6 +106,69 @@ def test_assign_read_basic_write_unassign_purge_rotate_and_reassign(team: Team, 
     assert "New address agreed with the council." in notes
     assert "Met at the gate, wants help with housing." in notes
     assert "Disclosed a health matter in confidence." not in notes
+
+
+def _basic_key_of_new_note(device: TestDevice, case_id: str, note: str) -> int:
+    note_id = log_note(device, case_id, note, Tier.BASIC)
+    with sqlite3.connect(device.path) as connection:
+        (key_id,) = connection.execute("SELECT key_id FROM local_version WHERE record_id = ?", (note_id,)).fetchone()
+    parsed = parse_case_key_id(key_id)
+    assert parsed is not None
+    return parsed[2]
+
+
+def test_an_unassignment_whose_answer_was_lost_still_rotates_the_key_at_the_next_sync(
+    team: Team, phones: Phones
+) -> None:
+    coordinator, worker = team.coordinator, team.worker
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    worker.app.sync.sync_now()
+    coordinator.app.sync.sync_now()
+    mentor_id = coordinator.app.mentors.mentors(case_id).available[0].user_id
+    coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    # The server unassigns, but the answer never reaches the coordinator's phone.
+    coordinator.network.lose_reply_to.append(f"/v1/cases/{case_id}/mentors/{mentor_id}")
+    with pytest.raises(OfflineError):
+        coordinator.app.mentors.unassign_mentor(case_id, mentor_id)
+    assert _basic_key_of_new_note(coordinator, case_id, "Before the next sync.") == 1
+    coordinator.app.sync.sync_now()  # finds the mentor unassigned and rotates
+    assert _basic_key_of_new_note(coordinator, case_id, "After the sync.") == 2
+    coordinator.app.sync.sync_now()
+    assert _basic_key_of_new_note(coordinator, case_id, "Rotated once.") == 2
+    worker.app.sync.sync_now()
+    assert _basic_key_of_new_note(worker, case_id, "The worker's note.") == 2
+    mentor.app.sync.sync_now()
+    assert mentor.app.records.list_people() == []
+
+    # An unassignment that never reached the server changes nothing at the next sync.
+    coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    coordinator.network.down = True
+    with pytest.raises(OfflineError):
+        coordinator.app.mentors.unassign_mentor(case_id, mentor_id)
+    coordinator.network.down = False
+    coordinator.app.sync.sync_now()
+    assert [m.user_id for m in coordinator.app.mentors.mentors(case_id).assigned] == [mentor_id]
+    assert _basic_key_of_new_note(coordinator, case_id, "Still v2.") == 2
+
+
+def test_an_unassignment_on_a_phone_without_the_keys_is_refused_before_the_server_changes(
+    team: Team, phones: Phones
+) -> None:
+    worker = team.worker
+    phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    worker.app.sync.sync_now()
+    team.coordinator.app.sync.sync_now()
+    mentor_id = team.coordinator.app.mentors.mentors(case_id).available[0].user_id
+    team.coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    # A second coordinator's new phone that has not synced the person yet.
+    second = phones.register("coordinator-2", Role.COORDINATOR, "chris@example.org", "Chris Coordinator")
+    second.app.sync.sync_now()
+    team.coordinator.app.sync.sync_now()  # gives the new coordinator the organisation key
+    with pytest.raises(NotReady, match="keys"):
+        second.app.mentors.unassign_mentor(case_id, mentor_id)
+    assert [m.user_id for m in team.coordinator.app.mentors.mentors(case_id).assigned] == [mentor_id]
 
 
 def test_only_coordinators_assign(team: Team, phones: Phones) -> None:
