@@ -578,6 +578,8 @@ class RejectReason(StrEnum):
     NOT_ENTITLED = "not_entitled"
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
     CASE_ERASED = "case_erased"
+    # Another device stored this version of a case key first (two rotations at once).
+    KEY_VERSION_TAKEN = "key_version_taken"
 
 
 class ChangeResult(Wire):

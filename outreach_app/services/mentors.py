@@ -22,16 +22,17 @@ from typing import TypeVar
 from outreach_app.errors import DeviceRevoked, NotReady, OfflineError, ServerRejected, ValidationFailed
 from outreach_app.ids import uuid7
 from outreach_app.services.device import Device, Identity
-from outreach_app.services.keys import seal_key_to_user, wrap_case_bundle_for_organisation
+from outreach_app.services.keys import seal_key_to_user
+from outreach_app.services.rotation import rotate_case_key
 from outreach_app.services.sharing import SharingService
 from outreach_app.services.sync import SyncReport, SyncService
 from outreach_app.storage import LocalStore, StateKey
 from outreach_app.storage.tables import KeyGrantRow
 from outreach_app.sync.transport import SyncApi
-from shared.crypto import b64decode, random_key
+from shared.crypto import b64decode
 from shared.errors import CryptoError
 from shared.kinds import Tier
-from shared.protocol import CaseMentors, MentorInfo, Role, case_key_id, parse_case_key_id
+from shared.protocol import CaseMentors, MentorInfo, Role, parse_case_key_id
 
 __all__ = ["MentorService", "Mentors"]
 
@@ -85,9 +86,9 @@ class MentorService:
         except ServerRejected:
             self._mark_due(case_id, mentor_user_id, due=False)  # refused: nothing was unassigned
             raise
-        self._rotate_after_unassigning(case_id, listed)
-        self._mark_due(case_id, mentor_user_id, due=False)
-        self._sync_or_raise()
+        if self._online(lambda api: self._rotate_after_unassigning(api, case_id, listed)):
+            self._mark_due(case_id, mentor_user_id, due=False)
+        self._sync_or_raise()  # brings a key another phone rotated at the same moment, and rotates on it
         if self._sharing is not None:
             # Partner organisations still sharing the basic tier need its new key too.
             with contextlib.suppress(OfflineError):
@@ -108,7 +109,8 @@ class MentorService:
                 listed = None  # the person was erased, or is no longer ours: nothing to rotate
             if listed is not None and all(mentor.user_id != mentor_user_id for mentor in listed.assigned):
                 try:
-                    self._rotate_after_unassigning(case_id, listed)
+                    if not self._rotate_after_unassigning(api, case_id, listed):
+                        continue  # another phone rotated first: rotate on its key after the next pull
                     rotated = True
                 except NotReady:
                     continue  # keys not here yet: try again at the next sync
@@ -118,9 +120,14 @@ class MentorService:
             self._mark_due(case_id, mentor_user_id, due=False)
         return rotated
 
-    def _rotate_after_unassigning(self, case_id: str, listed: CaseMentors) -> None:
-        self._rotate_basic_key(case_id)
+    def _rotate_after_unassigning(self, api: SyncApi, case_id: str, listed: CaseMentors) -> bool:
+        """A new basic key sealed to the mentors still assigned; False when another phone's rotation
+        of the same version came first (the one removed may have been sealed that one, so this
+        phone rotates again on top of it once it holds it)."""
+        if rotate_case_key(self._device, api, case_id, Tier.BASIC) is None:
+            return False
         self._seal_basic_keys(case_id, list(listed.assigned), newest_only=True)
+        return True
 
     def _require_keys(self, case_id: str) -> None:
         keys, identity = self._device.require_keys(), self._device.require_identity()
@@ -136,25 +143,6 @@ class MentorService:
             LocalStore.put(session, {StateKey.MENTOR_ROTATIONS_DUE: json.dumps(pending)})
 
     # --- keys ----------------------------------------------------------------------------------
-
-    def _rotate_basic_key(self, case_id: str) -> None:
-        device = self._device
-        keys = device.require_keys()
-        identity = device.require_identity()
-        current = keys.newest_case_keys(case_id, Tier.BASIC)
-        org_key = keys.newest_org_key(identity.org_id)
-        if current is None or org_key is None:
-            raise NotReady("This phone does not hold this person's keys yet. Sync and try again.")
-        parsed = parse_case_key_id(current.key_id)
-        assert parsed is not None
-        key_id = case_key_id(case_id, Tier.BASIC, parsed[2] + 1)
-        bundle = random_key() + current.tag  # a new content key; the same tag key
-        grant = wrap_case_bundle_for_organisation(
-            uuid7(device.now_ms()), key_id, case_id, bundle, identity.org_id, org_key[0], org_key[1]
-        )
-        with device.store.write() as session:
-            device.put_key(session, key_id, bundle)
-            session.add(KeyGrantRow.outgoing(grant))
 
     def _seal_basic_keys(self, case_id: str, mentors: list[MentorInfo], *, newest_only: bool) -> None:
         device = self._device

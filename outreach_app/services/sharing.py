@@ -36,15 +36,15 @@ from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import (
     seal_key_to_organisation,
     seal_key_to_user,
-    wrap_case_bundle_for_organisation,
 )
 from outreach_app.services.records import A_COLLEAGUE, AUTHOR_NAME_KEY
+from outreach_app.services.rotation import rotate_case_key
 from outreach_app.services.sync import SyncService
 from outreach_app.services.versions import Unreadable, decrypt_version, write_entry
 from outreach_app.storage import LocalStore, StateKey
 from outreach_app.storage.tables import KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
 from outreach_app.sync.transport import SyncApi
-from shared.crypto import JsonValue, b64decode, random_key
+from shared.crypto import JsonValue, b64decode
 from shared.errors import CryptoError
 from shared.kinds import CONSENT, CONSENT_RECORDED_HOW, LAWFUL_BASES, Tier, validate_value
 from shared.protocol import (
@@ -60,7 +60,6 @@ from shared.protocol import (
     ShareRequest,
     SharingGrants,
     WithdrawShare,
-    case_key_id,
     parse_case_key_id,
 )
 
@@ -524,33 +523,25 @@ class SharingService:
             raise NotReady(f"{partner.name}'s key is not usable: nothing can be shared with it.") from None
 
     def _rotate(self, due: RotationDue, api: SyncApi | None = None) -> None:
-        """New key versions of the ended tiers, for the organisation, its mentors and remaining partners."""
+        """New key versions of the ended tiers, for the organisation, its mentors and remaining
+        partners. A tier another phone rotated at the same moment keeps that phone's new version
+        (it came first; see ``services.rotation``)."""
         device = self._device
         keys = device.require_keys()
-        identity = device.require_identity()
-        org_key = keys.newest_org_key(identity.org_id)
-        if org_key is None:
+        if keys.newest_org_key(device.require_identity().org_id) is None:
             return
-        partner_grants: list[KeyGrantIn] = []
-        with device.store.write() as session:
+
+        def work(server: SyncApi) -> None:
+            partner_grants: list[KeyGrantIn] = []
             for tier in due.tiers:
-                current = keys.newest_case_keys(due.case_id, tier)
-                if current is None:
+                if keys.newest_case_keys(due.case_id, tier) is None:
                     continue
-                parsed = parse_case_key_id(current.key_id)
-                assert parsed is not None
-                key_id = case_key_id(due.case_id, tier, parsed[2] + 1)
-                bundle = random_key() + current.tag  # a new content key; the same tag key
-                session.add(
-                    KeyGrantRow.outgoing(
-                        wrap_case_bundle_for_organisation(
-                            uuid7(device.now_ms()), key_id, due.case_id, bundle, identity.org_id, org_key[0], org_key[1]
-                        )
-                    )
-                )
-                device.put_key(session, key_id, bundle)
-                if tier is Tier.BASIC:
-                    for mentor in due.mentors:
+                rotated = rotate_case_key(device, server, due.case_id, tier)
+                if rotated is None:
+                    continue
+                key_id, bundle = rotated.key_id, rotated.bundle
+                with device.store.write() as session:
+                    for mentor in due.mentors if tier is Tier.BASIC else ():
                         try:
                             grant = seal_key_to_user(
                                 uuid7(device.now_ms()),
@@ -579,12 +570,13 @@ class SharingService:
                             )
                         except (CryptoError, ValueError):
                             continue
-        if partner_grants:
-            request = SharingGrants(key_grants=partner_grants)
-            if api is not None:
-                api.sharing_grants(request)
-            else:
-                self._online(lambda a: a.sharing_grants(request))
+            if partner_grants:
+                server.sharing_grants(SharingGrants(key_grants=partner_grants))
+
+        if api is not None:
+            work(api)
+        else:
+            self._online(work)
 
     def _purge(self, session: Session, case_id: str, tiers: Sequence[Tier] | None) -> int:
         """Delete a case (or some of its tiers) that another organisation no longer shares with ours."""

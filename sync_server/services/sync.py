@@ -96,6 +96,8 @@ class _Batch:
     mentor_cases: frozenset[str]
     erased_cases: frozenset[str]
     session: Session
+    # (key id, wrapped with) of the organisation's own wraps of case keys, stored or in this batch.
+    org_wraps: set[tuple[str, str]] = field(default_factory=set)
     seen_changes: set[str] = field(default_factory=set)
     seen_grants: set[str] = field(default_factory=set)
     # Rows to insert, as column values: one bulk insert per table instead of an ORM object per row.
@@ -143,6 +145,15 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
         ),
         erased_cases=case_storage.erased_among(session, case_ids),
         session=session,
+        org_wraps=storage.keys_wrapped_for_organisation(
+            session,
+            caller.org_id,
+            {
+                grant.key_id
+                for grant in request.key_grants
+                if grant.recipient_kind == "organisation" and grant.recipient_id == caller.org_id
+            },
+        ),
     )
     grant_results = [
         _push_grant(batch, grant, digest) for grant, digest in zip(request.key_grants, grant_hashes, strict=True)
@@ -389,6 +400,14 @@ def _check_organisation_grant(batch: _Batch, grant: KeyGrantIn) -> None:
         raise _Rejected(
             RejectReason.WRONG_KEY, "wrapped_with must be a current key of your organisation (org:<org_id>:vN)"
         )
+    # One content per key version: a second device rotating the same key at the same moment is
+    # refused, and takes the first one's key at its next pull (a re-wrap under a newer
+    # organisation key has another wrapped_with, and is allowed).
+    if (grant.key_id, grant.wrapped_with) in batch.org_wraps:
+        raise _Rejected(
+            RejectReason.KEY_VERSION_TAKEN, "Another device made this key version first: sync to receive it"
+        )
+    batch.org_wraps.add((grant.key_id, grant.wrapped_with))
 
 
 def _check_case_of_grant(batch: _Batch, grant: KeyGrantIn) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "grants_after",
     "grants_after_statement",
     "insert_rows",
+    "keys_wrapped_for_organisation",
     "taken_entries",
     "versions_after",
     "versions_after_statement",
@@ -77,6 +78,20 @@ def get_grants(session: Session, grant_ids: Collection[str]) -> dict[str, KeyGra
     for chunk in _chunks(grant_ids):
         for row in session.exec(select(KeyGrantRow).where(col(KeyGrantRow.grant_id).in_(chunk))):
             found[row.grant_id] = row
+    return found
+
+
+def keys_wrapped_for_organisation(session: Session, org_id: str, key_ids: Collection[str]) -> set[tuple[str, str]]:
+    """``(key id, wrapped with)`` of the organisation's own wraps of these keys already stored."""
+    found: set[tuple[str, str]] = set()
+    for chunk in _chunks(key_ids):
+        statement = select(KeyGrantRow.key_id, KeyGrantRow.wrapped_with).where(
+            KeyGrantRow.org_id == org_id,
+            KeyGrantRow.recipient_kind == "organisation",
+            KeyGrantRow.recipient_id == org_id,
+            col(KeyGrantRow.key_id).in_(chunk),
+        )
+        found.update((key_id, wrapped_with) for key_id, wrapped_with in session.exec(statement).all())
     return found
 
 

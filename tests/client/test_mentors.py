@@ -14,7 +14,7 @@ from outreach_app.storage.journal import OutboxJournal
 from outreach_app.storage.store import journal_path
 from shared.kinds import Tier
 from shared.protocol import Role, parse_case_key_id
-from tests.client.conftest import SERVER_URL, Phones, Team, TestDevice
+from tests.client.conftest import SERVER_URL, InProcessServer, Phones, Team, TestDevice
 from tests.client.test_sync import log_note
 
 
@@ -218,3 +218,41 @@ def test_screens_coordinator_assigns_and_unassigns_and_the_mentor_is_taken_off_t
         assert any("no longer on this phone" in notice.text for notice in notices)
 
     asyncio.run(scenario())
+
+
+def test_two_phones_rotating_one_key_at_once_end_with_one_key_everyone_reads(
+    team: Team, phones: Phones, server: InProcessServer
+) -> None:
+    from tests.client.test_sharing import PARTNER, consent
+    from tests.support.server import bootstrap_organisation
+
+    coordinator, worker = team.coordinator, team.worker
+    mentor = phones.register("mentor", Role.PEER_MENTOR, "mo@example.org", "Mo Mentor")
+    partner_org, invitation = bootstrap_organisation(server.app, PARTNER)
+    phones.register("partner", Role.COORDINATOR, "lead@probation.example", "Pat", code=invitation.code)
+    case_id = worker.app.records.add_person({"name": "Dean Walsh"})
+    worker.app.sync.sync_now()
+    coordinator.app.sync.sync_now()
+    mentor_id = coordinator.app.mentors.mentors(case_id).available[0].user_id
+    coordinator.app.mentors.assign_mentor(case_id, mentor_id)
+    share = consent(worker, case_id, partner_org, [Tier.BASIC]).active[0]
+    coordinator.app.sync.sync_now()
+    # The worker withdraws the consent (basic v2, made first); the coordinator, not synced since,
+    # unassigns the mentor on its own phone at the same moment and makes its own v2: refused.
+    worker.app.sharing.withdraw(case_id, share.share_id)
+    requests = coordinator.network.requests
+    requests.clear()
+    coordinator.app.mentors.unassign_mentor(case_id, mentor_id)
+    # Its own v2 was refused; the sync after it brought the worker's v2 and rotated again on it.
+    assert requests.count("POST /v1/sync/push") >= 2
+    assert _basic_key_of_new_note(coordinator, case_id, "The coordinator's note.") == 3
+    worker.app.sync.sync_now()
+    assert _basic_key_of_new_note(worker, case_id, "The worker's note.") == 3
+    for device in (worker, coordinator, worker):
+        device.app.sync.sync_now()
+    for device in (coordinator, worker):
+        record = device.app.records.person_record(case_id)
+        assert record.unreadable == ()
+        assert {"The coordinator's note.", "The worker's note."} <= {c.note for c in record.contacts}
+    mentor.app.sync.sync_now()
+    assert mentor.app.records.list_people() == []

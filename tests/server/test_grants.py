@@ -175,3 +175,34 @@ def test_pull_delivers_only_to_entitled_recipients(harness: Harness) -> None:
     assert outsider_view.versions == []
     assert {g.org_id for g in outsider_view.key_grants} == {other.org_id}
     assert len(outsider_view.key_grants) == 2  # its own key setup
+
+
+def test_one_content_per_case_key_version_a_second_rotation_is_refused(harness: Harness) -> None:
+    org = harness.new_org()
+    worker = harness.join(org, Role.LINK_WORKER)
+    case_id = new_id()
+    harness.push(
+        org.coordinator, [person_change(org, org.coordinator, case_id)], [case_key_grant(org, case_id, Tier.BASIC)]
+    )
+    assert org.org_key is not None
+    key_id = case_key_id(case_id, Tier.BASIC, 2)
+    first = case_key_grant(
+        org, case_id, Tier.BASIC, key_id=key_id, wrapped=wrap_key(org.org_key, random_key(), context=key_id.encode())
+    )
+    second = case_key_grant(
+        org, case_id, Tier.BASIC, key_id=key_id, wrapped=wrap_key(org.org_key, random_key(), context=key_id.encode())
+    )
+    _expect(harness.push(worker, grants=[first]).grant_results, [None])
+    refused = harness.push(org.coordinator, grants=[second]).grant_results
+    _expect(refused, [RejectReason.KEY_VERSION_TAKEN])
+    assert "sync to receive it" in (refused[0].detail or "")
+    _expect(harness.push(worker, grants=[first]).grant_results, ["duplicate"])  # the same grant again
+    # Two versions in one push: the second is refused too.
+    key_3 = case_key_id(case_id, Tier.BASIC, 3)
+    twins = [
+        case_key_grant(
+            org, case_id, Tier.BASIC, key_id=key_3, wrapped=wrap_key(org.org_key, random_key(), context=key_3.encode())
+        )
+        for _ in range(2)
+    ]
+    _expect(harness.push(worker, grants=twins).grant_results, [None, RejectReason.KEY_VERSION_TAKEN])
