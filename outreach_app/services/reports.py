@@ -22,6 +22,7 @@ import csv
 import datetime as dt
 import html
 import io
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -312,15 +313,30 @@ _CHARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _bar(label: str, value: str, share: float | None) -> str:
-    """One row of a chart: the label, a bar as wide as ``share`` (none when hidden), the value."""
-    e = html.escape
-    width = 0 if share is None else round(share * 220)
-    bar = f'<rect x="0" y="4" width="{width}" height="14" fill="#1b6b5f"/>' if share is not None else ""
-    return (
-        f"<tr><td>{e(label)}</td><td><svg width=230 height=22 role=img aria-label='{e(label)}: {e(value)}'>"
-        f'<rect x="0" y="4" width="220" height="14" fill="#e3ece9"/>{bar}</svg></td><td>{e(value)}</td></tr>'
-    )
+def _chart_svg(title: str, rows: Sequence[tuple[str, float | None, str]]) -> str:
+    """A horizontal bar chart (matplotlib, as SVG with its text kept as text) of the share of people
+    behind each figure; a hidden figure has no bar, only its "*"."""
+    from matplotlib import rc_context  # imported here: only the printable summary needs it
+    from matplotlib.figure import Figure as Chart
+
+    labels = [textwrap.fill(label, 34) for label, _, _ in rows]
+    shares = [100 * share if share is not None else 0.0 for _, share, _ in rows]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    with rc_context({"svg.fonttype": "none", "font.size": 8}):
+        chart = Chart(figsize=(6.2, 0.6 + 0.2 * lines + 0.1 * len(rows)), layout="constrained")
+        axes = chart.add_subplot()
+        bars = axes.barh(labels, shares, color="#1b6b5f", height=0.55)
+        axes.bar_label(bars, labels=[text for _, _, text in rows], padding=3)
+        axes.set_xlim(0, 135)  # room for the value beside a full bar
+        axes.invert_yaxis()  # the first figure at the top
+        axes.xaxis.set_visible(False)
+        for side in ("top", "right", "bottom"):
+            axes.spines[side].set_visible(False)
+        chart.suptitle(title, x=0.01, ha="left", fontsize=9, fontweight="bold")
+        out = io.StringIO()
+        chart.savefig(out, format="svg")
+    svg = out.getvalue()
+    return svg[svg.index("<svg") :]  # inline: without the XML prologue
 
 
 def _summary_html(report: OutcomesReport, *, organisation: str, produced_at: dt.datetime) -> str:
@@ -356,9 +372,9 @@ def _summary_html(report: OutcomesReport, *, organisation: str, produced_at: dt.
         "* is a number under 5, or one hidden so that a number under 5 cannot be worked out.</p>",
     ]
     for title, keys in _CHARTS:
-        parts.append(f"<h2>{e(title)}</h2><table class=chart>")
-        parts += [_bar(by_key[key].label, value(by_key[key]), share(by_key[key])) for key in keys]
-        parts.append("</table>")
+        rows = [(by_key[key].label, share(by_key[key]), value(by_key[key])) for key in keys]
+        described = "; ".join(f"{label}: {text}" for label, _, text in rows)
+        parts.append(f"<figure role=img aria-label='{e(title)}: {e(described)}'>{_chart_svg(title, rows)}</figure>")
     parts.append("<div class=cols>")
     for section in report.sections:
         rows = [item for item in section.figures if item.count or item.group is None]
