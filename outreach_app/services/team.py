@@ -85,11 +85,11 @@ class Team:
 def how_to_join(invitation: Invitation, server_url: str) -> str:
     """What to tell the person with the code, in plain words."""
     until = dt.datetime.fromtimestamp(invitation.expires_at_ms / 1000).strftime("%a %d %b")
-    who = f" It works only with {invitation.email}." if invitation.email else ""
+    who = f", and only with {invitation.email}" if invitation.email else ""
     return (
         f"Tell them yourself (say it, or write it down) and keep it off group chats. On the sign-in "
         f"screen they choose \"I have an invitation code\", enter the server address {server_url}, "
-        f"this code, their name, email and a password. It works once, until {until}.{who}"
+        f"this code, their name, email and a password. It works once, until {until}{who}."
     )
 
 

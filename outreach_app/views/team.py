@@ -98,7 +98,7 @@ def _code_dialog(page: ft.Page, title: str, code: str, words: str) -> None:
             modal=True,
             title=ft.Text(title),
             content=ft.Column(
-                [ft.Text(code, size=30, weight=ft.FontWeight.BOLD, selectable=True), ft.Text(words, size=16)],
+                [ft.Text(code, size=30, weight=ft.FontWeight.BOLD), ft.Text(words, size=16)],
                 tight=True,
                 spacing=12,
             ),
@@ -210,7 +210,8 @@ def _member_card(state: AppState, page: ft.Page, member: TeamMemberView) -> ft.C
         )
     if member.role is Role.PEER_MENTOR:
         if member.assigned:
-            lines.append(ft.Text(f"Mentors {len(member.assigned)}:", size=14))
+            count = len(member.assigned)
+            lines.append(ft.Text(f"Mentors {count} {'person' if count == 1 else 'people'}:", size=14))
             for person in member.assigned:
 
                 async def open_record(_: Any, case_id: str = person.case_id) -> None:
