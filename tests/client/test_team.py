@@ -77,6 +77,8 @@ def test_invite_list_cancel_and_join(team: Team, phones: Phones) -> None:
     cancelled = coordinator.app.team.cancel_invitation(spare.invitation_id)
     assert cancelled.role is Role.PEER_MENTOR
     assert [i.email for i in coordinator.app.team.team().invitations] == ["sam@example.org"]
+    trail = [event.text for event in coordinator.app.account.audit_trail()]
+    assert "Priya Coordinator cancelled an invitation for a peer mentor" in trail
 
     # The cancelled code opens no account; the other one does, and leaves the pending list.
     late = phones.new("late", "lee@example.org", "Lee Late")
