@@ -15,6 +15,9 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     POST /v1/org/keys                    OrganisationKeySetup -> OrganisationInfo (first coordinator, once)
     POST /v1/invitations                 InvitationRequest -> Invitation (coordinators)
     POST /v1/members/{user_id}/password-reset             -> Invitation (coordinators: a reset code)
+    GET  /v1/org/members                                  -> TeamMemberList (coordinators: the team, no record content)
+    GET  /v1/invitations                                  -> PendingInvitationList (coordinators: not used, not expired)
+    POST /v1/invitations/{invitation_id}/cancel           -> PendingInvitation (coordinators: it can no longer register)
     GET  /v1/devices                                      -> DeviceList (your devices; a coordinator's: the team's)
     POST /v1/devices/{device_id}/revoke                   -> DeviceInfo (your own device, or any for coordinators)
     GET  /v1/audit?before=POSITION&limit=N                -> AuditPage (coordinators: the organisation's trail)
@@ -89,6 +92,8 @@ __all__ = [
     "OrganisationKeySetup",
     "PartnerScope",
     "PasswordResetRequest",
+    "PendingInvitation",
+    "PendingInvitationList",
     "PreloginRequest",
     "PreloginResponse",
     "Problem",
@@ -112,6 +117,8 @@ __all__ = [
     "SharedPullResponse",
     "SharingGrants",
     "SharingGrantsResult",
+    "TeamMember",
+    "TeamMemberList",
     "UserInfo",
     "Version",
     "WithdrawShare",
@@ -376,6 +383,51 @@ class Invitation(Wire):
     role: Role
     email: str | None
     expires_at_ms: int
+    invitation_id: Uuid | None = None  # what ``POST /v1/invitations/{invitation_id}/cancel`` names
+
+
+class PendingInvitation(Wire):
+    """An invitation nobody has used yet (the server keeps only a hash of its code, so no code here)."""
+
+    invitation_id: Uuid
+    role: Role
+    email: str | None
+    created_at_ms: int
+    expires_at_ms: int
+    invited_by_user_id: Uuid | None  # None: made by the server's admin (``outreach-server invite``)
+    invited_by_name: str | None
+    cancelled_at_ms: int | None = None
+
+
+class PendingInvitationList(Wire):
+    invitations: list[PendingInvitation]  # newest first
+
+
+# --- the team --------------------------------------------------------------------------------
+
+
+class TeamMember(Wire):
+    """A member of the organisation as the server knows them: an account, never record content.
+
+    ``last_seen_at_ms`` is the latest sign-in or sync of any of their devices; ``device_count`` counts
+    the devices not signed out. ``holds_organisation_key`` is False for a coordinator or link worker
+    whom no coordinator's phone has given the organisation key yet (peer mentors never hold it).
+    ``assigned_case_ids`` lists the people a peer mentor is assigned to now (empty for others).
+    """
+
+    user_id: Uuid
+    display_name: str
+    email: str
+    role: Role
+    joined_at_ms: int
+    last_seen_at_ms: int | None
+    device_count: int
+    holds_organisation_key: bool
+    assigned_case_ids: list[Uuid] = []
+
+
+class TeamMemberList(Wire):
+    members: list[TeamMember]  # by role (coordinators, link workers, peer mentors), then name
 
 
 # --- devices ---------------------------------------------------------------------------------

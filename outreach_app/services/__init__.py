@@ -66,6 +66,7 @@ from outreach_app.services.records import (
 from outreach_app.services.reports import ReportFile, ReportService
 from outreach_app.services.sharing import CaseSharing, ConsentEntry, SharingService, describe_share
 from outreach_app.services.sync import NotAccepted, SyncReport, SyncService, SyncStatus
+from outreach_app.services.team import AssignedPerson, Team, TeamInvitation, TeamMemberView, TeamService, how_to_join
 from outreach_app.storage import LocalStore, StoreRebuilt
 from shared.crypto import ScryptParams
 
@@ -74,6 +75,7 @@ __all__ = [
     "Accommodation",
     "AccountService",
     "AccountStatus",
+    "AssignedPerson",
     "AuditEvent",
     "Author",
     "CaseService",
@@ -122,12 +124,17 @@ __all__ = [
     "SyncReport",
     "SyncService",
     "SyncStatus",
+    "Team",
+    "TeamInvitation",
+    "TeamMemberView",
+    "TeamService",
     "Today",
     "TodayFollowUp",
     "TodayRelease",
     "UnreadableEntry",
     "describe_share",
     "device_store_path",
+    "how_to_join",
     "store_rebuilt_message",
     "system_now_ms",
 ]
@@ -167,6 +174,7 @@ class Gatepost:
         self.cases = CaseService(device, self.sync)
         self.drafts = DraftService(device)
         self.reports = ReportService(device)
+        self.team = TeamService(device, self.account, self.reports)
 
     @classmethod
     def open(

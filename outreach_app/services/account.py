@@ -125,6 +125,7 @@ _AUDIT_WORDS = {
     "session_reused": "A used session of {actor} on {device} was presented again, so it was ended",
     "organisation_key_set_up": "{actor} set up the organisation key",
     "invitation_created": "{actor} invited a new {role}",
+    "invitation_cancelled": "{actor} cancelled an invitation for a {role}",
     "pushed": "{actor} sent {what} from {device}",
     "pulled": "{actor} received {what} on {device}",
     "device_signed_out": "{actor} signed out {target}",

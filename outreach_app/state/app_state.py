@@ -47,6 +47,7 @@ from outreach_app.state.lead import LeadState
 from outreach_app.state.navigation import RESUMABLE, TOP_LEVEL, Notice, Screen
 from outreach_app.state.outcomes import OutcomesState
 from outreach_app.state.plan import PlanState
+from outreach_app.state.team import TeamState
 from shared.protocol import Role
 
 __all__ = ["AppState", "Notice", "Screen", "kept_for", "sync_status_text", "time_ago"]
@@ -163,6 +164,8 @@ class AppState:
         self.directory = DirectoryState(self)
         # The coordinator's desk (conflicts to settle) and the intents about it.
         self.desk = DeskState(self)
+        # The coordinator's Team screen (members, invitations, devices), opened from the Desk.
+        self.team = TeamState(self)
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -439,6 +442,7 @@ class AppState:
         self.plan.clear()
         self.directory.forget()
         self.desk.forget()
+        self.team.forget()
         self.screen = Screen.UNLOCK
         self.on_screen()
 
@@ -912,6 +916,7 @@ class AppState:
         self.outcomes.forget()
         self.directory.forget()
         self.desk.forget()
+        self.team.forget()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
         self.screen = Screen.SIGN_IN
         self.register_mode = False

@@ -37,6 +37,8 @@ class Screen(StrEnum):
     CHOOSE_SERVICE = "choose_service"
     # The coordinator's desk: conflicts to settle (state/desk.py, views/desk.py).
     DESK = "desk"
+    # The coordinator's team: members, invitations, devices (state/team.py, views/team.py).
+    TEAM = "team"
     # Where the person lives and their work and training (state/outcomes.py, views/outcomes.py).
     RECORD_ACCOMMODATION = "record_accommodation"
     RECORD_WORK = "record_work"

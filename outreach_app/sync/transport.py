@@ -58,6 +58,8 @@ from shared.protocol import (
     OrganisationInfo,
     OrganisationKeySetup,
     PasswordResetRequest,
+    PendingInvitation,
+    PendingInvitationList,
     PreloginRequest,
     PreloginResponse,
     Problem,
@@ -77,6 +79,7 @@ from shared.protocol import (
     ShareRequest,
     SharingGrants,
     SharingGrantsResult,
+    TeamMemberList,
     WithdrawShare,
 )
 
@@ -211,6 +214,18 @@ class SyncApi:
     def create_invitation(self, request: InvitationRequest) -> Invitation:
         """``POST /v1/invitations`` (coordinators)."""
         return self._parse(Invitation, self._authorised("POST", "/v1/invitations", body=request))
+
+    def pending_invitations(self) -> PendingInvitationList:
+        """``GET /v1/invitations`` (coordinators): invitations nobody has used yet."""
+        return self._parse(PendingInvitationList, self._authorised("GET", "/v1/invitations"))
+
+    def cancel_invitation(self, invitation_id: str) -> PendingInvitation:
+        """``POST /v1/invitations/{id}/cancel`` (coordinators): the code can no longer register anyone."""
+        return self._parse(PendingInvitation, self._authorised("POST", f"/v1/invitations/{invitation_id}/cancel"))
+
+    def team_members(self) -> TeamMemberList:
+        """``GET /v1/org/members`` (coordinators): the organisation's members, no record content."""
+        return self._parse(TeamMemberList, self._authorised("GET", "/v1/org/members"))
 
     def list_devices(self) -> DeviceList:
         """``GET /v1/devices``: your devices (a coordinator: the organisation's)."""

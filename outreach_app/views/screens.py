@@ -14,16 +14,16 @@ from outreach_app.services import (
     FieldValue,
     FieldView,
     PersonSummary,
-    RegisteredDevice,
     UnreadableEntry,
 )
-from outreach_app.state import AppState, kept_for, time_ago
+from outreach_app.state import AppState, kept_for
 from outreach_app.views.day import DAY_SCREENS, gate_sections
 from outreach_app.views.desk import DESK_SCREENS
 from outreach_app.views.directory import DIRECTORY_SCREENS
 from outreach_app.views.lead import LEAD_SCREENS, lead_sections
 from outreach_app.views.outcomes import OUTCOME_SCREENS, outcome_sections
 from outreach_app.views.plan import PLAN_SCREENS, plan_sections
+from outreach_app.views.team import TEAM_SCREENS, device_card
 from outreach_app.views.widgets import (
     access_banner,
     back_button,
@@ -1124,122 +1124,22 @@ def log_contact_screen(state: AppState, page: ft.Page) -> ft.Control:
 # --- devices ---------------------------------------------------------------------------------
 
 
-def _device_card(state: AppState, page: ft.Page, device: RegisteredDevice, show_owner: bool) -> ft.Control:
-    facts = []
-    if show_owner:
-        facts.append(f"{device.owner} ({device.role.value.replace('_', ' ')})")
-    if device.signed_out:
-        facts.append("Signed out")
-    else:
-        facts.append(f"Last synced {time_ago(device.last_seen_at_ms, state.now_ms())}")
-    title = f"{device.name} (this device)" if device.this_device else device.name
-
-    async def confirmed(_: Any) -> None:
-        page.pop_dialog()
-        await state.sign_out_device(device.device_id)
-
-    def ask(_: Any) -> None:
-        page.show_dialog(
-            ft.AlertDialog(
-                modal=True,
-                title=ft.Text(f"Sign out {device.name}?"),
-                content=ft.Text(
-                    "It stops syncing at once and erases its Gatepost data the next time it connects. "
-                    "Anything it has already shown cannot be taken back.",
-                    size=16,
-                ),
-                actions=[
-                    ft.TextButton("Cancel", on_click=lambda _: page.pop_dialog()),
-                    ft.FilledButton("Sign it out", on_click=confirmed),
-                ],
-            )
-        )
-
-    actions: list[ft.Control] = []
-    if not device.signed_out:
-        actions.append(
-            ft.OutlinedButton(
-                f"Sign out {device.name}",
-                icon=ft.Icons.LOGOUT,
-                on_click=ask,
-                height=48,
-                style=ft.ButtonStyle(color=ft.Colors.ERROR),
-            )
-        )
-    return ft.Card(
-        content=ft.Container(
-            ft.Column(
-                [
-                    ft.Text(title, size=18, weight=ft.FontWeight.W_600),
-                    ft.Text(" · ".join(facts), size=15),
-                    *actions,
-                ],
-                spacing=8,
-                horizontal_alignment=ft.CrossAxisAlignment.START,
-            ),
-            padding=14,
-        )
-    )
-
-
 def devices_screen(state: AppState, page: ft.Page) -> ft.Control:
-    coordinator = state.profile is not None and state.profile.role.value == "coordinator"
+    """This user's own phones and browsers (a coordinator manages the team's on the Team screen)."""
 
     async def back(_: Any) -> None:
         await state.go_home()
 
-    explanation = (
-        "Every phone and browser signed in to your team. Sign out a lost or stolen one here."
-        if coordinator
-        else "The phones and browsers signed in as you. Sign out one you have lost or no longer use."
-    )
-    if not coordinator:
-        cards = [_device_card(state, page, device, False) for device in state.devices]
-        return screen(ft.Row([back_button(back), heading("Devices")]), ft.Text(explanation, size=16), *cards)
-
-    # A coordinator sees the team member by member, with a way to give a forgotten password back.
     me = state.profile.user_id if state.profile else None
-    members: dict[str, list[RegisteredDevice]] = {}
-    for device in state.devices:
-        members.setdefault(device.owner_user_id, []).append(device)
-    sections: list[ft.Control] = []
-    for user_id, devices in members.items():
-        owner = devices[0].owner
-        header: list[ft.Control] = [section(f"{owner} ({devices[0].role.value.replace('_', ' ')})")]
-        if user_id != me:
-            header.append(_reset_button(state, page, user_id, owner))
-        sections.append(ft.Column(header, spacing=6, horizontal_alignment=ft.CrossAxisAlignment.START))
-        sections.extend(_device_card(state, page, device, False) for device in devices)
-    return screen(ft.Row([back_button(back), heading("Devices")]), ft.Text(explanation, size=16), *sections)
-
-
-def _reset_button(state: AppState, page: ft.Page, user_id: str, owner: str) -> ft.Control:
-    async def make_code(_: Any) -> None:
-        code = await state.create_password_reset(user_id)
-        if code is None:
-            return
-        page.show_dialog(
-            ft.AlertDialog(
-                modal=True,
-                title=ft.Text(f"Reset code for {owner}"),
-                content=ft.Column(
-                    [
-                        ft.Text(code, size=30, weight=ft.FontWeight.BOLD),
-                        ft.Text(
-                            f"Read it to {owner} yourself, not by text or email. It works once, for 24 hours. "
-                            "Their old password and sessions stop working as soon as they use it; your phone "
-                            "gives them their access back when it next syncs.",
-                            size=16,
-                        ),
-                    ],
-                    tight=True,
-                    spacing=12,
-                ),
-                actions=[ft.FilledButton("Done", on_click=lambda _: page.pop_dialog())],
-            )
-        )
-
-    return ft.TextButton(f"New password for {owner}", icon=ft.Icons.KEY, on_click=make_code, height=48)
+    explanation = "The phones and browsers signed in as you. Sign out one you have lost or no longer use."
+    if state.is_coordinator:
+        explanation += " Your team's devices are on the Team screen (Desk, then Team)."
+    cards = [
+        device_card(page, device, state.now_ms(), state.sign_out_device)
+        for device in state.devices
+        if device.owner_user_id == me
+    ]
+    return screen(ft.Row([back_button(back), heading("Devices")]), ft.Text(explanation, size=16), *cards)
 
 
 def audit_screen(state: AppState, page: ft.Page) -> ft.Control:
@@ -1291,6 +1191,7 @@ SCREENS = {
     **LEAD_SCREENS,
     **DIRECTORY_SCREENS,
     **DESK_SCREENS,
+    **TEAM_SCREENS,
     **OUTCOME_SCREENS,
 }
 

@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     SESSION_REUSED = "session_reused"
     ORGANISATION_KEY_SET_UP = "organisation_key_set_up"
     INVITATION_CREATED = "invitation_created"
+    INVITATION_CANCELLED = "invitation_cancelled"
     PUSHED = "pushed"
     PULLED = "pulled"
     DEVICE_SIGNED_OUT = "device_signed_out"

@@ -101,6 +101,7 @@ def register(ctx: ServerContext, tokens: TokenService, session: Session, request
     if (
         invitation is None
         or invitation.used_at_ms is not None
+        or invitation.cancelled_at_ms is not None
         or invitation.expires_at_ms <= now
         or invitation.reset_user_id is not None  # a reset code opens no new account
         or (invitation.email is not None and invitation.email != request.email)

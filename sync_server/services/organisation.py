@@ -95,10 +95,11 @@ def create_invitation(
     now = ctx.now_ms()
     expires = now + ctx.settings.invitation_ttl_days * 24 * 3600 * 1000
     code = new_invitation_code()
+    invitation_id = str(uuid.uuid4())
     accounts.add(
         session,
         InvitationRow(
-            id=str(uuid.uuid4()),
+            id=invitation_id,
             code_hash=hash_invitation_code(ctx, code),
             org_id=org_id,
             role=role.value,
@@ -108,7 +109,13 @@ def create_invitation(
             expires_at_ms=expires,
         ),
     )
-    return Invitation(code=code, role=role, email=email.lower() if email else None, expires_at_ms=expires)
+    return Invitation(
+        code=code,
+        role=role,
+        email=email.lower() if email else None,
+        expires_at_ms=expires,
+        invitation_id=invitation_id,
+    )
 
 
 def invite(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, request: InvitationRequest) -> Invitation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, exists, func, update
+from sqlalchemy import CursorResult, case, exists, func, update
 from sqlmodel import Session, col, select
 
 from sync_server.storage import assignments
@@ -13,18 +13,23 @@ from sync_server.storage.tables import DeviceRow, InvitationRow, KeyGrantRow, Re
 
 __all__ = [
     "add",
+    "cancel_invitation",
     "consume_invitation",
+    "device_summaries",
     "get_device",
     "get_devices",
+    "get_invitation",
     "get_invitation_by_code_hash",
     "get_refresh_token_by_hash",
     "get_user",
     "get_user_by_email",
     "get_users",
     "list_devices",
+    "list_members",
     "mark_refresh_token_used",
     "members_without_grant",
     "mentor_assigned_case_ids",
+    "pending_invitations",
     "revoke_device",
     "revoke_refresh_family",
     "revoke_user_sessions",
@@ -57,14 +62,69 @@ def get_invitation_by_code_hash(session: Session, code_hash: str) -> InvitationR
 
 
 def consume_invitation(session: Session, invitation_id: str, *, user_id: str, now_ms: int) -> bool:
-    """Mark an invitation used, only if nobody used it first; False when someone did."""
+    """Mark an invitation used, only if nobody used (or cancelled) it first; False when someone did."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(InvitationRow)
-        .where(col(InvitationRow.id) == invitation_id, col(InvitationRow.used_at_ms).is_(None))
+        .where(
+            col(InvitationRow.id) == invitation_id,
+            col(InvitationRow.used_at_ms).is_(None),
+            col(InvitationRow.cancelled_at_ms).is_(None),
+        )
         .values(used_at_ms=now_ms, used_by=user_id)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def get_invitation(session: Session, invitation_id: str) -> InvitationRow | None:
+    return session.get(InvitationRow, invitation_id, populate_existing=True)
+
+
+def pending_invitations(session: Session, org_id: str, *, now_ms: int) -> list[InvitationRow]:
+    """Invitations of ``org_id`` (not password-reset codes) nobody used or cancelled, unexpired; newest first."""
+    statement = (
+        select(InvitationRow)
+        .where(
+            InvitationRow.org_id == org_id,
+            col(InvitationRow.reset_user_id).is_(None),
+            col(InvitationRow.used_at_ms).is_(None),
+            col(InvitationRow.cancelled_at_ms).is_(None),
+            col(InvitationRow.expires_at_ms) > now_ms,
+        )
+        .order_by(col(InvitationRow.created_at_ms).desc(), col(InvitationRow.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def cancel_invitation(session: Session, invitation_id: str, *, now_ms: int) -> bool:
+    """Mark an unused invitation cancelled; False when it was used or cancelled first."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(InvitationRow)
+        .where(
+            col(InvitationRow.id) == invitation_id,
+            col(InvitationRow.used_at_ms).is_(None),
+            col(InvitationRow.cancelled_at_ms).is_(None),
+        )
+        .values(cancelled_at_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def list_members(session: Session, org_id: str) -> list[UserRow]:
+    statement = select(UserRow).where(UserRow.org_id == org_id).order_by(col(UserRow.display_name), col(UserRow.id))
+    return list(session.exec(statement).all())
+
+
+def device_summaries(session: Session, org_id: str) -> dict[str, tuple[int, int]]:
+    """Per user of ``org_id``: (devices not signed out, latest last seen of any device)."""
+    active = func.sum(case((col(DeviceRow.revoked_at_ms).is_(None), 1), else_=0))
+    statement = (
+        select(DeviceRow.user_id, active, func.max(DeviceRow.last_seen_at_ms))
+        .where(DeviceRow.org_id == org_id)
+        .group_by(col(DeviceRow.user_id))
+    )
+    return {user_id: (int(count or 0), int(seen)) for user_id, count, seen in session.exec(statement).all()}
 
 
 def get_device(session: Session, device_id: str) -> DeviceRow | None:

@@ -8,7 +8,14 @@ from sqlmodel import Session, col, select
 
 from sync_server.storage.tables import AssignmentRow, UserRow
 
-__all__ = ["active_assignment", "active_case_ids", "assigned_mentors", "fresh_assignments", "purged_after"]
+__all__ = [
+    "active_assignment",
+    "active_by_mentor",
+    "active_case_ids",
+    "assigned_mentors",
+    "fresh_assignments",
+    "purged_after",
+]
 
 
 def active_assignment(session: Session, case_id: str, mentor_user_id: str) -> AssignmentRow | None:
@@ -29,6 +36,19 @@ def assigned_mentors(session: Session, case_id: str) -> list[UserRow]:
         .order_by(col(AssignmentRow.assigned_seq))
     )
     return list(session.exec(statement).all())
+
+
+def active_by_mentor(session: Session, org_id: str) -> dict[str, list[str]]:
+    """Per peer mentor of ``org_id``: the cases they are assigned to now, in the order assigned."""
+    statement = (
+        select(AssignmentRow.mentor_user_id, AssignmentRow.case_id)
+        .where(AssignmentRow.org_id == org_id, col(AssignmentRow.unassigned_at_ms).is_(None))
+        .order_by(col(AssignmentRow.assigned_seq))
+    )
+    result: dict[str, list[str]] = {}
+    for mentor_user_id, case_id in session.exec(statement).all():
+        result.setdefault(mentor_user_id, []).append(case_id)
+    return result
 
 
 def active_case_ids(session: Session, mentor_user_id: str) -> frozenset[str]:

@@ -98,6 +98,8 @@ class InvitationRow(ServerTable, table=True):
     used_by: str | None = Field(default=None, foreign_key="user.id", max_length=36)
     # Set for a password-reset code: only this member may use it, and only to reset.
     reset_user_id: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    # Set when a coordinator cancelled it: it can no longer register anyone.
+    cancelled_at_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class DeviceRow(ServerTable, table=True):

@@ -1,6 +1,6 @@
-"""A lost phone, in the browser: the worker finds their device's name, the coordinator signs it out
-from the Devices screen (and the audit trail says so), and the lost phone erases itself at its next
-sync and shows why."""
+"""A lost phone, in the browser: the worker finds their device's name on the Devices screen, the
+coordinator signs it out from the Team screen (and the audit trail says so), and the lost phone
+erases itself at its next sync and shows why."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.processes import COORDINATOR, PASSWORD, WORKER
-from tests.e2e.ui import button, press_sync_now, shot, sign_in_with_new_pin, today_screen
+from tests.e2e.ui import (
+    appears,
+    button,
+    press_sync_now,
+    reveal,
+    shot,
+    sign_in_with_new_pin,
+    tap_until,
+    today_screen,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +44,17 @@ def test_coordinator_signs_out_a_lost_phone_which_erases_itself(new_phone: Calla
 
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
+    # The coordinator's own Devices screen lists only their own; the team's are on the Team screen.
     _open_devices(desk)
-    # The coordinator sees the team member by member: the worker's heading, then their devices.
-    expect(desk.get_by_text(f"{WORKER.display_name} (link worker)", exact=True)).to_be_visible()
-    expect(desk.get_by_role("group", name=re.compile(rf"^{re.escape(device_name)} Last synced"))).to_be_visible()
-    button(desk, f"Sign out {device_name}").click()
+    expect(desk.get_by_role("group", name=re.compile(rf"^{re.escape(device_name)} Last synced"))).to_have_count(0)
+    button(desk, "Back").first.click()
+    tap_until(desk, "Desk", button(desk, "Team"))
+    tap_until(desk, "Team", desk.get_by_text("Invite someone", exact=True))
+    # Member by member: the worker, then their devices.
+    expect(reveal(desk.get_by_text(WORKER.display_name, exact=True).first)).to_be_visible()
+    their_device = desk.get_by_role("group", name=re.compile(rf"^{re.escape(device_name)} Last synced"))
+    expect(reveal(their_device)).to_be_visible()
+    reveal(button(desk, f"Sign out {device_name}")).click()
     expect(desk.get_by_text(f"Sign out {device_name}?")).to_be_visible()
     shot(desk, "02-confirm-sign-out")
     button(desk, "Sign it out").click()
@@ -50,6 +65,7 @@ def test_coordinator_signs_out_a_lost_phone_which_erases_itself(new_phone: Calla
 
     # The coordinator's audit trail says who signed which device out.
     button(desk, "Back").first.click()
+    appears(button(desk, "Team"))
     button(desk, "Audit trail").click()
     audited = rf"^{re.escape(COORDINATOR.display_name)} signed out {re.escape(device_name)}\s"
     expect(desk.get_by_text(re.compile(audited))).to_be_visible()

@@ -1,4 +1,4 @@
-"""A forgotten password, in the browser: the coordinator makes a reset code from the Devices screen,
+"""A forgotten password, in the browser: the coordinator makes a reset code on the Team screen,
 the worker sets a new password with it on a new phone, and the coordinator's next sync gives their
 access back."""
 
@@ -19,10 +19,12 @@ from tests.e2e.ui import (
     button,
     fill_field,
     press_sync_now,
+    reveal,
     set_pin,
     shot,
     sign_in_with_new_pin,
     sync_status,
+    tap_until,
     textbox,
 )
 
@@ -46,8 +48,9 @@ def test_coordinator_gives_a_reset_code_and_the_worker_gets_back_in(
 
     desk = new_phone()
     sign_in_with_new_pin(desk, coordinator, PASSWORD)
-    button(desk, "Devices").click()
-    button(desk, f"New password for {name}").click()
+    tap_until(desk, "Desk", button(desk, "Team"))
+    tap_until(desk, "Team", desk.get_by_text("Invite someone", exact=True))
+    reveal(button(desk, f"New password for {name}")).click()
     dialog_title = desk.get_by_text(f"Reset code for {name}", exact=True)
     expect(dialog_title).to_be_visible()
     code_text = desk.get_by_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$"))

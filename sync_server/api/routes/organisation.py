@@ -4,10 +4,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from shared.protocol import CaseMentors, Invitation, InvitationRequest, OrganisationInfo, OrganisationKeySetup
+from shared.protocol import (
+    CaseMentors,
+    Invitation,
+    InvitationRequest,
+    OrganisationInfo,
+    OrganisationKeySetup,
+    PendingInvitation,
+    PendingInvitationList,
+    TeamMemberList,
+)
 from sync_server.api.deps import ContextDep, CoordinatorDevice, SessionDep
 from sync_server.api.problems import problem_responses
-from sync_server.services import mentors, organisation
+from sync_server.services import mentors, organisation, team
 
 router = APIRouter(prefix="/v1", tags=["organisation"], responses=problem_responses(401, 403, 413, 422, 426))
 
@@ -27,6 +36,39 @@ def setup_keys(
 @router.post("/invitations", response_model=Invitation, summary="Invite someone (coordinators)")
 def invite(body: InvitationRequest, caller: CoordinatorDevice, context: ContextDep, session: SessionDep) -> Invitation:
     return organisation.invite(context, session, caller, body)
+
+
+@router.get(
+    "/invitations",
+    response_model=PendingInvitationList,
+    summary="Invitations nobody has used yet, newest first (coordinators)",
+)
+def pending_invitations(caller: CoordinatorDevice, context: ContextDep, session: SessionDep) -> PendingInvitationList:
+    return team.pending_invitations(context, session, caller)
+
+
+InvitationId = Annotated[str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+@router.post(
+    "/invitations/{invitation_id}/cancel",
+    response_model=PendingInvitation,
+    summary="Cancel an invitation: its code can no longer create an account (coordinators)",
+    responses=problem_responses(404, 409),
+)
+def cancel_invitation(
+    invitation_id: InvitationId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep
+) -> PendingInvitation:
+    return team.cancel_invitation(context, session, caller, invitation_id)
+
+
+@router.get(
+    "/org/members",
+    response_model=TeamMemberList,
+    summary="The organisation's members: accounts, devices and mentors' assigned case ids, no record content",
+)
+def team_members(caller: CoordinatorDevice, session: SessionDep) -> TeamMemberList:
+    return team.members(session, caller)
 
 
 MemberId = Annotated[str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
