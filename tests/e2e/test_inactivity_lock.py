@@ -72,7 +72,9 @@ def test_a_form_half_filled_when_the_app_is_killed_comes_back_after_the_pin(
         button(page, "Add person").click()
         fill_field(textbox(page, "Name"), "Marcus Hale")
         fill_field(textbox(page, "Other names they use"), "Marky")
-        page.wait_for_timeout(2_000)  # the worker pauses; the draft is kept on the phone
+        # The worker pauses; the draft is kept on the phone a second after the last keystroke (the
+        # wait leaves room for a loaded machine).
+        page.wait_for_timeout(4_000)
 
         # The phone kills the app (no goodbye), and the worker opens it again.
         assert own_app.process is not None
