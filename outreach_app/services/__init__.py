@@ -46,6 +46,12 @@ from outreach_app.services.casework import (
     TodayRelease,
 )
 from outreach_app.services.conflicts import ConflictService, ConflictValue, OpenConflict
+from outreach_app.services.dashboard import (
+    Dashboard,
+    DashboardFilters,
+    DashboardService,
+    WorkerCaseload,
+)
 from outreach_app.services.device import Device
 from outreach_app.services.directory import DirectoryEntry, DirectoryService
 from outreach_app.services.drafts import Draft, DraftService
@@ -87,6 +93,9 @@ __all__ = [
     "ConsentEntry",
     "ConsentReview",
     "ContactEntry",
+    "Dashboard",
+    "DashboardFilters",
+    "DashboardService",
     "DirectoryEntry",
     "DirectoryService",
     "Draft",
@@ -126,6 +135,7 @@ __all__ = [
     "TodayFollowUp",
     "TodayRelease",
     "UnreadableEntry",
+    "WorkerCaseload",
     "describe_share",
     "device_store_path",
     "store_rebuilt_message",
@@ -167,6 +177,7 @@ class Gatepost:
         self.cases = CaseService(device, self.sync)
         self.drafts = DraftService(device)
         self.reports = ReportService(device)
+        self.dashboard = DashboardService(device)
 
     @classmethod
     def open(
