@@ -275,13 +275,13 @@ class DashboardService:
             )
 
         team = sorted(
-            {person.entry.worker for person in everyone},
+            {item.entry.worker for item in everyone},
             key=lambda key: (names.get(key, A_COLLEAGUE).casefold(), key),
         )
-        chosen = [person for person in everyone if _chosen(person.entry, filters)]
+        chosen = [item for item in everyone if _chosen(item.entry, filters)]
         caseloads: dict[str, list[CaseloadPerson]] = defaultdict(list)
-        for person in chosen:
-            caseloads[person.entry.worker].append(person.entry)
+        for item in chosen:
+            caseloads[item.entry.worker].append(item.entry)
         workers = tuple(
             WorkerCaseload(
                 key=key,
@@ -292,15 +292,15 @@ class DashboardService:
             for key in team
             if caseloads.get(key)
         )
-        facts = [person.facts for person in chosen]
+        chosen_facts = [item.facts for item in chosen]
         return Dashboard(
             on=today,
             filters=filters,
             workers=workers,
             team=tuple((key, names.get(key, A_COLLEAGUE)) for key in team),
-            contacts=contacts_by_week(facts, today),
-            needs=needs_movement(facts),
-            outcomes=outcomes_by_quarter(facts, today),
+            contacts=contacts_by_week(chosen_facts, today),
+            needs=needs_movement(chosen_facts),
+            outcomes=outcomes_by_quarter(chosen_facts, today),
             window_days=window,
             people=len(chosen),
         )

@@ -37,6 +37,8 @@ class Screen(StrEnum):
     CHOOSE_SERVICE = "choose_service"
     # The coordinator's desk: conflicts to settle (state/desk.py, views/desk.py).
     DESK = "desk"
+    # One worker's people, from the caseload dashboard on the Desk (state/dashboard.py).
+    WORKER_CASELOAD = "worker_caseload"
     # Where the person lives and their work and training (state/outcomes.py, views/outcomes.py).
     RECORD_ACCOMMODATION = "record_accommodation"
     RECORD_WORK = "record_work"

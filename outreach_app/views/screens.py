@@ -17,6 +17,7 @@ from outreach_app.services import (
     UnreadableEntry,
 )
 from outreach_app.state import AppState, kept_for, time_ago
+from outreach_app.views.dashboard import DASHBOARD_SCREENS
 from outreach_app.views.day import DAY_SCREENS, gate_sections
 from outreach_app.views.desk import DESK_SCREENS
 from outreach_app.views.directory import DIRECTORY_SCREENS
@@ -1286,6 +1287,7 @@ SCREENS = {
     **LEAD_SCREENS,
     **DIRECTORY_SCREENS,
     **DESK_SCREENS,
+    **DASHBOARD_SCREENS,
     **OUTCOME_SCREENS,
 }
 
