@@ -79,6 +79,9 @@ _PEOPLE: tuple[tuple[str, str, str, int, str | None, str, str, str], ...] = (
     ("Gareth Lloyd", "", "HMP Bristol", 12, None, "Bristol (Bedminster)", "", "Sort my benefits out"),
     ("Aaron Siddiqui", "", "HMP Exeter", 13, "09:45", "Bristol (Kingswood)", "07700 900774", ""),
 )
+# Aisha (the second link worker) is the lead professional for these; Sam for the rest (the Desk's
+# caseload dashboard shows both caseloads).
+_AISHAS = frozenset({"Marcus Bailey", "Liam Haworth", "Ryan Whitfield", "Aaron Siddiqui"})
 # The twelfth person is released on a Friday afternoon ("never released on a Friday afternoon").
 _FRIDAY_PERSON = ("Connor Bright", "", "HMP Bristol", "Bristol (Knowle West)")
 
@@ -181,7 +184,7 @@ def _add_people(app: Gatepost, today: dt.date) -> int:
                 "local_connection": local,
                 "phone": phone,
                 "goals": goals,
-                "lead_professional": f"{WORKER.display_name} (Demo Outreach)",
+                "lead_professional": f"{(SECOND_WORKER if name in _AISHAS else WORKER).display_name} (Demo Outreach)",
             }
         )
     name, other, establishment, local = _FRIDAY_PERSON

@@ -46,6 +46,12 @@ from outreach_app.services.casework import (
     TodayRelease,
 )
 from outreach_app.services.conflicts import ConflictService, ConflictValue, OpenConflict
+from outreach_app.services.dashboard import (
+    Dashboard,
+    DashboardFilters,
+    DashboardService,
+    WorkerCaseload,
+)
 from outreach_app.services.device import Device
 from outreach_app.services.directory import DirectoryEntry, DirectoryService
 from outreach_app.services.drafts import Draft, DraftService
@@ -89,6 +95,9 @@ __all__ = [
     "ConsentEntry",
     "ConsentReview",
     "ContactEntry",
+    "Dashboard",
+    "DashboardFilters",
+    "DashboardService",
     "DirectoryEntry",
     "DirectoryService",
     "Draft",
@@ -132,6 +141,7 @@ __all__ = [
     "TodayFollowUp",
     "TodayRelease",
     "UnreadableEntry",
+    "WorkerCaseload",
     "describe_share",
     "device_store_path",
     "how_to_join",
@@ -175,6 +185,7 @@ class Gatepost:
         self.drafts = DraftService(device)
         self.reports = ReportService(device)
         self.team = TeamService(device, self.account, self.reports)
+        self.dashboard = DashboardService(device)
 
     @classmethod
     def open(

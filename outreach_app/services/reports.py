@@ -70,7 +70,7 @@ from shared.outcomes import (
 from shared.protocol import Role
 from shared.resettlement import AccommodationType, EmploymentStatus, Engagement, EteStage, Rating, Release
 
-__all__ = ["ReportFile", "ReportService"]
+__all__ = ["ReportFile", "ReportService", "current_values", "person_facts"]
 
 _KINDS = (PERSON, CONTACT, ACCOMMODATION, EMPLOYMENT, GATE_OUTCOME, NEED_RATING, REFERRAL)
 _ENTRY_KINDS: Mapping[str, KindSpec] = {
@@ -145,7 +145,7 @@ class ReportService:
                 by_case[row.case_id].append(row)
         people = []
         for case_id in wanted:
-            name = _current(self._device, keys, by_case.get(case_id, [])).get("name")
+            name = current_values(self._device, keys, by_case.get(case_id, [])).get("name")
             people.append((case_id, name if isinstance(name, str) else "Name not readable on this phone"))
         people.sort(key=lambda item: (item[1].casefold(), item[0]))
         return people
@@ -162,17 +162,26 @@ class ReportService:
                 by_case[row.case_id].append(row)
         people = []
         for case_id, case_rows in sorted(by_case.items()):
-            facts = _person_facts(device, keys, case_id, case_rows)
+            facts = person_facts(device, keys, case_id, case_rows)
             if facts is not None:
                 people.append(facts)
         return people
 
 
-def _person_facts(device: Device, keys: KeyChain, case_id: str, rows: Sequence[LocalVersion]) -> PersonFacts | None:
+def person_facts(
+    device: Device,
+    keys: KeyChain,
+    case_id: str,
+    rows: Sequence[LocalVersion],
+    person: Mapping[str, JsonValue] | None = None,
+) -> PersonFacts | None:
+    """One person's facts from the versions of their case (``person``: their details, when the
+    caller has read them already); None when this phone cannot read who they are."""
     grouped: dict[str, list[LocalVersion]] = defaultdict(list)
     for row in rows:
         grouped[row.kind].append(row)
-    person = _current(device, keys, grouped[PERSON.name])
+    if person is None:
+        person = current_values(device, keys, grouped[PERSON.name])
     if not isinstance(person.get("name"), str):
         return None  # not a person this phone can read
     entries: dict[str, list[tuple[int, dict[str, JsonValue]]]] = defaultdict(list)
@@ -239,7 +248,7 @@ def _person_facts(device: Device, keys: KeyChain, case_id: str, rows: Sequence[L
         referrals=tuple(
             referral
             for record_rows in referrals.values()
-            if (referral := _referral(_current(device, keys, record_rows))) is not None
+            if (referral := _referral(current_values(device, keys, record_rows))) is not None
         ),
     )
 
@@ -252,7 +261,7 @@ def _referral(values: Mapping[str, JsonValue]) -> ReferralFact | None:
     return ReferralFact(service, sent_on, status, _date(values.get("status_on")))
 
 
-def _current(device: Device, keys: KeyChain, rows: Sequence[LocalVersion]) -> dict[str, JsonValue]:
+def current_values(device: Device, keys: KeyChain, rows: Sequence[LocalVersion]) -> dict[str, JsonValue]:
     """The current value of each field of one mutable record, where this device can read and trust it."""
     grouped: dict[str, list[LocalVersion]] = defaultdict(list)
     for row in rows:

@@ -55,7 +55,7 @@ class DayState:
         except AppError as error:
             self.today = None
             self._app.on_notice(_error_notice(error))
-        await self._app.desk.reload()  # coordinators: "N conflicts to settle"
+        await self._app.desk.reload(dashboard=False)  # coordinators: "N conflicts to settle"
 
     async def log_contact_with(self, case_id: str) -> None:
         """Today's quickest path: straight to the contact form for this person (one tap)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from outreach_app.errors import AppError
 from outreach_app.services import OpenConflict
+from outreach_app.state.dashboard import DashboardState
 from outreach_app.state.navigation import Notice, Screen
 
 if TYPE_CHECKING:
@@ -29,10 +30,13 @@ class DeskState:
         self.conflicts: list[OpenConflict] = []
         # How many conflicts are open on this phone (Today's line for coordinators); None: not counted.
         self.conflict_count: int | None = None
+        # The team's caseloads and the charts (issue 6), above the conflicts.
+        self.dashboard = DashboardState(app)
 
     def forget(self) -> None:
         """Locking: the app holds nothing it read while unlocked."""
         self.conflicts, self.conflict_count = [], None
+        self.dashboard.forget()
 
     async def show_desk(self) -> None:
         """The Desk, a top-level screen (coordinators): nobody's record stays open behind it."""
@@ -47,11 +51,14 @@ class DeskState:
         await app.refresh_sync_status()
         app.on_screen()
 
-    async def reload(self) -> None:
-        """Read the open conflicts from this phone (only a coordinator's phone lists them)."""
+    async def reload(self, *, dashboard: bool = True) -> None:
+        """Read the open conflicts from this phone (only a coordinator's phone lists them), and
+        count the caseload dashboard again unless ``dashboard`` is False."""
         if not self._app.is_coordinator:
             self.forget()
             return
+        if dashboard:
+            await self.dashboard.reload()
         try:
             self.conflicts = await self._app._run(self._app.gatepost.conflicts.open_conflicts)
         except AppError as error:
@@ -75,12 +82,12 @@ class DeskState:
     async def _after(self, settled: OpenConflict | None, key: str) -> None:
         app = self._app
         if settled is None:
-            await self.reload()  # settled elsewhere meanwhile: the list says so by leaving it out
+            await self.reload(dashboard=False)  # settled elsewhere meanwhile: the list leaves it out
             app.on_screen()
             return
         app.form_problems.pop(key, None)
         app.draft = {name: value for name, value in app.draft.items() if name != key}
-        await self.reload()
+        await self.reload(dashboard=False)
         app.on_screen()
         app.on_notice(Notice(f"Settled: {settled.title}. Other phones get it at their next sync."))
         await app.sync_now(quiet=True)

@@ -39,6 +39,8 @@ class Screen(StrEnum):
     DESK = "desk"
     # The coordinator's team: members, invitations, devices (state/team.py, views/team.py).
     TEAM = "team"
+    # One worker's people, from the caseload dashboard on the Desk (state/dashboard.py).
+    WORKER_CASELOAD = "worker_caseload"
     # Where the person lives and their work and training (state/outcomes.py, views/outcomes.py).
     RECORD_ACCOMMODATION = "record_accommodation"
     RECORD_WORK = "record_work"

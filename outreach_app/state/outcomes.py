@@ -166,7 +166,7 @@ class OutcomesState:
         app = self._app
         self.figure, self.people = None, []
         if self.report is None:
-            await app.day.show_today()
+            await app.desk.show_desk()
             return
         app.touch()
         app.screen = Screen.OUTCOMES

@@ -14,7 +14,6 @@ import flet as ft
 from outreach_app.services import ConsentReview, GateOutcome, NotSeen, Today, TodayFollowUp, TodayRelease
 from outreach_app.state import AppState
 from outreach_app.views.desk import conflicts_line
-from outreach_app.views.outcomes import outcomes_entry
 from outreach_app.views.widgets import (
     access_banner,
     back_button,
@@ -212,7 +211,6 @@ def today_screen(state: AppState, page: ft.Page) -> ft.Control:
         ),
         *access_banner(state),
         *conflicts_line(state),
-        *outcomes_entry(state),
         *body,
     )
 

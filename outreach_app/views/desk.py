@@ -13,6 +13,7 @@ import flet as ft
 
 from outreach_app.services import ConflictValue, OpenConflict
 from outreach_app.state import AppState, time_ago
+from outreach_app.views.dashboard import dashboard_controls
 from outreach_app.views.team import team_entry
 from outreach_app.views.widgets import field, heading, screen, secondary_button, section, top_actions
 from shared.kinds import ValueType, kind_spec
@@ -159,6 +160,7 @@ def desk_screen(state: AppState, page: ft.Page) -> ft.Control:
             ]
         ),
         *team_entry(state),
+        *dashboard_controls(state),
         section(f"Conflicts to settle ({count})"),
     ]
     if not conflicts:

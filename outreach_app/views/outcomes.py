@@ -32,7 +32,7 @@ from outreach_app.views.widgets import (
 from shared.kinds import ACCOMMODATION_TYPES, EMPLOYMENT_STATUSES, ETE_STAGES
 from shared.outcomes import Figure, OutcomesReport, Unit
 
-__all__ = ["OUTCOME_SCREENS", "outcome_sections", "outcomes_entry"]
+__all__ = ["OUTCOME_SCREENS", "outcome_sections"]
 
 _SUITABLE = {"yes": "Yes, it suits them", "no": "No (overcrowded, unsafe, wrong area…)"}
 
@@ -177,17 +177,6 @@ def record_work_screen(state: AppState, page: ft.Page) -> ft.Control:
 # --- the coordinator's outcomes report ----------------------------------------------------------
 
 
-def outcomes_entry(state: AppState) -> list[ft.Control]:
-    """The button on Today that opens the report (coordinators only)."""
-    if not state.is_coordinator:
-        return []
-
-    async def open_report(_: Any) -> None:
-        await state.outcomes.show_report()
-
-    return [ft.Row([secondary_button("Outcomes report", open_report, icon=ft.Icons.INSIGHTS)])]
-
-
 # Totals and the headline figures are shown even when they are 0; a breakdown only when it is not.
 _ALWAYS = ("ni143.", "ni144.ended", "ni144.employed", "release.", "work.seen", "work.contacts", "work.referrals",
            "engagement.")  # fmt: skip
@@ -257,7 +246,7 @@ def outcomes_screen(state: AppState, page: ft.Page) -> ft.Control:
         outcomes.note_export_saved(exported.file_name, page.web or saved is not None)
 
     async def back(_: Any) -> None:
-        await state.day.show_today()
+        await state.desk.show_desk()  # the report is opened from the Desk
 
     body: list[ft.Control] = []
     if report is not None:

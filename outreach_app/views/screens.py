@@ -17,6 +17,7 @@ from outreach_app.services import (
     UnreadableEntry,
 )
 from outreach_app.state import AppState, kept_for
+from outreach_app.views.dashboard import DASHBOARD_SCREENS
 from outreach_app.views.day import DAY_SCREENS, gate_sections
 from outreach_app.views.desk import DESK_SCREENS
 from outreach_app.views.directory import DIRECTORY_SCREENS
@@ -1192,6 +1193,7 @@ SCREENS = {
     **DIRECTORY_SCREENS,
     **DESK_SCREENS,
     **TEAM_SCREENS,
+    **DASHBOARD_SCREENS,
     **OUTCOME_SCREENS,
 }
 

@@ -4,8 +4,9 @@
     .venv/bin/python -m tests.e2e.readme_screenshots   # in another
 
 Signs in as the demo link worker in a fresh Chromium context at 412x915 and saves
-``assets/screenshots/{caseload,record,log-contact}.png``. Nothing is saved to the demo's record
-(the contact form is left without saving).
+``assets/screenshots/{today,gate-checklist,caseload,record,log-contact}.png``, then as the demo
+coordinator at laptop size for ``dashboard.png`` (the Desk's caseload dashboard). Nothing is saved
+to the demo's record (the contact form is left without saving).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from tests.e2e.ui import (
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "assets" / "screenshots"
 DEMO_WORKER = TeamMember("worker@demo.test", "Sam Okoro", Role.LINK_WORKER)
+DEMO_COORDINATOR = TeamMember("coordinator@demo.test", "Priya Shah", Role.COORDINATOR)
+LAPTOP = {"width": 1280, "height": 1000}
 
 
 def main() -> None:
@@ -86,6 +89,19 @@ def main() -> None:
         )
         page.wait_for_timeout(800)
         page.screenshot(path=str(OUT / "log-contact.png"))
+        context.close()
+
+        # The coordinator's Desk in a laptop's browser: the team's caseloads and the charts.
+        context = browser.new_context(viewport=LAPTOP)
+        context.set_default_timeout(30_000)
+        page = open_app(context, app_url)
+        sign_in(page, DEMO_COORDINATOR, "demo-password")
+        set_pin(page, "1234")
+        expect(sync_status(page)).to_have_text(SYNCED, timeout=30_000)
+        tap_until(page, "Desk", page.get_by_text("Team caseloads", exact=True))
+        expect(button(page, "See Aisha Khan's people")).to_be_visible()
+        page.wait_for_timeout(1_200)
+        page.screenshot(path=str(OUT / "dashboard.png"))
         context.close()
         browser.close()
     print(f"Saved to {OUT}")

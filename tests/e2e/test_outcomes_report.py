@@ -1,6 +1,6 @@
 """The coordinator's outcomes report in the real app in Chromium: records made on another phone
 (the harness's, through the client services) for a quarter of 2020 that no other test touches; the
-coordinator opens Outcomes from Today, chooses the period, sees NI 143 as defined and the stricter
+coordinator opens Outcomes from the Desk, chooses the period, sees NI 143 as defined and the stricter
 count, opens the people behind a figure and one of their records, and saves the anonymised CSV and
 the printable summary."""
 
@@ -68,8 +68,10 @@ def test_the_coordinator_opens_the_figures_the_people_behind_them_and_saves_the_
     names = _seed(team, secrets.token_hex(2).upper())
     page = new_phone()
     sign_in_with_new_pin(page, COORDINATOR, PASSWORD)
+    expect(button(page, "Outcomes report")).to_have_count(0)  # on the Desk, not Today
+    tap_until(page, "Desk", page.get_by_text("Team caseloads", exact=True))
     reveal(button(page, "Outcomes report"))
-    shot(page, "00-today")
+    shot(page, "00-desk")
     tap_until(page, "Outcomes report", button(page, "Show figures"))
     fill_field(reveal(textbox(page, "From")), "2020-01-01")
     fill_field(reveal(textbox(page, "To (included)")), "2020-03-31")
@@ -101,7 +103,7 @@ def test_the_coordinator_opens_the_figures_the_people_behind_them_and_saves_the_
     expect(reveal(page.get_by_text("In full-time work, since 20 Jan 2020. Stage reached: Employment"))).to_be_visible()
     shot(page, "05-their-record")
 
-    # Back to Today, the report again (it keeps the period), and the CSV for commissioners.
+    # Back to the Desk, the report again (it keeps the period), and the CSV for commissioners.
     reveal(button(page, "Back")).click()
     reveal(button(page, "Outcomes report"))
     tap_until(page, "Outcomes report", button(page, "Show figures"))
