@@ -5,7 +5,8 @@
 
 Registers the coordinator with the printed invitation code, invites and registers two link workers
 and a peer mentor, lets the coordinator's device share the organisation key with the worker, and
-has the worker add twelve people (release dates over the next fortnight) and a few contacts, and
+has the worker add thirteen people (release dates over the next fortnight), six whose licence ended
+in the last two months (for the outcomes report) and a few contacts, and
 has the coordinator assign the peer mentor to two of them. The second link worker's phone and the
 first disagree about one release date (a conflict for the coordinator's Desk).
 Each user's device store is ``<data dir>/devices/demo-<role>/``; every password is
@@ -245,6 +246,59 @@ def _assign_mentor(coordinator: Gatepost) -> list[str]:
     return names
 
 
+# People whose licence ended in the last two months, with where they live and their work recorded,
+# so the coordinator's outcomes report has figures past its suppression of numbers under 5:
+# (name, days since the licence ended, where they live, suitable, in work, stage reached).
+_FINISHED_LICENCES: tuple[tuple[str, int, str, bool, str, str], ...] = (
+    ("Wayne Doyle", 20, "private_tenancy", True, "full_time", "employment"),
+    ("Carl Jenkins", 35, "social_tenancy", True, "part_time", "employment"),
+    ("Lewis Grant", 50, "family_or_friends", True, "part_time", "sustained_employment"),
+    ("Stacey Moore", 28, "supported_housing_tenancy", True, "part_time", "employment"),
+    ("Rob Pearce", 41, "approved_premises", True, "full_time", "employment"),
+    ("Kieran Walsh", 15, "sofa_surfing", False, "part_time", "employment"),
+)
+FINISHED_LICENCES = tuple(name for name, *_ in _FINISHED_LICENCES)
+
+
+def _add_finished_licences(app: Gatepost, today: dt.date) -> int:
+    """Six people released last spring whose licence has ended since: where they live and their
+    work on the day it ended, and a contact this week (they are still supported)."""
+    existing = {person.name for person in app.records.list_people()}
+    added = 0
+    for name, ended_days, place, suitable, work, stage in _FINISHED_LICENCES:
+        if name in existing:
+            continue
+        ended = today - dt.timedelta(days=ended_days)
+        released = ended - dt.timedelta(days=180)
+        case_id = app.records.add_person(
+            {
+                "name": name,
+                "establishment": "HMP Bristol",
+                "release_at": released.isoformat(),
+                "release_type": "licence",
+                "supervision": "licence",
+                "supervision_ends_on": ended.isoformat(),
+                "engagement": "engaging",
+                "local_connection": "Bristol",
+            }
+        )
+        app.casework.record_accommodation(
+            case_id, accommodation_type=place, suitable=suitable, from_on=released + dt.timedelta(days=30)
+        )
+        app.casework.record_employment(case_id, status=work, ete_stage=stage, from_on=released + dt.timedelta(days=60))
+        app.records.log_contact(
+            case_id,
+            occurred_at=(today - dt.timedelta(days=2)).isoformat() + "T10:00",
+            setting="office",
+            contact_type="face_to_face",
+            note="Drop-in catch-up: settled, keeping up with the rent.",
+            basis="fact",
+            tier=Tier.BASIC,
+        )
+        added += 1
+    return added
+
+
 def _add_casework(app: Gatepost, today: dt.date) -> None:
     """The day's work around a few people, so every screen has something in it: Jade's release today
     with the gate arranged, Dean's justice status, needs rated twice, a referral and a follow-up, and
@@ -432,7 +486,7 @@ def seed(
         _sync(second, server, SECOND_WORKER)
         if not (worker.account.profile().has_organisation_key and second.account.profile().has_organisation_key):
             raise AppError("A worker's phone did not receive the organisation key.")
-        people = _add_people(worker, today)
+        people = _add_people(worker, today) + _add_finished_licences(worker, today)
         contacts = _add_contacts(worker, today)
         _add_casework(worker, today)
         _sync(worker, server, WORKER)

@@ -329,7 +329,7 @@ def _banner(server_url: str, app_url: str, paths: Paths) -> str:
 
  Sign in on the app's first screen (the server address is filled in):
    coordinator@demo.test   coordinator   (Priya Shah)
-   worker@demo.test        link worker   (Sam Okoro, has the twelve people)
+   worker@demo.test        link worker   (Sam Okoro, has most of the people)
    worker2@demo.test       link worker   (Aisha Khan)
    mentor@demo.test        peer mentor   (Danny Reeve)
    partner@demo.test       coordinator of Hope Street Probation, a partner

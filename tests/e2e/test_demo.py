@@ -5,6 +5,9 @@ phone receives it. Stopping with Ctrl-C stops both; a second start reuses the de
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import os
 import re
 import signal
@@ -29,6 +32,7 @@ from outreach_app.demo import (
     WORKER,
 )
 from outreach_app.services import Gatepost, device_store_path
+from shared.outcomes import Period
 from tests.e2e.conftest import PHONE
 from tests.e2e.processes import LOGS, ROOT, TeamMember, free_port
 from tests.e2e.ui import (
@@ -149,7 +153,7 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
     ):
         assert expected in printed, f"the banner does not show {expected}:\n{printed}"
     assert f"password: {DEMO_PASSWORD}" in printed
-    assert "people added: 13" in printed
+    assert "people added: 19" in printed
     assert "conflict seeded: Sam Okoro and Aisha Khan on Marcus Bailey's release" in printed
 
     context = browser.new_context(viewport=PHONE)
@@ -178,7 +182,7 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         coordinator.account.unlock(DEMO_PIN)
         assert not coordinator.sync.sync_now().offline
         people = {summary.name: summary.case_id for summary in coordinator.records.list_people()}
-        assert len(people) == 13
+        assert len(people) == 19
         # Every workflow has something to work on: the gate today, needs, a referral, the services.
         today = coordinator.casework.today()
         assert [item.name for item in today.gate_meetings] == ["Jade Porter"]
@@ -192,6 +196,20 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
         mine = [entry for entry in contacts if entry.note == note]
         assert len(mine) == 1
         assert mine[0].author.name == WORKER.display_name
+        # The outcomes report over the last two months counts the six licences that ended, as the
+        # unit-tested definitions say (an Approved Premises counts as settled only as defined), and
+        # the anonymised export shows 6 of 6 in work but hides "5 of 6 settled" (1 by subtraction).
+        report = coordinator.reports.outcomes(Period(dt.date.today() - dt.timedelta(days=60), dt.date.today()))
+        counts = {figure.key: figure.count for figure in report.figures}
+        assert (counts["ni143.ended"], counts["ni143.settled_suitable"]) == (6, 5)
+        assert counts["ni143.settled_suitable_strict"] == 4
+        assert (counts["ni144.ended"], counts["ni144.employed"]) == (6, 6)
+        exported = coordinator.reports.anonymised_csv(report.period).content.decode("utf-8")
+        assert "Wayne" not in exported
+        rows = {row[1]: row[3] for row in csv.reader(io.StringIO(exported))}
+        assert rows["Order or licence ended in the period"] == "6"
+        assert rows["In employment, part-time or full-time"] == "6"
+        assert rows["Settled and suitable, counting hostels and Approved Premises (as defined)"] == "*"
         # Dean's consent to share with the partner organisation is on his record, in plain words.
         statements = coordinator.sharing.case_sharing(people[SHARED_WITH_PARTNER]).statements
         assert len(statements) == 1
@@ -245,6 +263,6 @@ def test_make_demo_worker_logs_a_contact_and_the_coordinator_receives_it(demo: L
     # A second `make demo` reuses what is there: nobody is added twice, the contact is still there.
     demo.start()
     assert "The demo organisation exists" in demo.printed()
-    assert "people added: 0, contacts added: 0; caseload: 13" in demo.printed()
+    assert "people added: 0, contacts added: 0; caseload: 19" in demo.printed()
     assert f"{SHARED_WITH_PARTNER} with {PARTNER_ORGANISATION}: already shared" in demo.printed()
     assert demo.stop() == 0
