@@ -27,7 +27,13 @@ from outreach_app.services.device import Device
 from outreach_app.services.directory import DirectoryService
 from outreach_app.services.keys import KeyChain
 from outreach_app.services.records import A_COLLEAGUE, Author, CaseloadService, SyncState
-from outreach_app.services.versions import AUTHOR_NAME_KEY, Unreadable, counts_in_merge, decrypt_version, stamp_of
+from outreach_app.services.versions import (
+    Unreadable,
+    colleague_names,
+    counts_in_merge,
+    decrypt_version,
+    stamp_of,
+)
 from outreach_app.storage.tables import LocalVersion
 from shared.clock import Hlc
 from shared.crypto import JsonValue
@@ -344,28 +350,8 @@ class ConflictService:
 
     def _known_names(self, keys: KeyChain, user_ids: set[str]) -> dict[str, str]:
         """Colleagues' names as their own entries give them: contact notes, handover steps and, on a
-        coordinator's phone, the records they opened (each carries its author's name)."""
-        names: dict[str, str] = {}
-        if not user_ids:
-            return names
-        with self._device.store.read() as session:
-            rows = session.exec(
-                select(LocalVersion)
-                .where(col(LocalVersion.kind).in_(_NAMED_KINDS), col(LocalVersion.author_user_id).in_(sorted(user_ids)))
-                .order_by(col(LocalVersion.hlc).desc())
-            ).all()
-        for row in rows:
-            if row.author_user_id is None or row.author_user_id in names:
-                continue
-            try:
-                value = decrypt_version(self._device, keys, row)
-            except Unreadable:
-                continue
-            if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
-                names[row.author_user_id] = name.strip()[:80]
-            if len(names) == len(user_ids):
-                break
-        return names
+        coordinator's phone, the records they opened."""
+        return colleague_names(self._device, user_ids, _NAMED_KINDS)
 
 
 def _states(rows: Iterable[LocalVersion]) -> dict[str, FieldState]:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
@@ -28,13 +28,12 @@ from outreach_app.services.device import Device
 from outreach_app.services.keys import CaseKeys, KeyChain
 from outreach_app.services.records import (
     A_COLLEAGUE,
-    AUTHOR_NAME_KEY,
     Author,
     ConflictView,
     FieldValue,
     SyncState,
 )
-from outreach_app.services.versions import Unreadable, counts_in_merge, decrypt_version, stamp_of
+from outreach_app.services.versions import Unreadable, colleague_names, counts_in_merge, decrypt_version, stamp_of
 from outreach_app.storage.tables import LocalVersion
 from shared.clock import Hlc
 from shared.crypto import JsonValue
@@ -283,30 +282,9 @@ class DirectoryService:
         )
 
     def _known_names(self, user_ids: set[str]) -> dict[str, str]:
-        """Colleagues' names as their own contact notes give them (only asked for a conflict: the
-        protocol has no member directory, and a directory field carries no author name)."""
-        if not user_ids:
-            return {}
-        keys = self._device.require_keys()
-        with self._device.store.read() as session:
-            rows = session.exec(
-                select(LocalVersion)
-                .where(LocalVersion.kind == CONTACT.name, col(LocalVersion.author_user_id).in_(sorted(user_ids)))
-                .order_by(col(LocalVersion.hlc).desc())
-            ).all()
-        names: dict[str, str] = {}
-        for row in rows:
-            if row.author_user_id is None or row.author_user_id in names:
-                continue
-            try:
-                value = decrypt_version(self._device, keys, row)
-            except Unreadable:
-                continue
-            if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
-                names[row.author_user_id] = name.strip()[:80]
-            if len(names) == len(user_ids):
-                break
-        return names
+        """Colleagues' names as their own contact notes give them (only asked for a conflict: a
+        directory field carries no author name)."""
+        return colleague_names(self._device, user_ids, [CONTACT.name])
 
 
 def _states(rows: Sequence[LocalVersion]) -> dict[str, FieldState]:

@@ -30,6 +30,7 @@ __all__ = [
     "AUTHOR_NAME_KEY",
     "Unreadable",
     "append_entry",
+    "colleague_names",
     "counts_in_merge",
     "decrypt_version",
     "new_version",
@@ -176,6 +177,33 @@ def decrypt_version(device: Device, keys: KeyChain, row: LocalVersion) -> JsonVa
         raise Unreadable("It could not be decrypted.") from None
     device.plaintext_cache[row.change_id + row.hlc] = value
     return value
+
+
+def colleague_names(device: Device, user_ids: set[str], kinds: Sequence[str]) -> dict[str, str]:
+    """Colleagues' names as their own entries of ``kinds`` give them (each carries its author's
+    name, encrypted; the protocol has no member directory a phone could read names from)."""
+    names: dict[str, str] = {}
+    if not user_ids:
+        return names
+    keys = device.require_keys()
+    with device.store.read() as session:
+        rows = session.exec(
+            select(LocalVersion)
+            .where(col(LocalVersion.kind).in_(list(kinds)), col(LocalVersion.author_user_id).in_(sorted(user_ids)))
+            .order_by(col(LocalVersion.hlc).desc())
+        ).all()
+    for row in rows:
+        if row.author_user_id is None or row.author_user_id in names:
+            continue
+        try:
+            value = decrypt_version(device, keys, row)
+        except Unreadable:
+            continue
+        if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
+            names[row.author_user_id] = name.strip()[:80]
+        if len(names) == len(user_ids):
+            break
+    return names
 
 
 def restamp_pending(device: Device, session: Session, change_ids: set[str]) -> int:
