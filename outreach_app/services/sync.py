@@ -444,11 +444,12 @@ class SyncService:
     def case_views_about(self, session: Session, case_id: str) -> list[str]:
         """Record ids of the ``case_view`` records on this device (a coordinator's) that say someone
         opened ``case_id``'s record: they name the person only inside their ciphertext."""
-        return [row.record_id for row in self._case_views_naming(session, {case_id}, None)]
+        return [row.record_id for row, _ in self._case_views_naming(session, {case_id}, None)]
 
     def _case_views_naming(
         self, session: Session, case_ids: set[str], among_records: Sequence[str] | None
-    ) -> list[LocalVersion]:
+    ) -> list[tuple[LocalVersion, str]]:
+        """The ``case_view`` rows (all, or among these records) naming one of ``case_ids``, with it."""
         device = self._device
         keys = device.require_keys()
         query = select(LocalVersion).where(LocalVersion.kind == CASE_VIEW.name)
@@ -465,8 +466,9 @@ class SyncService:
                 value = decrypt_version(device, keys, row)
             except Unreadable:
                 continue
-            if isinstance(value, dict) and value.get("case_id") in case_ids:
-                found.append(row)
+            named = value.get("case_id") if isinstance(value, dict) else None
+            if isinstance(named, str) and named in case_ids:
+                found.append((row, named))
         return found
 
     def _forget_views_of_erased(self, session: Session, page: PullResponse, identity: Identity) -> None:
@@ -483,12 +485,9 @@ class SyncService:
         if not rows and not newly:
             return
         to_erase: dict[str, list[str]] = json.loads(LocalStore.get(session, StateKey.CASE_VIEWS_TO_ERASE) or "{}")
-        keys = self._device.require_keys()
-        for row in rows:
-            value = decrypt_version(self._device, keys, row)
-            assert isinstance(value, dict)
+        for row, case_id in rows:
             if row.acknowledged and identity.role is Role.COORDINATOR:
-                to_erase.setdefault(str(value["case_id"]), []).append(row.record_id)
+                to_erase.setdefault(case_id, []).append(row.record_id)
             if row.pending:
                 LocalStore.left_outbox(session, [row.change_id])
             session.delete(row)

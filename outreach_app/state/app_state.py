@@ -622,12 +622,14 @@ class AppState:
         """The renewal form, started with what the person agreed to last time."""
         sharing = self.sharing
         share = next((s for s in sharing.active if s.share_id == share_id), None) if sharing else None
-        last = next((r for r in sharing.records if r.record_id == share.record_id), None) if sharing and share else None
+        if sharing is None or share is None:
+            return  # ended meanwhile: the record shows it
+        last = next((r for r in sharing.records if r.record_id == share.record_id), None)
         self.open_form(
             Screen.RENEW_CONSENT,
             {
                 "share_id": share_id,
-                "partner": share.partner_org_name if share else "",
+                "partner": share.partner_org_name,
                 "purposes": last.purposes if last else "",
                 "recorded_how": last.recorded_how if last else "",
             },
