@@ -20,7 +20,7 @@ import hmac
 import json
 import math
 import os
-import re
+import string
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,8 +97,11 @@ _AUTH_HASH_PREFIX = b"gatepost/v1/auth-hash"
 _WRAP_AAD_PREFIX = b"gatepost/v1/wrap"
 _FIELD_AAD_PREFIX = b"gatepost/v1/field|"
 
-_B64_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+_B64_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _B64_MAX_PADDING = 2
+_B64_DIGITS = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+# Unused low bits of the last character, by the unpadded length modulo 4; canonical text has them zero.
+_B64_UNUSED_BITS = {2: 0b1111, 3: 0b11}
 
 _SCRYPT_MIN_N = 2**10
 _SCRYPT_MAX_N = 2**20
@@ -133,13 +136,20 @@ def b64decode(text: str) -> bytes:
         if len(body) % 4 != 0 or len(body) - len(stripped) > _B64_MAX_PADDING:
             raise CryptoError("invalid base64 padding")
         body = stripped
-    if len(body) % 4 == 1 or _B64_ALPHABET.fullmatch(body) is None:
+    # "+" and "/" are the standard alphabet's, which the translation below would let through.
+    if len(body) % 4 == 1 or not body.isascii() or "+" in body or "/" in body:
         raise CryptoError("invalid base64")
     try:
-        data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        # Strict mode refuses anything outside the alphabet (whitespace, "=" inside the text).
+        data = binascii.a2b_base64(
+            (body + "=" * (-len(body) % 4)).encode("ascii").translate(_B64_URLSAFE_TO_STANDARD), strict_mode=True
+        )
     except (binascii.Error, ValueError):
         raise CryptoError("invalid base64") from None
-    if b64encode(data) != body:
+    # The one canonical text of these bytes leaves the last character's unused bits zero (checked
+    # here instead of encoding the bytes again: this runs for every version a phone decrypts).
+    unused = _B64_UNUSED_BITS.get(len(body) % 4, 0)
+    if unused and _B64_DIGITS.index(body[-1]) & unused:
         raise CryptoError("non-canonical base64")
     return data
 
@@ -537,13 +547,14 @@ def field_associated_data(record_id: str, field: str, hlc: str, key_id: str) -> 
     ``b"gatepost/v1/field|"`` followed by each part as UTF-8, prefixed by its 4-byte big-endian
     length, so no two different tuples give the same bytes. Empty parts are refused.
     """
-    out = bytearray(_FIELD_AAD_PREFIX)
+    parts = []
     for name, part in (("record_id", record_id), ("field", field), ("hlc", hlc), ("key_id", key_id)):
         encoded = _utf8(part, name)
         if not encoded:
             raise CryptoError(f"{name} must not be empty")
-        out += _length_prefixed(encoded)
-    return bytes(out)
+        parts.append(len(encoded).to_bytes(4, "big"))
+        parts.append(encoded)
+    return _FIELD_AAD_PREFIX + b"".join(parts)
 
 
 def encrypt_field(key: bytes, plaintext: bytes, associated_data: bytes) -> tuple[bytes, bytes]:

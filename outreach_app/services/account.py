@@ -407,7 +407,7 @@ class AccountService:
                     if _unsent_count(session) > 0:
                         raise DeviceInUse()
                     Device.erase_data(session)
-                    device.plaintext_cache.clear()
+                    device.forget_plaintext()
                 if previous_keys is None or not same_user:
                     # No usable device key (locked, destroyed or never set): start a new one and
                     # rebuild the keyring from the grants; the PIN must be chosen again.

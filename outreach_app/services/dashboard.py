@@ -41,23 +41,9 @@ from dataclasses import dataclass, field
 
 from outreach_app.errors import NotAllowed, ValidationFailed
 from outreach_app.services.device import Device, Identity
-from outreach_app.services.keys import KeyChain
-from outreach_app.services.reports import current_values, person_facts
-from outreach_app.services.rows import read_versions
-from outreach_app.services.versions import AUTHOR_NAME_KEY, Unreadable, counts_in_merge, decrypt_version
-from outreach_app.storage.tables import LocalVersion
+from outreach_app.services.facts import caseload_facts
 from shared.kinds import (
-    ACCOMMODATION,
-    CASE_VIEW,
-    CONTACT,
     CONTACT_SETTINGS,
-    EMPLOYMENT,
-    GATE_OUTCOME,
-    LEAD_HANDOVER,
-    NEED_RATING,
-    PERSON,
-    PLAN_ACTION,
-    REFERRAL,
 )
 from shared.outcomes import Period, PersonFacts, ni143, ni144
 from shared.protocol import Role
@@ -95,9 +81,6 @@ ENGAGEMENT_FILTERS: Mapping[str, str] = {
 WEEKS = 12
 QUARTERS = 4
 A_COLLEAGUE = "a colleague"
-
-_KINDS = (PERSON, CONTACT, ACCOMMODATION, EMPLOYMENT, GATE_OUTCOME, NEED_RATING, REFERRAL, PLAN_ACTION)
-_NAMED_KINDS = (CONTACT.name, LEAD_HANDOVER.name, CASE_VIEW.name)
 
 
 @dataclass(frozen=True)
@@ -225,47 +208,36 @@ class DashboardService:
             raise NotAllowed("Only a coordinator can see the team's caseloads.")
         filters = filters or DashboardFilters()
         filters.check()
-        keys = device.require_keys()
         today = dt.datetime.fromtimestamp(device.now_ms() / 1000).date()
         window = filters.release_days or RELEASE_WINDOW_DAYS
-        with device.store.read() as session:
-            rows = read_versions(session, [spec.name for spec in _KINDS] + [LEAD_HANDOVER.name, CASE_VIEW.name])
-        names = _team_names(device, keys, identity, rows)
+        caseload = caseload_facts(device)
+        names = {**caseload.author_names, identity.user_id: identity.display_name}
         by_name = {name.casefold(): user_id for user_id, name in names.items()}
-        by_case: dict[str, list[LocalVersion]] = defaultdict(list)
-        for row in rows:
-            if row.case_id is not None and counts_in_merge(row):
-                by_case[row.case_id].append(row)
 
         everyone: list[_Person] = []
-        for case_id, case_rows in by_case.items():
-            person_rows = [row for row in case_rows if row.kind == PERSON.name]
-            person = current_values(device, keys, person_rows)
-            name = person.get("name")
-            if not isinstance(name, str) or not person_rows:
-                continue  # not a person this phone can read
-            facts = person_facts(device, keys, case_id, case_rows, person)
-            if facts is None:
-                continue
-            lead = _lead_name(person.get("lead_professional"))
+        for known in caseload.people:
+            facts = known.facts
+            lead = _lead_name(known.lead_professional)
             worker = by_name.get(lead.casefold()) if lead else None
             by_lead = worker is not None
             if worker is None:
-                first = min(person_rows, key=lambda row: (row.hlc, row.change_id))
-                worker = _author_key(first, identity)
-            release = Release.parse(str(person["release_at"])) if isinstance(person.get("release_at"), str) else None
+                worker = _author_key(known.added_by_user_id, known.added_by_device_id, identity)
+            release = Release.parse(known.release_at)
             in_window = release is not None and today <= release.on <= today + dt.timedelta(days=window)
             everyone.append(
                 _Person(
                     CaseloadPerson(
-                        case_id=case_id,
-                        name=name,
+                        case_id=known.case_id,
+                        name=known.name,
                         worker=worker,
                         by_lead_professional=by_lead,
                         last_contact_on=max(
                             (c.occurred_on for c in facts.contacts if c.contact_type != "attempted"), default=None
                         ),
-                        overdue_follow_ups=_overdue(device, keys, case_rows, today),
+                        overdue_follow_ups=sum(
+                            follow_up_state(due_on, done, today) is FollowUpState.OVERDUE
+                            for due_on, done in known.plan_actions
+                        ),
                         release=release,
                         release_in_window=in_window,
                         engagement=facts.engagement,
@@ -387,45 +359,8 @@ def _lead_name(value: object) -> str | None:
     return name or None
 
 
-def _author_key(row: LocalVersion, identity: Identity) -> str:
-    if row.author_user_id is not None:
-        return row.author_user_id
+def _author_key(user_id: str | None, device_id: str, identity: Identity) -> str:
+    if user_id is not None:
+        return user_id
     # Not acknowledged yet: only this phone's own unsent versions have no user id.
-    return identity.user_id if row.author_device_id == identity.device_id else f"device:{row.author_device_id}"
-
-
-def _team_names(device: Device, keys: KeyChain, identity: Identity, rows: Sequence[LocalVersion]) -> dict[str, str]:
-    """user id -> the name team members give in their own entries (the latest of each), and ours."""
-    latest: dict[str, LocalVersion] = {}
-    for row in rows:
-        if row.kind in _NAMED_KINDS and row.author_user_id is not None:
-            known = latest.get(row.author_user_id)
-            if known is None or row.hlc > known.hlc:
-                latest[row.author_user_id] = row
-    names: dict[str, str] = {}
-    for user_id, row in latest.items():
-        try:
-            value = decrypt_version(device, keys, row)
-        except Unreadable:
-            continue
-        if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
-            names[user_id] = name.strip()[:80]
-    names[identity.user_id] = identity.display_name
-    return names
-
-
-def _overdue(device: Device, keys: KeyChain, rows: Sequence[LocalVersion], today: dt.date) -> int:
-    """Open plan actions (follow-ups among them) past their due date."""
-    actions: dict[str, list[LocalVersion]] = defaultdict(list)
-    for row in rows:
-        if row.kind == PLAN_ACTION.name and row.field in ("due_on", "done"):
-            actions[row.record_id].append(row)
-    overdue = 0
-    for record_rows in actions.values():
-        values = current_values(device, keys, record_rows)
-        try:
-            due_on = dt.date.fromisoformat(str(values["due_on"]))
-        except (KeyError, ValueError):
-            continue
-        overdue += follow_up_state(due_on, values.get("done") is True, today) is FollowUpState.OVERDUE
-    return overdue
+    return identity.user_id if device_id == identity.device_id else f"device:{device_id}"

@@ -19,7 +19,15 @@ from outreach_app.services.keys import (
     user_private_key_id,
 )
 from outreach_app.storage import LocalStore, StateKey
-from outreach_app.storage.tables import DeviceState, KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
+from outreach_app.storage.tables import (
+    CaseChange,
+    CaseSummary,
+    DeviceState,
+    KeyGrantRow,
+    KeyringEntry,
+    LocalVersion,
+    PushRejection,
+)
 from outreach_app.sync.transport import SyncApi
 from shared.clock import Hlc, HybridClock
 from shared.crypto import JsonValue, ScryptParams
@@ -76,6 +84,9 @@ class Device:
         self.scrypt_params = scrypt_params
         self.keys: KeyChain | None = None
         self.plaintext_cache: dict[str, JsonValue] = {}
+        # What screens worked out from the decrypted record (name -> (store generation, result)):
+        # plaintext too, so it goes whenever the plaintext cache does.
+        self.derived: dict[str, tuple[int, object]] = {}
         # One conversation with the server at a time (token refresh is not re-entrant).
         self.net_lock = threading.RLock()
         self._api: SyncApi | None = None
@@ -260,7 +271,7 @@ class Device:
     @staticmethod
     def erase_data(session: Session) -> None:
         """Delete everything this device holds: records, outbox, keys, grants and who signed in."""
-        for table in (LocalVersion, KeyGrantRow, PushRejection, KeyringEntry, DeviceState):
+        for table in (LocalVersion, KeyGrantRow, PushRejection, KeyringEntry, DeviceState, CaseSummary, CaseChange):
             session.exec(delete(table))
 
     def erase_after_revocation(self) -> None:
@@ -270,7 +281,12 @@ class Device:
         self.store.reconcile_journal()  # the bulk delete bypasses the journal's bookkeeping
         self.forget_keys()
 
+    def forget_plaintext(self) -> None:
+        """Drop every decrypted value held in memory (a lock, a purge, keys taken away)."""
+        self.plaintext_cache.clear()
+        self.derived.clear()
+
     def forget_keys(self) -> None:
         self.keys = None
-        self.plaintext_cache.clear()
+        self.forget_plaintext()
         self.install_api(None)

@@ -64,6 +64,7 @@ __all__ = [
 USER_PRIVATE_KEY_CONTEXT = b"gatepost/v1/user-private-key"
 DEVICE_KEY_CONTEXT = b"gatepost/v1/device-key"
 _KEYRING_AAD = b"gatepost/v1/keyring|"
+_SUMMARY_AAD = b"gatepost/v1/case-summary|"
 _GRANT_CONTEXT = b"gatepost/v1/grant|"
 _BUNDLE_PARTS = ("content", "tag")
 
@@ -154,6 +155,18 @@ def encrypt_secret(device_key: bytes, name: str, secret: bytes) -> tuple[str, st
 def decrypt_secret(device_key: bytes, name: str, nonce: str, ciphertext: str) -> bytes:
     """Reverse ``encrypt_secret``; raises ``CryptoError`` (``DecryptionError``) when it cannot."""
     return decrypt_field(device_key, b64decode(nonce), b64decode(ciphertext), _KEYRING_AAD + name.encode())
+
+
+def encrypt_summary(device_key: bytes, binding: str, summary: bytes) -> tuple[str, str]:
+    """A case summary under the device key, ``binding`` (its case, change count and keys) bound as
+    associated data, so a summary cannot be passed off as another case's or an older one."""
+    nonce, ciphertext = encrypt_field(device_key, summary, _SUMMARY_AAD + binding.encode())
+    return b64encode(nonce), b64encode(ciphertext)
+
+
+def decrypt_summary(device_key: bytes, binding: str, nonce: str, ciphertext: str) -> bytes:
+    """Reverse ``encrypt_summary``; raises ``CryptoError`` when it cannot."""
+    return decrypt_field(device_key, b64decode(nonce), b64decode(ciphertext), _SUMMARY_AAD + binding.encode())
 
 
 # --- grants ------------------------------------------------------------------------------------

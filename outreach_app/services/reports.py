@@ -24,67 +24,32 @@ import html
 import io
 import textwrap
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import col, select
 
 from outreach_app.errors import NotAllowed
 from outreach_app.services.device import Device
-from outreach_app.services.keys import KeyChain
-from outreach_app.services.rows import read_versions
-from outreach_app.services.versions import Unreadable, counts_in_merge, decrypt_version, stamp_of
+from outreach_app.services.facts import caseload_facts, current_values
+from outreach_app.services.versions import counts_in_merge
 from outreach_app.storage.tables import LocalVersion
-from shared.clock import Hlc
-from shared.crypto import JsonValue
 from shared.kinds import (
-    ACCOMMODATION,
-    CONTACT,
-    EMPLOYMENT,
-    GATE_OUTCOME,
-    NEED_RATING,
     PERSON,
-    REFERRAL,
-    FieldSpec,
-    KindSpec,
-    kind_spec,
-    validate_value,
 )
-from shared.merge import field_state
 from shared.outcomes import (
-    AccommodationEntry,
-    ContactFact,
-    EmploymentEntry,
     Figure,
-    GateEntry,
     OutcomesReport,
     Period,
     PersonFacts,
-    RatingFact,
-    ReferralFact,
     anonymised_rows,
     outcomes_report,
     shown_value,
     suppressed_keys,
 )
 from shared.protocol import Role
-from shared.resettlement import AccommodationType, EmploymentStatus, Engagement, EteStage, Rating, Release
 
-__all__ = ["ReportFile", "ReportService", "current_values", "person_facts"]
-
-_KINDS = (PERSON, CONTACT, ACCOMMODATION, EMPLOYMENT, GATE_OUTCOME, NEED_RATING, REFERRAL)
-_ENTRY_KINDS: Mapping[str, KindSpec] = {
-    spec.name: spec for spec in (CONTACT, ACCOMMODATION, EMPLOYMENT, GATE_OUTCOME, NEED_RATING)
-}
-# The fields each kind's entries are counted by: an entry whose field is not valid is left out.
-_COUNTED_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
-    name: tuple(
-        field_spec
-        for field_name, field_spec in spec.fields.items()
-        if name != CONTACT.name or field_name in ("occurred_at", "setting", "contact_type", "need_areas")
-    )
-    for name, spec in _ENTRY_KINDS.items()
-}
+__all__ = ["ReportFile", "ReportService"]
 
 
 @dataclass(frozen=True)
@@ -152,162 +117,7 @@ class ReportService:
 
     def facts(self) -> list[PersonFacts]:
         """Each readable person's facts, as ``shared.outcomes`` counts them."""
-        device = self._device
-        keys = device.require_keys()
-        with device.store.read() as session:
-            rows = read_versions(session, [spec.name for spec in _KINDS])
-        by_case: dict[str, list[LocalVersion]] = defaultdict(list)
-        for row in rows:
-            if row.case_id is not None and counts_in_merge(row):
-                by_case[row.case_id].append(row)
-        people = []
-        for case_id, case_rows in sorted(by_case.items()):
-            facts = person_facts(device, keys, case_id, case_rows)
-            if facts is not None:
-                people.append(facts)
-        return people
-
-
-def person_facts(
-    device: Device,
-    keys: KeyChain,
-    case_id: str,
-    rows: Sequence[LocalVersion],
-    person: Mapping[str, JsonValue] | None = None,
-) -> PersonFacts | None:
-    """One person's facts from the versions of their case (``person``: their details, when the
-    caller has read them already); None when this phone cannot read who they are."""
-    grouped: dict[str, list[LocalVersion]] = defaultdict(list)
-    for row in rows:
-        grouped[row.kind].append(row)
-    if person is None:
-        person = current_values(device, keys, grouped[PERSON.name])
-    if not isinstance(person.get("name"), str):
-        return None  # not a person this phone can read
-    entries: dict[str, list[tuple[int, dict[str, JsonValue]]]] = defaultdict(list)
-    for kind, counted in _COUNTED_FIELDS.items():
-        for row in grouped[kind]:
-            value = _value(device, keys, row)
-            if isinstance(value, dict) and all(
-                validate_value(field_spec, value.get(field_spec.name)) is None for field_spec in counted
-            ):
-                # Contacts are counted by their day; the others need the order they were written in.
-                entries[kind].append((0 if kind == CONTACT.name else Hlc.parse(row.hlc).wall_ms, value))
-    referrals: dict[str, list[LocalVersion]] = defaultdict(list)
-    for row in grouped[REFERRAL.name]:
-        referrals[row.record_id].append(row)
-    release = Release.parse(_text(person.get("release_at")))
-    engagement = _text(person.get("engagement"))
-    return PersonFacts(
-        case_id=case_id,
-        release_on=release.on if release else None,
-        supervision=_text(person.get("supervision")),
-        supervision_ends_on=_date(person.get("supervision_ends_on")),
-        engagement=Engagement(engagement) if engagement else None,
-        engagement_on=_date(person.get("engagement_on")),
-        accommodation=tuple(
-            AccommodationEntry(
-                AccommodationType(str(entry["accommodation_type"])),
-                entry["suitable"] is True,
-                _day(entry["from_on"]),
-                recorded,
-            )
-            for recorded, entry in entries[ACCOMMODATION.name]
-        ),
-        employment=tuple(
-            EmploymentEntry(
-                EmploymentStatus(str(entry["status"])),
-                _day(entry["from_on"]),
-                EteStage(str(entry["ete_stage"])) if entry.get("ete_stage") else None,
-                recorded,
-            )
-            for recorded, entry in entries[EMPLOYMENT.name]
-        ),
-        gate_outcomes=tuple(
-            GateEntry(
-                entry["met"] is True,
-                _flag(entry.get("housed_on_release_day")),
-                _flag(entry.get("reached_planned_address")),
-                recorded,
-            )
-            for recorded, entry in entries[GATE_OUTCOME.name]
-        ),
-        contacts=tuple(
-            ContactFact(
-                dt.datetime.fromisoformat(str(entry["occurred_at"])).date(),
-                str(entry["setting"]),
-                str(entry["contact_type"]),
-                _areas(entry.get("need_areas")),
-            )
-            for _, entry in entries[CONTACT.name]
-        ),
-        ratings=tuple(
-            RatingFact(str(entry["need_area"]), Rating(str(entry["rating"])), _day(entry["rated_on"]), recorded)
-            for recorded, entry in entries[NEED_RATING.name]
-        ),
-        referrals=tuple(
-            referral
-            for record_rows in referrals.values()
-            if (referral := _referral(current_values(device, keys, record_rows))) is not None
-        ),
-    )
-
-
-def _referral(values: Mapping[str, JsonValue]) -> ReferralFact | None:
-    sent_on = _date(values.get("sent_on"))
-    service, status = _text(values.get("service")), _text(values.get("status"))
-    if sent_on is None or service is None or status is None:
-        return None  # not all of it is readable here
-    return ReferralFact(service, sent_on, status, _date(values.get("status_on")))
-
-
-def current_values(device: Device, keys: KeyChain, rows: Sequence[LocalVersion]) -> dict[str, JsonValue]:
-    """The current value of each field of one mutable record, where this device can read and trust it."""
-    grouped: dict[str, list[LocalVersion]] = defaultdict(list)
-    for row in rows:
-        grouped[row.field].append(row)
-    values: dict[str, JsonValue] = {}
-    for name, group in grouped.items():
-        state = field_state([stamp_of(row) for row in group])
-        current = next(row for row in group if row.change_id == state.current.change_id)
-        spec = kind_spec(current.kind)
-        field_spec = spec.fields.get(name) if spec is not None else None
-        value = _value(device, keys, current)
-        if field_spec is not None and value not in (None, "") and validate_value(field_spec, value) is None:
-            values[name] = value
-    return values
-
-
-def _value(device: Device, keys: KeyChain, row: LocalVersion) -> JsonValue:
-    try:
-        return decrypt_version(device, keys, row)
-    except Unreadable:
-        return None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _date(value: object) -> dt.date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _day(value: JsonValue) -> dt.date:
-    return dt.date.fromisoformat(str(value))
-
-
-def _areas(value: object) -> tuple[str, ...]:
-    return tuple(area for area in value if isinstance(area, str)) if isinstance(value, list) else ()
-
-
-def _flag(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
+        return [person.facts for person in caseload_facts(self._device).people]
 
 
 # --- the printable summary ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ that have any. The rows are read only, never added to a session.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -73,15 +73,33 @@ _COLUMNS = (
 )
 
 
-def read_versions(session: Session, kinds: Sequence[str]) -> list[LocalVersion]:
-    """Every version of these kinds this device holds, as read-only rows."""
-    if not kinds:
+def read_versions(
+    session: Session, kinds: Sequence[str], case_ids: Collection[str] | None = None
+) -> list[LocalVersion]:
+    """Every version of these kinds this device holds (of these cases only, when given), as read-only rows."""
+    if not kinds or (case_ids is not None and not case_ids):
         return []
-    marks = ", ".join("?" for _ in kinds)
-    # Column names are this module's constants and the kinds are bound parameters.
-    statement = f"SELECT {', '.join(_COLUMNS)}, settles FROM local_version WHERE kind IN ({marks})"  # noqa: S608
+    if case_ids is None:
+        return _read(session, kinds, ())
+    chosen = sorted(case_ids)
     rows: list[LocalVersion] = []
-    for values in session.connection().exec_driver_sql(statement, tuple(kinds)).fetchall():
+    for start in range(0, len(chosen), _CASES_AT_ONCE):
+        rows.extend(_read(session, kinds, chosen[start : start + _CASES_AT_ONCE]))
+    return rows
+
+
+_CASES_AT_ONCE = 500  # well under SQLite's limit on bound parameters
+
+
+def _read(session: Session, kinds: Sequence[str], case_ids: Sequence[str]) -> list[LocalVersion]:
+    marks = ", ".join("?" for _ in kinds)
+    where = f"kind IN ({marks})"
+    if case_ids:
+        where += f" AND case_id IN ({', '.join('?' for _ in case_ids)})"
+    # Column names are this module's constants; kinds and case ids are bound parameters.
+    statement = f"SELECT {', '.join(_COLUMNS)}, settles FROM local_version WHERE {where}"  # noqa: S608
+    rows: list[LocalVersion] = []
+    for values in session.connection().exec_driver_sql(statement, (*kinds, *case_ids)).fetchall():
         *plain, pending, acknowledged, settles = values
         row = VersionRow(*plain, bool(pending), bool(acknowledged))
         if settles and settles != "[]":

@@ -615,7 +615,7 @@ class SharingService:
             keys = device.require_keys()
             for key_id in [key_id for key_id in keys.keys if key_id.startswith(prefix)]:
                 del keys.keys[key_id]
-        device.plaintext_cache.clear()
+        device.forget_plaintext()
         return 0
 
     def _partner_entry(self, org_id: str, directory: dict[str, OrganisationEntry]) -> OrganisationEntry | None:

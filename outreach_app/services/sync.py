@@ -542,7 +542,7 @@ class SyncService:
         held_keys = [key_id for key_id in keys.keys if key_id.startswith(prefix)]
         for key_id in held_keys:
             del keys.keys[key_id]
-        device.plaintext_cache.clear()
+        device.forget_plaintext()
         # Bulk deletes bypass the journal's bookkeeping: tell it these left the outbox.
         LocalStore.left_outbox(session, outbox)
         return bool(change_ids or grant_ids or held_keys), int(dropped)

@@ -23,7 +23,7 @@ from shared.crypto import (
     field_associated_data,
 )
 from shared.errors import OutreachError
-from shared.kinds import ENTRY_FIELD, Tier
+from shared.kinds import ENTRY_FIELD, KINDS, Tier
 from shared.merge import VersionStamp
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "stamp_of",
     "write_entry",
 ]
+
+_APPEND_ONLY = {name: spec.append_only for name, spec in KINDS.items()}
 
 
 class Unreadable(Exception):
@@ -171,7 +173,10 @@ def decrypt_version(device: Device, keys: KeyChain, row: LocalVersion) -> JsonVa
             field_associated_data(row.record_id, row.field, row.hlc, row.key_id),
         )
         value: JsonValue = json.loads(plaintext)
-        if equality_tag(case_keys.tag, value) != row.tag:
+        # A tag only ever decides a conflict between versions of one field. An append-only entry is
+        # the one version of its record (the server refuses a second), so its tag is never compared
+        # and checking it would only cost time on screens that read every contact.
+        if not _APPEND_ONLY.get(row.kind, False) and equality_tag(case_keys.tag, value) != row.tag:
             raise Unreadable("Its content does not match its tag.")
     except (OutreachError, ValueError):
         raise Unreadable("It could not be decrypted.") from None

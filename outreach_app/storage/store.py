@@ -177,6 +177,8 @@ class LocalStore:
         self._engine = engine
         self._writer = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         self._lock = threading.RLock()
+        # Counts committed writes, so what a screen worked out from the store can be kept until it changes.
+        self.generation = 0
 
     @classmethod
     def open(cls, path: Path) -> LocalStore:
@@ -250,6 +252,20 @@ class LocalStore:
                 yield session
                 session.flush()
                 self._journal_step(session, changes)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                self.generation += 1  # a failed commit may still have changed something
+                raise
+            self.generation += 1
+
+    @contextmanager
+    def write_derived(self) -> Iterator[Session]:
+        """A write transaction for what the app works out from the record (case summaries), never the
+        record or the outbox: it is not counted in ``generation`` and has no journal step."""
+        with self._lock, Session(self._writer, expire_on_commit=False) as session:
+            try:
+                yield session
                 session.commit()
             except BaseException:
                 session.rollback()

@@ -11,6 +11,12 @@ exactly as the server stores them (ciphertext), and keys only encrypted under th
   data bound to the key id).
 - ``device_state``: a key/value table for the device's settings and session (see
   ``outreach_app.storage.store.StateKey``).
+- ``case_change``: how many times each case's versions changed here (inserted, updated or deleted),
+  counted by triggers on ``local_version`` so that no write, bulk statements included, is missed.
+- ``case_summary``: what the coordinator's screens worked out from a case (its facts, see
+  ``outreach_app.services.facts``), encrypted under the device key and valid only while the case's
+  change count and the keys held for it are what they were; deleting any version of the case deletes
+  its summary (a trigger), so an erased case leaves no summary behind.
 
 ``outreach_app/storage/migrations`` creates and upgrades these tables; change both together.
 """
@@ -22,7 +28,16 @@ from sqlmodel import Field, SQLModel
 
 from shared.protocol import ChangeIn, KeyGrant, KeyGrantIn, Version
 
-__all__ = ["DeviceState", "KeyGrantRow", "KeyringEntry", "LocalVersion", "PushRejection", "metadata"]
+__all__ = [
+    "CaseChange",
+    "CaseSummary",
+    "DeviceState",
+    "KeyGrantRow",
+    "KeyringEntry",
+    "LocalVersion",
+    "PushRejection",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -127,3 +142,20 @@ class DeviceState(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class CaseChange(SQLModel, table=True):
+    __tablename__ = "case_change"
+
+    case_id: str = Field(primary_key=True)
+    changes: int
+
+
+class CaseSummary(SQLModel, table=True):
+    __tablename__ = "case_summary"
+
+    case_id: str = Field(primary_key=True)
+    changes: int  # the case's count in ``case_change`` when it was worked out
+    keys: str  # which keys of the case this device held then (a digest of their ids)
+    nonce: str
+    ciphertext: str

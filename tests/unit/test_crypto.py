@@ -6,6 +6,7 @@ Hypothesis prints the falsifying example and a ``@reproduce_failure`` blob when 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -106,6 +107,22 @@ def test_b64_decode_accepts_standard_padding(data: bytes) -> None:
     text = b64encode(data)
     padded = text + "=" * (-len(text) % 4)
     assert b64decode(padded) == data
+
+
+@FAST
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12))
+def test_b64_decode_accepts_exactly_the_canonical_texts(text: str) -> None:
+    """Of all texts in the alphabet, only the one each byte string encodes to is accepted."""
+    if len(text) % 4 == 1:
+        with pytest.raises(CryptoError):
+            b64decode(text)
+        return
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64encode(data) == text:
+        assert b64decode(text) == data
+    else:
+        with pytest.raises(CryptoError, match="non-canonical"):
+            b64decode(text)
 
 
 @pytest.mark.parametrize(
