@@ -165,7 +165,6 @@ def _remove_button(state: AppState, page: ft.Page, member: TeamMemberView) -> ft
     return ft.OutlinedButton(
         f"Remove {member.name} from the organisation",
         icon=ft.Icons.PERSON_REMOVE_OUTLINED,
-        tooltip=f"Remove {member.name} from the organisation: asks first",
         on_click=ask,
         height=48,
         style=ft.ButtonStyle(color=ft.Colors.ERROR),
