@@ -16,6 +16,7 @@ Endpoints (all JSON; every ``/v1`` request carries ``X-Gatepost-Protocol: 1``):
     POST /v1/invitations                 InvitationRequest -> Invitation (coordinators)
     POST /v1/members/{user_id}/password-reset             -> Invitation (coordinators: a reset code)
     GET  /v1/org/members                                  -> TeamMemberList (coordinators: the team, no record content)
+    POST /v1/org/members/{user_id}/remove                 -> MemberRemoval (coordinators: devices out, no access)
     GET  /v1/invitations                                  -> PendingInvitationList (coordinators: not used, not expired)
     POST /v1/invitations/{invitation_id}/cancel           -> PendingInvitation (coordinators: it can no longer register)
     GET  /v1/devices                                      -> DeviceList (your devices; a coordinator's: the team's)
@@ -85,6 +86,7 @@ __all__ = [
     "KeyGrantIn",
     "LoginRequest",
     "MemberAwaitingKey",
+    "MemberRemoval",
     "MentorInfo",
     "OrganisationDirectory",
     "OrganisationEntry",
@@ -413,6 +415,8 @@ class TeamMember(Wire):
     the devices not signed out. ``holds_organisation_key`` is False for a coordinator or link worker
     whom no coordinator's phone has given the organisation key yet (peer mentors never hold it).
     ``assigned_case_ids`` lists the people a peer mentor is assigned to now (empty for others).
+    ``removed_at_ms`` is set once a coordinator removed them from the organisation (they then have
+    no device, no assignment and no access, and sign in no more).
     """
 
     user_id: Uuid
@@ -424,10 +428,25 @@ class TeamMember(Wire):
     device_count: int
     holds_organisation_key: bool
     assigned_case_ids: list[Uuid] = []
+    removed_at_ms: int | None = None
 
 
 class TeamMemberList(Wire):
-    members: list[TeamMember]  # by role (coordinators, link workers, peer mentors), then name
+    # Members by role (coordinators, link workers, peer mentors), then name; removed ones after them.
+    members: list[TeamMember]
+
+
+class MemberRemoval(Wire):
+    """What removing a member did, the same however often it is asked (``POST /v1/org/members/{id}/remove``).
+
+    Every device of theirs was signed out (each erases itself at its next contact) and every
+    session ended; ``ended_case_ids`` are the people a peer mentor was assigned to until then,
+    whose basic keys the removing coordinator's phone rotates for new writes, as after unassigning.
+    """
+
+    member: TeamMember
+    removed_by_user_id: Uuid | None
+    ended_case_ids: list[Uuid]
 
 
 # --- devices ---------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ class Gatepost:
         self.cases = CaseService(device, self.sync)
         self.drafts = DraftService(device)
         self.reports = ReportService(device)
-        self.team = TeamService(device, self.account, self.reports)
+        self.team = TeamService(device, self.account, self.reports, self.mentors, self.sync)
         self.dashboard = DashboardService(device)
 
     @classmethod

@@ -136,6 +136,7 @@ _AUDIT_WORDS = {
     "partner_pulled": "{actor} of a partner organisation received {what} you share",
     "mentor_assigned": "{actor} assigned a peer mentor to a person",
     "mentor_unassigned": "{actor} unassigned a peer mentor from a person",
+    "member_removed": "{actor} removed a {role} from the organisation and signed out {devices}",
     "case_purged": "{actor}'s {device} was told to delete a person's record",
     "case_closed": "{actor} closed a person's case",
     "case_reopened": "{actor} reopened a person's case",
@@ -188,6 +189,7 @@ class AuditEvent:
             "what": _what(entry.details),
             "days": entry.details.get("days", "?"),
             "case_views": entry.details.get("case_views", "?"),
+            "devices": _counted(entry.details.get("devices"), "device", "devices") or "no device",
         }
         return cls(position=entry.position, at_ms=entry.at_ms, action=entry.action, text=words.format(**values))
 

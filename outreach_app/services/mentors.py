@@ -95,6 +95,12 @@ class MentorService:
                 self._sharing.seal_newest_to_partners(case_id, [Tier.BASIC])
         return Mentors.of(listed)
 
+    def note_rotations_due(self, case_ids: list[str], mentor_user_id: str, *, due: bool) -> None:
+        """Note (or forget) that these people's basic keys must rotate because the mentor left them
+        (removed from the organisation); the next sync's ``finish_unassignments`` rotates them."""
+        for case_id in case_ids:
+            self._mark_due(case_id, mentor_user_id, due=due)
+
     def finish_unassignments(self, api: SyncApi, identity: Identity) -> bool:
         """At a sync: finish the rotations of unassignments whose answer was lost (the server did
         unassign) and forget those the server never received. True when there is something to push."""

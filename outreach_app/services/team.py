@@ -4,6 +4,11 @@ The server lists accounts (name, role, email, joined, last seen, devices, whethe
 key has reached them) and which case ids each peer mentor is assigned to; it never sees a name of
 a person. This phone turns those case ids into names from its own records. Everything here is
 online: the team lives on the server, not on the phone.
+
+Removing a member signs out their devices and ends their mentor assignments on the server; this
+phone then rotates the basic key of each person a removed mentor had, for new writes, exactly as
+after unassigning (noted as due before asking the server, so a lost answer still rotates at the
+next sync).
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from outreach_app.errors import DeviceRevoked, NotAllowed
+from outreach_app.errors import DeviceRevoked, NotAllowed, ServerRejected
 from outreach_app.services.account import AccountService, RegisteredDevice
 from outreach_app.services.device import Device
+from outreach_app.services.mentors import MentorService
 from outreach_app.services.reports import ReportService
+from outreach_app.services.sync import SyncService
 from outreach_app.sync.transport import SyncApi
 from shared.protocol import Invitation, PendingInvitation, Role, TeamMember
 
@@ -49,6 +56,12 @@ class TeamMemberView:
     waiting_for_access: bool
     assigned: tuple[AssignedPerson, ...]
     is_me: bool
+    # Removed from the organisation (when): no devices, no access, listed apart from the team.
+    removed_at_ms: int | None = None
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at_ms is not None
 
 
 @dataclass(frozen=True)
@@ -94,10 +107,19 @@ def how_to_join(invitation: Invitation, server_url: str) -> str:
 
 
 class TeamService:
-    def __init__(self, device: Device, account: AccountService, reports: ReportService) -> None:
+    def __init__(
+        self,
+        device: Device,
+        account: AccountService,
+        reports: ReportService,
+        mentors: MentorService,
+        sync: SyncService,
+    ) -> None:
         self._device = device
         self._account = account
         self._reports = reports
+        self._mentors = mentors
+        self._sync = sync
 
     def team(self) -> Team:
         """Members, pending invitations and devices, from the server (coordinators; online)."""
@@ -124,6 +146,30 @@ class TeamService:
         self._require_coordinator()
         return TeamInvitation.of(self._online(lambda api: api.cancel_invitation(invitation_id)))
 
+    def remove_member(self, user_id: str) -> TeamMemberView:
+        """Remove a member from the organisation (coordinators; online): every device of theirs is
+        signed out and erases itself at its next contact, they sign in no more, and a peer mentor's
+        people get a new basic key for new writes. Removing them again answers the same."""
+        self._require_coordinator()
+        me = self._device.require_identity().user_id
+        if user_id == me:
+            raise NotAllowed("You cannot remove yourself. Ask another coordinator to do it.")
+        listed = self._online(lambda api: api.team_members()).members
+        known = next((member for member in listed if member.user_id == user_id), None)
+        cases = list(known.assigned_case_ids) if known is not None else []
+        self._mentors.note_rotations_due(cases, user_id, due=True)  # before the server changes anything
+        try:
+            removal = self._online(lambda api: api.remove_member(user_id))
+        except ServerRejected:
+            self._mentors.note_rotations_due(cases, user_id, due=False)  # refused: nothing was removed
+            raise
+        if known is None or known.removed_at_ms is None:
+            # Assigned meanwhile on another phone; a removal done before was rotated for then.
+            extra = [case_id for case_id in removal.ended_case_ids if case_id not in cases]
+            self._mentors.note_rotations_due(extra, user_id, due=True)
+        self._sync.sync_now()  # rotates the keys (offline: at the next sync)
+        return self._view(removal.member, {}, me)
+
     def server_url(self) -> str:
         return self._device.require_identity().server_url
 
@@ -144,6 +190,7 @@ class TeamService:
             waiting_for_access=member.role in _FULL_MEMBERS and not member.holds_organisation_key,
             assigned=tuple(sorted(assigned, key=lambda person: (person.name.casefold(), person.case_id))),
             is_me=member.user_id == me,
+            removed_at_ms=member.removed_at_ms,
         )
 
     def _require_coordinator(self) -> None:

@@ -44,7 +44,7 @@ from outreach_app.state.day import DayState
 from outreach_app.state.desk import DeskState
 from outreach_app.state.directory import DIRECTORY_SCREENS, DirectoryState
 from outreach_app.state.lead import LeadState
-from outreach_app.state.navigation import RESUMABLE, TOP_LEVEL, Notice, Screen
+from outreach_app.state.navigation import NOT_FORMS, RESUMABLE, TOP_LEVEL, Notice, Screen
 from outreach_app.state.outcomes import OutcomesState
 from outreach_app.state.plan import PlanState
 from outreach_app.state.team import TeamState
@@ -316,7 +316,7 @@ class AppState:
         """A form the app was closed in the middle of (kept encrypted on the phone), if its person is
         still here."""
         draft = await self._run(self.gatepost.drafts.restore)
-        if draft is None or draft.form not in {screen.value for screen in RESUMABLE}:
+        if draft is None or draft.form not in {screen.value for screen in RESUMABLE - NOT_FORMS}:
             return None
         if draft.case_id is not None:
             try:
@@ -344,6 +344,14 @@ class AppState:
             await self.directory.reload()
         if screen is Screen.DESK:
             await self.desk.reload()
+        if screen is Screen.TEAM:
+            await self.team.reload()
+        if screen is Screen.WORKER_CASELOAD:
+            self.desk.dashboard.restore(draft)
+            await self.desk.reload()
+            draft = {}
+        if screen is Screen.OUTCOMES:
+            await self.outcomes.reload_report(draft.get("start", ""), draft.get("end", ""))
         self.draft, self.form_problems = draft, {}
         self.screen = screen
         self.on_screen()
@@ -395,7 +403,7 @@ class AppState:
     def _write_draft(self) -> None:
         if not self.unlocked or self.gatepost.account.status() is not AccountStatus.UNLOCKED:
             return  # no keys to encrypt it with; the form is still on screen or in the lock's memory
-        if self.screen in RESUMABLE and self.screen not in TOP_LEVEL and self.screen is not Screen.PERSON:
+        if self.screen in RESUMABLE - TOP_LEVEL - NOT_FORMS and self.screen is not Screen.PERSON:
             self.gatepost.drafts.keep(self.screen.value, self.case_id, dict(self._draft))
         else:
             self.gatepost.drafts.discard()
@@ -424,13 +432,26 @@ class AppState:
         self.pin_message = None
         self.on_screen()
 
+    def _place(self) -> tuple[Screen, str | None, dict[str, str]]:
+        """Where the worker is, to come back to after the PIN: the screen, the person, the form as
+        typed, and for the coordinator's lists the worker or period shown (never a person's details)."""
+        if self.screen is Screen.WORKER_CASELOAD:
+            return self.screen, None, self.desk.dashboard.place()
+        if self.screen in (Screen.OUTCOMES, Screen.OUTCOME_PEOPLE):
+            period = self.outcomes.period
+            shown = {"start": period.start.isoformat(), "end": period.end.isoformat()} if period else {}
+            return Screen.OUTCOMES, None, {**self.draft, **shown}  # the people behind a figure: the report
+        if self.screen is Screen.TEAM:
+            return self.screen, None, dict(self.draft)
+        return self.screen, self.case_id, dict(self.draft)
+
     async def lock(self, *, keep_place: bool = False) -> None:
         """Forget the keys; nothing about a person stays on screen or in this state.
 
         ``keep_place`` (the inactivity lock): after the PIN, go back to the same screen and the
         same half-typed form; a lock the worker asked for goes back to the caseload.
         """
-        self._resume = (self.screen, self.case_id, dict(self.draft)) if keep_place else None
+        self._resume = self._place() if keep_place else None
         with contextlib.suppress(AppError):
             await self._run(self._write_draft)  # while the keys are still here
         await self._run(self.gatepost.account.lock)

@@ -30,6 +30,26 @@ class DashboardState:
     def forget(self) -> None:
         self.board, self.filters, self.worker_key = None, DashboardFilters(), None
 
+    def place(self) -> dict[str, str]:
+        """The worker open and the filters chosen, to show the same list again after the PIN."""
+        filters = self.filters
+        return {
+            "worker": self.worker_key or "",
+            "filter_worker": filters.worker or "",
+            "filter_engagement": filters.engagement or "",
+            "filter_release": str(filters.release_days or ""),
+        }
+
+    def restore(self, place: dict[str, str]) -> None:
+        """Back to a ``place()`` (the caller counts the board again)."""
+        release = place.get("filter_release", "")
+        self.worker_key = place.get("worker") or None
+        self.filters = DashboardFilters(
+            worker=place.get("filter_worker") or None,
+            engagement=place.get("filter_engagement") or None,
+            release_days=int(release) if release.isdigit() else None,
+        )
+
     async def reload(self) -> None:
         """Count the team's caseloads on this phone (a coordinator's) with the filters chosen."""
         app = self._app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["RESUMABLE", "TOP_LEVEL", "Notice", "Screen"]
+__all__ = ["NOT_FORMS", "RESUMABLE", "TOP_LEVEL", "Notice", "Screen"]
 
 
 class Screen(StrEnum):
@@ -70,8 +70,15 @@ RESUMABLE = frozenset(
         Screen.EDIT_SERVICE,
         Screen.CHOOSE_SERVICE,
         Screen.DESK,
+        Screen.TEAM,
+        Screen.WORKER_CASELOAD,
+        Screen.OUTCOMES,
     }
 )
+
+# Resumable screens below the bottom bar that are not forms: no draft of them is kept on the phone
+# (a closed app opens on Today); the lock keeps what they show (a worker, a period) in memory only.
+NOT_FORMS = frozenset({Screen.TEAM, Screen.WORKER_CASELOAD, Screen.OUTCOMES})
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,20 @@ class OutcomesState:
         app.screen = Screen.OUTCOMES
         app.on_screen()
 
+    async def reload_report(self, start: str, end: str) -> None:
+        """The report of a period shown before the lock, counted again after the PIN (on this phone)."""
+        app = self._app
+        try:
+            period = Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+        except ValueError:
+            period = Period.quarter(self.today())
+        try:
+            self.report = await app._run(lambda: app.gatepost.reports.outcomes(period))
+        except AppError as error:
+            self.report = None
+            app.on_notice(Notice(error.message, is_error=True))
+        self.period, self.figure, self.people = period, None, []
+
     async def show_quarter(self, back: int) -> None:
         """This quarter (0) or the one before (1)."""
         period = Period.quarter(self.today(), back=back)

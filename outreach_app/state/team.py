@@ -2,8 +2,9 @@
 
 Members by role with when they were last seen and who is still waiting for access, inviting
 someone (the code to pass on), pending invitations to cancel, each peer mentor's people (a tap
-opens the record; assigning stays on the record), and every device with "Sign out" and the
-password reset. All of it comes from the server, so the screen needs the network.
+opens the record; assigning stays on the record), every device with "Sign out" and the
+password reset, and removing a member from the organisation. All of it comes from the server, so
+the screen needs the network.
 
 Composed into ``AppState`` as ``state.team``; imports neither flet nor storage.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from outreach_app.errors import AppError, OfflineError
 from outreach_app.services import Team, how_to_join
 from outreach_app.state.navigation import Notice, Screen
 from shared.protocol import Role
@@ -35,9 +37,26 @@ class TeamState:
     def __init__(self, app: AppState) -> None:
         self._app = app
         self.team: Team | None = None
+        # Why the team could not be read when the screen was shown again after the PIN (offline).
+        self.unavailable: str | None = None
 
     def forget(self) -> None:
-        self.team = None
+        self.team, self.unavailable = None, None
+
+    async def reload(self) -> None:
+        """Read the team for the screen being shown again after the PIN; when the server cannot be
+        reached the screen says so in plain words instead (the team lives on the server)."""
+        app = self._app
+        try:
+            self.team, self.unavailable = await app._run(app.gatepost.team.team), None
+        except OfflineError:
+            self.team = None
+            self.unavailable = (
+                "No connection just now. The team comes from the server, so this screen needs the "
+                "network: try again when you have signal."
+            )
+        except AppError as error:
+            self.team, self.unavailable = None, error.message
 
     async def show_team(self) -> None:
         """The Team screen (coordinators), read from the server; nothing changes when it cannot be reached."""
@@ -45,7 +64,7 @@ class TeamState:
         team = await app._guarded(app.gatepost.team.team)
         if team is None:
             return
-        self.team = team
+        self.team, self.unavailable = team, None
         app.form_problems, app.draft = {}, {}
         app.screen = Screen.TEAM
         app.on_screen()
@@ -86,6 +105,20 @@ class TeamState:
         await self.show_team()
         app.on_notice(
             Notice(f"{signed_out.name} is signed out. It will erase its Gatepost data when it next connects.")
+        )
+
+    async def remove_member(self, user_id: str) -> None:
+        """Remove a member from the organisation (asked and confirmed on the screen first)."""
+        app = self._app
+        removed = await app._guarded(lambda: app.gatepost.team.remove_member(user_id))
+        if removed is None:
+            return
+        await self.show_team()
+        app.on_notice(
+            Notice(
+                f"{removed.name} is no longer in the organisation. Their phones erase their Gatepost data "
+                "when they next connect."
+            )
         )
 
     async def open_person(self, case_id: str) -> None:

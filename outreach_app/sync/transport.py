@@ -54,6 +54,7 @@ from shared.protocol import (
     Invitation,
     InvitationRequest,
     LoginRequest,
+    MemberRemoval,
     OrganisationDirectory,
     OrganisationInfo,
     OrganisationKeySetup,
@@ -226,6 +227,10 @@ class SyncApi:
     def team_members(self) -> TeamMemberList:
         """``GET /v1/org/members`` (coordinators): the organisation's members, no record content."""
         return self._parse(TeamMemberList, self._authorised("GET", "/v1/org/members"))
+
+    def remove_member(self, user_id: str) -> MemberRemoval:
+        """``POST /v1/org/members/{user id}/remove`` (coordinators): their devices out, no access; idempotent."""
+        return self._parse(MemberRemoval, self._authorised("POST", f"/v1/org/members/{user_id}/remove"))
 
     def list_devices(self) -> DeviceList:
         """``GET /v1/devices``: your devices (a coordinator: the organisation's)."""

@@ -1,6 +1,7 @@
 """The coordinator's Team screen (from the Desk): invite someone, invitations waiting to be used,
 the members by role (last seen, waiting for access, a peer mentor's people with a tap to each
-record) and each member's devices with "Sign out" and a new password.
+record) and each member's devices with "Sign out", a new password and "Remove … from the
+organisation"; former members listed apart.
 
 Also ``device_card``, the card of one phone or browser, which the Devices screen uses too.
 """
@@ -124,6 +125,69 @@ def _reset_button(state: AppState, page: ft.Page, member: TeamMemberView) -> ft.
     return ft.TextButton(f"New password for {member.name}", icon=ft.Icons.KEY, on_click=make_code, height=48)
 
 
+def _remove_button(state: AppState, page: ft.Page, member: TeamMemberView) -> ft.Control:
+    """Remove a member, after saying plainly what it does and what it cannot undo."""
+    role = ROLE_WORDS[member.role]
+    people = len(member.assigned)
+    mentored = (
+        f" They stop receiving the {people} {'person' if people == 1 else 'people'} they mentor, "
+        "and new notes about them use new keys."
+        if people
+        else ""
+    )
+
+    async def confirmed(_: Any) -> None:
+        page.pop_dialog()
+        await state.team.remove_member(member.user_id)
+
+    def ask(_: Any) -> None:
+        page.show_dialog(
+            ft.AlertDialog(
+                modal=True,
+                title=ft.Text(f"Remove {member.name} from the organisation?"),
+                content=ft.Text(
+                    f"Every phone and browser of theirs is signed out at once and erases its Gatepost data "
+                    f"the next time it connects, and they can no longer sign in as a {role}.{mentored} "
+                    "What their phones have already shown cannot be recalled. This cannot be undone.",
+                    size=16,
+                ),
+                actions=[
+                    ft.TextButton("Keep them", on_click=lambda _: page.pop_dialog()),
+                    ft.FilledButton(
+                        f"Remove {member.name}",
+                        on_click=confirmed,
+                        style=ft.ButtonStyle(bgcolor=ft.Colors.ERROR, color=ft.Colors.ON_ERROR),
+                    ),
+                ],
+            )
+        )
+
+    return ft.OutlinedButton(
+        f"Remove {member.name} from the organisation",
+        icon=ft.Icons.PERSON_REMOVE_OUTLINED,
+        on_click=ask,
+        height=48,
+        style=ft.ButtonStyle(color=ft.Colors.ERROR),
+    )
+
+
+def _removed_card(member: TeamMemberView) -> ft.Control:
+    """A former member: named, with their role and when they were removed, never with actions."""
+    when = _day(member.removed_at_ms) if member.removed_at_ms is not None else "?"
+    return ft.Container(
+        ft.Column(
+            [
+                ft.Text(member.name, size=16, weight=ft.FontWeight.W_600),
+                ft.Text(f"Was a {ROLE_WORDS[member.role]} · removed on {when} · no devices, no access", size=14),
+            ],
+            spacing=4,
+        ),
+        padding=12,
+        border=ft.Border.all(1, ft.Colors.OUTLINE_VARIANT),
+        border_radius=12,
+    )
+
+
 def _invite_form(state: AppState, page: ft.Page) -> list[ft.Control]:
     role = choice(
         "They will be a",
@@ -233,6 +297,7 @@ def _member_card(state: AppState, page: ft.Page, member: TeamMemberView) -> ft.C
     lines += [device_card(page, device, now, state.team.sign_out_device) for device in owned]
     if not member.is_me:
         lines.append(_reset_button(state, page, member))
+        lines.append(_remove_button(state, page, member))
     return ft.Container(
         ft.Column(lines, spacing=4, horizontal_alignment=ft.CrossAxisAlignment.START),
         padding=12,
@@ -246,8 +311,20 @@ def team_screen(state: AppState, page: ft.Page) -> ft.Control:
     async def back(_: Any) -> None:
         await state.team.back()
 
+    async def try_again(_: Any) -> None:
+        await state.team.show_team()
+
     team = state.team.team
     controls: list[ft.Control] = [ft.Row([back_button(back), heading("Team")])]
+    if team is None and state.team.unavailable:
+        controls += [
+            ft.Row(
+                [ft.Icon(ft.Icons.CLOUD_OFF, size=20), ft.Text(state.team.unavailable, size=16, expand=True)],
+                spacing=8,
+            ),
+            ft.Row([secondary_button("Try again", try_again, icon=ft.Icons.REFRESH)]),
+        ]
+        return screen(*controls)
     controls += _invite_form(state, page)
     invitations = team.invitations if team is not None else ()
     controls.append(section(f"Invitations not used yet ({len(invitations)})"))
@@ -257,9 +334,13 @@ def team_screen(state: AppState, page: ft.Page) -> ft.Control:
         controls.append(ft.Text("None. A code you make stays here until it is used, cancelled or runs out.", size=15))
     members = team.members if team is not None else ()
     for role, title in _ROLE_GROUPS:
-        group = [member for member in members if member.role is role]
+        group = [member for member in members if member.role is role and not member.removed]
         controls.append(section(f"{title} ({len(group)})"))
         controls += [_member_card(state, page, member) for member in group]
+    removed = [member for member in members if member.removed]
+    if removed:
+        controls.append(section(f"No longer in the organisation ({len(removed)})"))
+        controls += [_removed_card(member) for member in removed]
     return screen(*controls)
 
 

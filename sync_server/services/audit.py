@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     PUSHED = "pushed"
     PULLED = "pulled"
     DEVICE_SIGNED_OUT = "device_signed_out"
+    MEMBER_REMOVED = "member_removed"
     PASSWORD_RESET_CREATED = "password_reset_created"  # noqa: S105 - an action's name
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an action's name
     MENTOR_ASSIGNED = "mentor_assigned"

@@ -167,6 +167,7 @@ def reset_password(
         or invitation.expires_at_ms <= now
         or user is None
         or invitation.reset_user_id != user.id
+        or user.removed_at_ms is not None
     ):
         raise InvitationInvalid()
     auth_key = _decode_key(request.auth_key, "auth_key", "invalid_auth_key")
@@ -205,7 +206,8 @@ def login(
         matches = auth_key_matches(auth_key, user.auth_key_hash if user is not None else _NO_SUCH_HASH)
     except CryptoError:
         matches = False
-    if user is None or not matches:
+    if user is None or not matches or user.removed_at_ms is not None:
+        # A removed member gets the answer a wrong password gets: nothing says the account exists.
         _record_failure(ctx, session, subjects, now, user)
         raise SignInFailed()
     throttle.clear_failures(session, _ACCOUNT, subjects[_ACCOUNT])
@@ -343,6 +345,8 @@ def authenticate(ctx: ServerContext, tokens: TokenService, session: Session, tok
     user = accounts.get_user(session, claims.user_id)
     if user is None or user.org_id != claims.org_id:
         raise Unauthenticated("token_invalid", "Your session is not valid: sign in again")
+    if user.removed_at_ms is not None:
+        raise DeviceRevoked()  # their devices were signed out with the removal; said the same way
     if user.keys_reset_at_ms is not None and claims.issued_at_ms < user.keys_reset_at_ms:
         raise SessionRevoked("Your password was reset: sign in with the new one")
     # The role comes from the database, so a changed role applies at once.

@@ -87,7 +87,11 @@ def unassign(
 def _case_mentors(session: Session, caller: AuthenticatedDevice, case_id: str) -> CaseMentors:
     statement = (
         select(UserRow)
-        .where(UserRow.org_id == caller.org_id, UserRow.role == Role.PEER_MENTOR.value)
+        .where(
+            UserRow.org_id == caller.org_id,
+            UserRow.role == Role.PEER_MENTOR.value,
+            col(UserRow.removed_at_ms).is_(None),
+        )
         .order_by(col(UserRow.display_name), col(UserRow.id))
     )
     return CaseMentors(
@@ -110,6 +114,8 @@ def _require_mentor(session: Session, caller: AuthenticatedDevice, user_id: str)
     member = accounts.get_user(session, user_id)
     if member is None or member.org_id != caller.org_id:
         raise NotFound("member_not_found", "There is no such member in your organisation")
+    if member.removed_at_ms is not None:
+        raise Conflict("member_removed", f"{member.display_name} was removed from the organisation")
     if member.role != Role.PEER_MENTOR.value:
         raise Conflict("not_a_mentor", f"{member.display_name} is not a peer mentor: only peer mentors can be assigned")
     return member

@@ -143,6 +143,8 @@ def create_password_reset(
         raise NotFound("member_not_found", "There is no such member in your organisation")
     if member.id == caller.user_id:
         raise Conflict("own_password", "Another coordinator must reset your password")
+    if member.removed_at_ms is not None:
+        raise Conflict("member_removed", f"{member.display_name} was removed from the organisation")
     now = ctx.now_ms()
     expires = now + _RESET_TTL_MS
     code = new_invitation_code()

@@ -361,6 +361,8 @@ def _check_grant(batch: _Batch, grant: KeyGrantIn, digest: str) -> int | None:
     recipient = batch.members.get(grant.recipient_id)
     if recipient is None or recipient.org_id != caller.org_id:
         raise _Rejected(RejectReason.WRONG_ORGANISATION, "The recipient is not a member of your organisation")
+    if recipient.removed_at_ms is not None:
+        raise _Rejected(RejectReason.NOT_ENTITLED, "The recipient was removed from your organisation")
     if grant.wrapped_with != f"user:{recipient.id}":
         raise _Rejected(RejectReason.WRONG_KEY, "A key for a member must be sealed to them: wrapped_with 'user:<id>'")
     version = _org_key_version(grant.key_id, org.id)

@@ -29,6 +29,7 @@ __all__ = [
     "mark_refresh_token_used",
     "members_without_grant",
     "mentor_assigned_case_ids",
+    "other_active_coordinators",
     "pending_invitations",
     "revoke_device",
     "revoke_refresh_family",
@@ -212,9 +213,21 @@ def revoke_refresh_family(session: Session, family_id: str, *, now_ms: int) -> N
     )
 
 
+def other_active_coordinators(session: Session, org_id: str, user_id: str) -> int:
+    """How many coordinators of ``org_id`` other than ``user_id`` are not removed."""
+    statement = select(func.count()).where(
+        UserRow.org_id == org_id,
+        UserRow.role == "coordinator",
+        UserRow.id != user_id,
+        col(UserRow.removed_at_ms).is_(None),
+    )
+    return int(session.exec(statement).one())
+
+
 def members_without_grant(session: Session, org_id: str, roles: Sequence[str], key_id: str) -> list[UserRow]:
     """Members of ``org_id`` with one of ``roles`` to whom no user grant of ``key_id`` is addressed."""
-    # A grant counts only if it was made after the member's keys were last replaced (a reset).
+    # A grant counts only if it was made after the member's keys were last replaced (a reset);
+    # a removed member waits for nothing.
     granted = exists().where(
         col(KeyGrantRow.org_id) == org_id,
         col(KeyGrantRow.recipient_kind) == "user",
@@ -224,7 +237,12 @@ def members_without_grant(session: Session, org_id: str, roles: Sequence[str], k
     )
     statement = (
         select(UserRow)
-        .where(UserRow.org_id == org_id, col(UserRow.role).in_(list(roles)), ~granted)
+        .where(
+            UserRow.org_id == org_id,
+            col(UserRow.role).in_(list(roles)),
+            col(UserRow.removed_at_ms).is_(None),
+            ~granted,
+        )
         .order_by(col(UserRow.created_at_ms), col(UserRow.id))
     )
     return list(session.exec(statement).all())

@@ -12,7 +12,9 @@ __all__ = [
     "active_assignment",
     "active_by_mentor",
     "active_case_ids",
+    "active_of_mentor",
     "assigned_mentors",
+    "ended_at",
     "fresh_assignments",
     "purged_after",
 ]
@@ -56,6 +58,30 @@ def active_case_ids(session: Session, mentor_user_id: str) -> frozenset[str]:
         AssignmentRow.mentor_user_id == mentor_user_id, col(AssignmentRow.unassigned_at_ms).is_(None)
     )
     return frozenset(session.exec(statement).all())
+
+
+def active_of_mentor(session: Session, mentor_user_id: str) -> list[AssignmentRow]:
+    """The mentor's current spells, in the order assigned."""
+    statement = (
+        select(AssignmentRow)
+        .where(AssignmentRow.mentor_user_id == mentor_user_id, col(AssignmentRow.unassigned_at_ms).is_(None))
+        .order_by(col(AssignmentRow.assigned_seq))
+    )
+    return list(session.exec(statement).all())
+
+
+def ended_at(session: Session, mentor_user_id: str, at_ms: int, by: str | None) -> list[str]:
+    """The cases whose spell of this mentor ``by`` ended at ``at_ms`` (a removal), in the order assigned."""
+    statement = (
+        select(AssignmentRow.case_id)
+        .where(
+            AssignmentRow.mentor_user_id == mentor_user_id,
+            AssignmentRow.unassigned_at_ms == at_ms,
+            AssignmentRow.unassigned_by == by,
+        )
+        .order_by(col(AssignmentRow.assigned_seq))
+    )
+    return list(session.exec(statement).all())
 
 
 def fresh_assignments(session: Session, mentor_user_id: str, since: int, until: int) -> Sequence[tuple[str, int]]:

@@ -81,6 +81,10 @@ class UserRow(ServerTable, table=True):
     # When a coordinator-led password reset gave the member a new key pair: grants sealed to the
     # old public key before then no longer count as access.
     keys_reset_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    # Removed from the organisation by a coordinator: the account stays (authorship, the audit
+    # trail) but signs in no more, and no key may be sealed to it.
+    removed_at_ms: int | None = Field(default=None, sa_type=BigInteger)
+    removed_by: str | None = Field(default=None, max_length=36)
 
 
 class InvitationRow(ServerTable, table=True):

@@ -10,15 +10,16 @@ import csv
 import io
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error, Locator, Page, expect
+from playwright.sync_api import Browser, Error, Locator, Page, expect
 
 from tests.e2e import ui
-from tests.e2e.processes import COORDINATOR, PASSWORD, Team
-from tests.e2e.ui import button, fill_field, shot, sign_in_with_new_pin, tap_until, textbox
+from tests.e2e.conftest import PHONE
+from tests.e2e.processes import COORDINATOR, LOGS, PASSWORD, PIN, AppProcess, Team
+from tests.e2e.ui import button, fill_field, open_app, shot, sign_in_with_new_pin, tap_until, textbox
 
 pytestmark = pytest.mark.browser
 
@@ -134,3 +135,46 @@ def test_the_coordinator_opens_the_figures_the_people_behind_them_and_saves_the_
     assert "6 of 6 (100%)" in printable
     assert printable.count("<svg") == 3  # the charts, drawn by matplotlib
     assert f"{strict}: *" in printable  # in the chart's description for screen readers
+
+
+@pytest.fixture
+def quick_lock_app(team: Team, tmp_path: Path) -> Iterator[AppProcess]:
+    # Long enough for a loaded machine between taps, short enough to wait for.
+    process = AppProcess(
+        tmp_path / "app-data", team.server.url, LOGS / "report-lock-app.log", {"OUTREACH_LOCK_AFTER_SECONDS": "15"}
+    )
+    try:
+        yield process.start()
+    finally:
+        process.stop()
+
+
+def test_after_a_lock_the_pin_brings_the_report_back_for_the_same_period(
+    browser: Browser, quick_lock_app: AppProcess
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = open_app(context, quick_lock_app.url)
+        sign_in_with_new_pin(page, COORDINATOR, PASSWORD)
+        tap_until(page, "Desk", page.get_by_text("Team caseloads", exact=True))
+        tap_until(page, "Outcomes report", button(page, "Show figures"))
+        fill_field(reveal(textbox(page, "From")), "2019-10-01")
+        fill_field(reveal(textbox(page, "To (included)")), "2019-12-31")
+        reveal(button(page, "Show figures")).click()
+        period = page.get_by_text(re.compile(r"^1 Oct 2019 to 31 Dec 2019, counted on this phone"))
+        expect(period).to_be_visible(timeout=20_000)
+        shot(page, "01-report")
+
+        locked = page.get_by_text("Gatepost is locked", exact=True)
+        expect(locked).to_be_visible(timeout=45_000)
+        expect(period).to_have_count(0)  # nothing of the report shows while locked
+        shot(page, "02-locked")
+
+        fill_field(textbox(page, "PIN"), PIN)
+        button(page, "Unlock").click()
+        expect(period).to_be_visible(timeout=20_000)
+        expect(reveal(button(page, "Save anonymised figures"))).to_be_visible()
+        shot(page, "03-back-to-the-report")
+    finally:
+        context.close()

@@ -1,6 +1,6 @@
 """The coordinator's Team screen, in the browser: invite a link worker (the code to pass on), see
 the pending invitation, cancel another, see a peer mentor's assigned person and open their
-record, and sign a member's device out."""
+record, sign a member's device out, and remove the mentor from the organisation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.e2e.ui import appears, button, choose, fill_field, reveal, shot, sign
 pytestmark = pytest.mark.browser
 
 
-def test_coordinator_invites_cancels_sees_mentors_people_and_signs_a_device_out(
+def test_coordinator_invites_cancels_sees_mentors_people_signs_a_device_out_and_removes_a_member(
     new_phone: Callable[[], Page], team: Team, tmp_path: Path
 ) -> None:
     # An organisation of its own, so the members and invitations listed are this test's alone.
@@ -95,3 +95,19 @@ def test_coordinator_invites_cancels_sees_mentors_people_and_signs_a_device_out(
     expect(appears(desk.get_by_text(re.compile(r"^Rae's old phone\s+Signed out$")))).to_be_visible(timeout=20_000)
     expect(button(desk, "Sign out Rae's old phone")).to_have_count(0)
     shot(desk, "07-device-signed-out")
+
+    # Remove the mentor: the confirm step says what happens and what cannot be undone.
+    reveal(button(desk, f"Remove {mentor.display_name} from the organisation")).click()
+    expect(desk.get_by_text(f"Remove {mentor.display_name} from the organisation?", exact=True)).to_be_visible()
+    expect(desk.get_by_text(re.compile(r"already shown cannot be recalled\. This cannot be undone\.$"))).to_be_visible()
+    expect(desk.get_by_text(re.compile(r"stop receiving the 1 person they mentor"))).to_be_visible()
+    shot(desk, "08-remove-confirm")
+    button(desk, f"Remove {mentor.display_name}").click()
+    expect(appears(desk.get_by_text("No longer in the organisation (1)", exact=True))).to_be_visible(timeout=30_000)
+    expect(reveal(desk.get_by_text("Peer mentors (0)", exact=True))).to_be_visible()
+    expect(
+        reveal(desk.get_by_text(re.compile(r"^Was a peer mentor · removed on .* · no devices, no access$")))
+    ).to_be_visible()
+    expect(button(desk, f"Remove {mentor.display_name} from the organisation")).to_have_count(0)
+    expect(button(desk, "Sign out Mo's phone")).to_have_count(0)
+    shot(desk, "09-member-removed")

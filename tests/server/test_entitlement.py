@@ -3,7 +3,8 @@ entitled to, and every push is accepted exactly when its author may write there.
 
 One Hypothesis state machine drives the real server app (through ``Harness``) with random
 organisations, members of every role, people with basic and full notes, peer mentor assignments
-and unassignments, keys sealed to members, device revocations and erasures, consent-based shares
+and unassignments, keys sealed to members, device revocations, members removed from their
+organisation (no key may reach them after, their assignments end) and erasures, consent-based shares
 with the other organisation (named tiers, an expiry or none), withdrawals and the clock passing
 expiry, and tries writes that cross organisations, cases and tiers. After every step a model says
 who is entitled to what, and each rule checks the server against it:
@@ -79,6 +80,7 @@ _ACTIONS = (
     "seal_case_key",
     "seal_case_key",
     "revoke",
+    "remove_member",
     "erase",
     "pull_from_cursor",
     "pull_from_cursor",
@@ -132,6 +134,7 @@ class World:
     versions: dict[str, StoredVersion] = field(default_factory=dict)  # change id -> what it is
     assigned: set[tuple[str, str]] = field(default_factory=set)  # (mentor user id, case id)
     revoked: set[str] = field(default_factory=set)  # device ids
+    removed: set[str] = field(default_factory=set)  # user ids a coordinator removed from their organisation
     shares: list[Share] = field(default_factory=list)
 
     def share_active(self, share: Share, now: int) -> bool:
@@ -167,6 +170,8 @@ class World:
 
     def may_hold_grant(self, member: Member, key_id: str, case_id: str | None) -> bool:
         """Whether a case key (or the organisation key, ``case_id`` None) may reach this member."""
+        if member.user_id in self.removed:
+            return False
         if case_id is None:
             return member.role in _FULL_MEMBERS
         parsed = parse_case_key_id(key_id)
@@ -260,6 +265,8 @@ class EntitlementMachine(RuleBasedStateMachine):
             self.seal_case_key(first, second, tier, aligned)
         elif action == "revoke" and len(world.revoked) < 2:
             self.revoke(first)
+        elif action == "remove_member" and len(world.removed) < 2:
+            self.remove_member(first)
         elif action == "erase" and sum(person.erased for person in world.people) < 2:
             self.erase(first)
         elif action == "pull_from_cursor":
@@ -332,6 +339,8 @@ class EntitlementMachine(RuleBasedStateMachine):
         same_org = self.world.org_of(member) == target.org
         if target.erased or not same_org:
             problem(response, 404)
+        elif member.user_id in self.world.removed:
+            problem(response, 409, "member_removed")
         elif member.role is not Role.PEER_MENTOR:
             problem(response, 409, "not_a_mentor")
         else:
@@ -384,6 +393,22 @@ class EntitlementMachine(RuleBasedStateMachine):
         )
         assert response.status_code == 200, response.text
         self.world.revoked.add(member.device_id)
+
+    def remove_member(self, which: int) -> None:
+        """A coordinator removes a (non-coordinator) member: their device is signed out, their
+        assignments end, and nothing may be sealed to them afterwards."""
+        candidates = [(org, m) for org, m in self.world.members if m.role is not Role.COORDINATOR]
+        org, member = candidates[which % len(candidates)]
+        response = self.harness.client.post(
+            f"/v1/org/members/{member.user_id}/remove", headers=self._coordinator_of(org).headers
+        )
+        assert response.status_code == 200, response.text
+        ended = set(response.json()["ended_case_ids"])
+        if member.user_id not in self.world.removed:
+            assert ended == {case_id for user_id, case_id in self.world.assigned if user_id == member.user_id}
+        self.world.removed.add(member.user_id)
+        self.world.revoked.add(member.device_id)
+        self.world.assigned = {pair for pair in self.world.assigned if pair[0] != member.user_id}
 
     def erase(self, person: int) -> None:
         target = self._person(person)

@@ -46,7 +46,7 @@ def test_migrated_schema_matches_the_tables(app: FastAPI, database_url: str) -> 
     with app.state.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SERVER_METADATA) == []
-        assert context.get_current_revision() == "0009"
+        assert context.get_current_revision() == "0010"
 
 
 def test_downgrade_and_upgrade_on_a_fresh_database(database_url: str, tmp_path: Path) -> None:

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from shared.crypto import b64encode, generate_key_pair, random_key
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlmodel import Session
+
+from shared.crypto import b64encode, generate_key_pair, random_key, seal
 from shared.kinds import Tier
 from shared.protocol import (
     AuditPage,
+    CaseMentors,
     Invitation,
+    KeyGrantIn,
+    MemberRemoval,
     PendingInvitation,
     PendingInvitationList,
     Role,
+    SessionGrant,
     TeamMember,
     TeamMemberList,
+    case_key_id,
 )
+from sync_server.errors import Conflict
+from sync_server.services import team
+from sync_server.services.caller import AuthenticatedDevice
 from tests.server.helpers import (
     Harness,
     Member,
     MovableClock,
     Org,
+    bearer,
     case_key_grant,
     new_id,
     org_key_grant,
@@ -58,6 +73,20 @@ def _person(harness: Harness, org: Org, name: str) -> str:
         [case_key_grant(org, person, Tier.BASIC), case_key_grant(org, person, Tier.FULL)],
     )
     return person
+
+
+def case_key_grant_to(org: Org, case_id: str, mentor: Member) -> KeyGrantIn:
+    """The person's basic key sealed to a mentor (what assigning does on the coordinator's phone)."""
+    key_id = case_key_id(case_id, Tier.BASIC, 1)
+    return KeyGrantIn(
+        grant_id=new_id(),
+        key_id=key_id,
+        case_id=case_id,
+        recipient_kind="user",
+        recipient_id=mentor.user_id,
+        wrapped_with=f"user:{mentor.user_id}",
+        wrapped=seal(mentor.key_pair.public_key, org.case_key(case_id, Tier.BASIC), context=key_id.encode()),
+    )
 
 
 def _register(client: TestClient, code: str, email: str | None = None) -> int:
@@ -214,3 +243,157 @@ def test_only_coordinators_and_only_their_own_organisation(harness: Harness, cli
     problem(client.get("/v1/org/members"), 401)
     # Still pending for its own organisation.
     assert [entry.invitation_id for entry in _pending(client, org.coordinator)] == [invitation.invitation_id]
+
+
+# --- removing a member -------------------------------------------------------------------------
+
+
+def _login(client: TestClient, member: Member, device_name: str = "Tablet") -> SessionGrant:
+    body = {"email": member.email, "auth_key": b64encode(member.auth_key), "device_name": device_name}
+    response = client.post("/v1/auth/login", json=body)
+    assert response.status_code == 200, response.text
+    return SessionGrant.model_validate(response.json())
+
+
+def _remove(client: TestClient, coordinator: Member, member: Member) -> MemberRemoval:
+    response = client.post(f"/v1/org/members/{member.user_id}/remove", headers=coordinator.headers)
+    assert response.status_code == 200, response.text
+    return MemberRemoval.model_validate(response.json())
+
+
+def test_removing_a_mentor_signs_out_every_device_and_ends_their_assignments(
+    harness: Harness, client: TestClient, clock: MovableClock
+) -> None:
+    org = harness.new_org()
+    mentor = harness.join(org, Role.PEER_MENTOR)
+    kept_mentor = harness.join(org, Role.PEER_MENTOR)
+    tablet = _login(client, mentor)  # a second device and a second refresh token family
+    first, second = _person(harness, org, "Jade"), _person(harness, org, "Dean")
+    for case_id in (first, second):
+        for who in (mentor, kept_mentor):
+            response = client.post(f"/v1/cases/{case_id}/mentors/{who.user_id}", headers=org.coordinator.headers)
+            assert response.status_code == 200, response.text
+    assert _members(client, org.coordinator)[mentor.user_id].device_count == 2
+
+    removal = _remove(client, org.coordinator, mentor)
+    assert removal.member.user_id == mentor.user_id
+    assert removal.member.removed_at_ms is not None
+    assert removal.member.device_count == 0
+    assert removal.member.assigned_case_ids == []
+    assert removal.removed_by_user_id == org.coordinator.user_id
+    assert removal.ended_case_ids == [first, second]
+
+    # Both devices are signed out: their tokens stop at once and say so (the phone erases itself).
+    for headers in (mentor.headers, bearer(tablet.access_token)):
+        problem(client.get("/v1/sync/pull", headers=headers), 401, "device_revoked")
+    for grant in (mentor.grant, tablet):
+        problem(client.post("/v1/auth/refresh", json={"refresh_token": grant.refresh_token}), 401, "device_revoked")
+    # Signing in again gets exactly the answer a wrong password gets.
+    refused = client.post(
+        "/v1/auth/login",
+        json={"email": mentor.email, "auth_key": b64encode(mentor.auth_key), "device_name": "New phone"},
+    )
+    wrong = client.post(
+        "/v1/auth/login",
+        json={"email": kept_mentor.email, "auth_key": b64encode(random_key()), "device_name": "New phone"},
+    )
+    problem(refused, 401, "sign_in_failed")
+    assert refused.json() == wrong.json()
+
+    # Their assignments ended as unassigning does; the other mentor's stand. A removed mentor is
+    # offered for nobody and cannot be assigned again, nor given a key, nor a reset code.
+    for case_id in (first, second):
+        listed = CaseMentors.model_validate(
+            client.get(f"/v1/cases/{case_id}/mentors", headers=org.coordinator.headers).json()
+        )
+        assert [entry.user_id for entry in listed.assigned] == [kept_mentor.user_id]
+        assert mentor.user_id not in {entry.user_id for entry in listed.available}
+    problem(
+        client.post(f"/v1/cases/{first}/mentors/{mentor.user_id}", headers=org.coordinator.headers),
+        409,
+        "member_removed",
+    )
+    sealed = harness.push(org.coordinator, grants=[case_key_grant_to(org, first, mentor)])
+    assert sealed.grant_results[0].status == "rejected"
+    problem(
+        client.post(f"/v1/members/{mentor.user_id}/password-reset", headers=org.coordinator.headers),
+        409,
+        "member_removed",
+    )
+
+    # The members list shows them as removed, after everyone active, never as an active mentor.
+    listed_members = TeamMemberList.model_validate(
+        client.get("/v1/org/members", headers=org.coordinator.headers).json()
+    ).members
+    assert listed_members[-1].user_id == mentor.user_id
+    assert listed_members[-1].removed_at_ms == removal.member.removed_at_ms
+    assert all(entry.removed_at_ms is None for entry in listed_members[:-1])
+
+    # Idempotent: again is 200 with the same answer, and nothing more in the audit trail.
+    clock.advance(seconds=5)
+    assert _remove(client, org.coordinator, mentor) == removal
+    trail = AuditPage.model_validate(client.get("/v1/audit", headers=org.coordinator.headers).json())
+    removals = [entry for entry in trail.entries if entry.action == "member_removed"]
+    assert len(removals) == 1
+    assert removals[0].details == {"user_id": mentor.user_id, "role": "peer_mentor", "devices": 2, "assignments": 2}
+    unassigned = [entry for entry in trail.entries if entry.action == "mentor_unassigned"]
+    assert {entry.details["case_id"] for entry in unassigned} == {first, second}
+
+
+def test_removing_a_link_worker_ends_their_access_and_no_key_waits_for_them(
+    harness: Harness, client: TestClient
+) -> None:
+    org = harness.new_org()
+    worker = harness.join(org, Role.LINK_WORKER)
+    newcomer = harness.join(org, Role.LINK_WORKER)  # the organisation key has not reached them yet
+    harness.push(org.coordinator, grants=[org_key_grant(org, worker)])
+    waiting = {entry.user_id for entry in harness.pull(org.coordinator).members_awaiting_key}
+    assert newcomer.user_id in waiting
+
+    _remove(client, org.coordinator, worker)
+    _remove(client, org.coordinator, newcomer)
+    assert harness.pull(org.coordinator).members_awaiting_key == []  # a removed member waits for nothing
+    rejected = harness.push(org.coordinator, grants=[org_key_grant(org, newcomer)]).grant_results[0]
+    assert rejected.status == "rejected"
+    assert rejected.reason == "not_entitled"
+    members = _members(client, org.coordinator)
+    assert not members[worker.user_id].holds_organisation_key  # listed as removed, not as holding access
+    assert members[worker.user_id].removed_at_ms is not None
+    problem(client.get("/v1/sync/pull", headers=worker.headers), 401, "device_revoked")
+
+
+def test_what_removing_refuses(harness: Harness, client: TestClient) -> None:
+    org = harness.new_org(with_key=False)
+    worker = harness.join(org, Role.LINK_WORKER)
+    mentor = harness.join(org, Role.PEER_MENTOR)
+    other = harness.new_org(with_key=False)
+    outsider = harness.join(other, Role.LINK_WORKER)
+
+    def remove(by: Member, user_id: str) -> Any:
+        return client.post(f"/v1/org/members/{user_id}/remove", headers=by.headers)
+
+    body = problem(remove(org.coordinator, org.coordinator.user_id), 409, "cannot_remove_yourself")
+    assert "another coordinator" in body.detail
+    problem(remove(org.coordinator, outsider.user_id), 404, "member_not_found")
+    problem(remove(org.coordinator, "00000000-0000-4000-8000-000000000000"), 404, "member_not_found")
+    problem(remove(org.coordinator, "not-an-id"), 422, "validation_failed")
+    for caller in (worker, mentor):
+        problem(remove(caller, mentor.user_id), 403, "coordinators_only")
+    problem(client.post(f"/v1/org/members/{worker.user_id}/remove"), 401)
+    # Nothing changed for anyone refused.
+    assert all(entry.removed_at_ms is None for entry in _members(client, org.coordinator).values())
+    assert _members(client, other.coordinator)[outsider.user_id].removed_at_ms is None
+
+
+def test_two_coordinators_removing_each_other_leave_one(harness: Harness, app: FastAPI, client: TestClient) -> None:
+    org = harness.new_org(with_key=False)
+    second = harness.join(org, Role.COORDINATOR)
+    # The second coordinator's request was authenticated just before the first one's removal committed.
+    raced = AuthenticatedDevice(
+        user_id=second.user_id, device_id=second.device_id, org_id=org.org_id, role=Role.COORDINATOR
+    )
+    _remove(client, org.coordinator, second)
+    with Session(app.state.engine, expire_on_commit=False) as session, pytest.raises(Conflict) as refused:
+        team.remove_member(app.state.context, session, raced, org.coordinator.user_id)
+    assert refused.value.code == "last_coordinator"
+    assert _members(client, org.coordinator)[org.coordinator.user_id].removed_at_ms is None

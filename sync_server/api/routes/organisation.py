@@ -8,6 +8,7 @@ from shared.protocol import (
     CaseMentors,
     Invitation,
     InvitationRequest,
+    MemberRemoval,
     OrganisationInfo,
     OrganisationKeySetup,
     PendingInvitation,
@@ -72,6 +73,18 @@ def team_members(caller: CoordinatorDevice, session: SessionDep) -> TeamMemberLi
 
 
 MemberId = Annotated[str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+@router.post(
+    "/org/members/{user_id}/remove",
+    response_model=MemberRemoval,
+    summary="Remove a member: every device signed out, sessions ended, mentor assignments ended (coordinators)",
+    responses=problem_responses(404, 409),
+)
+def remove_member(
+    user_id: MemberId, caller: CoordinatorDevice, context: ContextDep, session: SessionDep
+) -> MemberRemoval:
+    return team.remove_member(context, session, caller, user_id)
 
 
 @router.post(
