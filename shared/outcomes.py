@@ -192,6 +192,11 @@ class PersonFacts:
     ratings: tuple[RatingFact, ...] = ()
     referrals: tuple[ReferralFact, ...] = ()
 
+    @property
+    def last_contact_on(self) -> dt.date | None:
+        """The day of the last contact that reached the person (an attempt is not being seen)."""
+        return max((c.occurred_on for c in self.contacts if c.contact_type != "attempted"), default=None)
+
 
 # --- figures ------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from outreach_app.errors import NotReady, ValidationFailed
 from outreach_app.ids import uuid7
 from outreach_app.services.device import Device, Identity
+from outreach_app.services.facts import caseload_facts
 from outreach_app.services.keys import CaseKeys, KeyChain
 from outreach_app.services.rows import read_versions
 from outreach_app.services.versions import (
@@ -44,7 +45,6 @@ from shared.crypto import JsonValue, equality_tag
 from shared.kinds import (
     ACCOMMODATION,
     CONSENT,
-    CONTACT,
     EMPLOYMENT,
     GATE_OUTCOME,
     LEAD_HANDOVER,
@@ -811,17 +811,18 @@ class CaseworkService:
         device = self._device
         keys = device.require_keys()
         with device.store.read() as session:
-            # Plain rows, not ORM objects: Today reads every contact on the phone.
-            rows = read_versions(
-                session, [PERSON.name, CONTACT.name, RELEASE_PLAN.name, PLAN_ACTION.name, CONSENT.name]
-            )
+            # Plain rows, not ORM objects: Today reads every person's details on the phone.
+            rows = read_versions(session, [PERSON.name, RELEASE_PLAN.name, PLAN_ACTION.name, CONSENT.name])
+        # Last contacts from the caseload's facts: kept as case summaries, so Today does not decrypt
+        # every contact on the phone each time it is shown.
+        facts = {person.case_id: person.facts for person in caseload_facts(device).people}
         by_case: dict[str, list[LocalVersion]] = defaultdict(list)
         for row in rows:
             if row.case_id is not None and counts_in_merge(row):
                 by_case[row.case_id].append(row)
         releases: dict[str, Release] = {}
         details: dict[str, dict[str, JsonValue]] = {}
-        plans: dict[str, ReleasePlan] = {}
+        plan_rows: dict[str, list[LocalVersion]] = {}  # a plan is worked out only for a release in the window
         follow_ups: list[TodayFollowUp] = []
         not_seen: list[NotSeen] = []
         consents: list[ConsentReview] = []
@@ -834,13 +835,13 @@ class CaseworkService:
             release = Release.parse(_text(person.get("release_at")))
             if release is not None:
                 releases[case_id] = release
-            plans[case_id] = self._release_plan(case_id, [row for row in case_rows if row.kind == RELEASE_PLAN.name])
+            plan_rows[case_id] = [row for row in case_rows if row.kind == RELEASE_PLAN.name]
             actions = self._records([row for row in case_rows if row.kind == PLAN_ACTION.name], keys)
             for record_id, values in actions.items():
                 action = self._plan_action(record_id, values, today)
                 if action is not None and action.state in (FollowUpState.OVERDUE, FollowUpState.DUE_TODAY):
                     follow_ups.append(TodayFollowUp(case_id, name, action))
-            last_contact = self._last_contact_on(keys, [row for row in case_rows if row.kind == CONTACT.name])
+            last_contact = facts[case_id].last_contact_on if case_id in facts else None
             due = contact_due(last_contact, release.on if release else None, today)
             if due is not None and due.overdue:
                 not_seen.append(NotSeen(case_id, name, last_contact, due))
@@ -850,7 +851,7 @@ class CaseworkService:
                 consents.append(ConsentReview(case_id, name, step.recipients, step.review_on))
 
         window = [
-            self._today_release(case_id, release, details[case_id], plans[case_id])
+            self._today_release(case_id, release, details[case_id], self._release_plan(case_id, plan_rows[case_id]))
             for case_id, release in releases_in_window(releases, today)
         ]
         meetings = [item for item in window if _meets_on(item, today)]
@@ -1023,19 +1024,6 @@ class CaseworkService:
                 review_on = None
             steps.append(ConsentStep(row.record_id, str(entry.get("action") or ""), row.amends, names, review_on))
         return steps
-
-    def _last_contact_on(self, keys: KeyChain, rows: Sequence[LocalVersion]) -> dt.date | None:
-        """The day of the last contact that reached the person (an attempt is not being seen)."""
-        days = []
-        for row in rows:
-            entry = self._value(keys, row)
-            if not isinstance(entry, dict) or entry.get("contact_type") == "attempted":
-                continue
-            try:
-                days.append(dt.datetime.fromisoformat(str(entry.get("occurred_at"))).date())
-            except ValueError:
-                continue
-        return max(days, default=None)
 
 
 def _recorded(row: LocalVersion) -> int:

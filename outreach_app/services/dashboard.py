@@ -231,9 +231,7 @@ class DashboardService:
                         name=known.name,
                         worker=worker,
                         by_lead_professional=by_lead,
-                        last_contact_on=max(
-                            (c.occurred_on for c in facts.contacts if c.contact_type != "attempted"), default=None
-                        ),
+                        last_contact_on=facts.last_contact_on,
                         overdue_follow_ups=sum(
                             follow_up_state(due_on, done, today) is FollowUpState.OVERDUE
                             for due_on, done in known.plan_actions

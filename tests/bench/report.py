@@ -6,12 +6,15 @@ the coordinator's own device through the client services (encrypted, in its dura
 each person with a licence ending this quarter or last, a release date, where they live (two
 entries), work and training, needs rated twice, a referral and a gate outcome, and the contacts
 spread across them. The device is then closed and opened again, as after the app is killed, and
-the figures are timed from there: unlocking with the PIN (fast test Scrypt: a phone's real PIN
-stretch comes on top), Today (which decrypts every contact once), the whole outcomes report, the
-anonymised CSV (the report again, and the file), the report of another period, and the Desk's
-caseload dashboard (every caseload and the three charts' series, all people and then filtered to
-a release window). It prints the figures; it asserts nothing about time (issue 6 asks for the
-dashboard and the report in under one second after unlock).
+the figures are timed twice from there. The first count: the case summaries the phone keeps
+are deleted first, so every case is worked out from its versions (decrypted and checked), as after a
+sync that brought them all. After unlock: the app killed, opened and unlocked again, on a later day
+as a coordinator meets it, from the summaries. Each time: unlocking with the PIN (fast test Scrypt:
+a phone's real PIN stretch comes on top), the Desk's caseload dashboard (every caseload and the three
+charts' series), the whole outcomes report, the dashboard filtered to a release window, the
+anonymised CSV (the report again, and the file), the report of another period, and Today. It prints
+the figures; it asserts nothing about time (issue 6 asks for the dashboard and the report in under
+one second after unlock).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import datetime as dt
 import random
 import shutil
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -104,7 +108,24 @@ def run(work: Path, *, people: int = PEOPLE, contacts: int = CONTACTS) -> dict[s
             recorded_s = time.perf_counter() - started
         finally:
             server.stop()
-    # The app killed and opened again: nothing decrypted in memory.
+    # The app killed and opened again: nothing decrypted in memory. The first count works every case
+    # out from its versions (as after a sync that brought them all) and keeps the case summaries.
+    with sqlite3.connect(device_store_path(work / "devices", "coordinator")) as connection:
+        connection.execute("DELETE FROM case_summary")
+    first = _time_desk(work, today)
+    # Killed and opened again: what a coordinator meets after the PIN on any later day.
+    again = _time_desk(work, today)
+    return {
+        "people": first["people"],
+        "contacts": first["contacts"],
+        "recorded_s": recorded_s,
+        **{f"first_{name}": value for name, value in first.items() if name.endswith("_ms")},
+        **{name: value for name, value in again.items() if name.endswith("_ms")},
+        "dashboard_people": again["dashboard_people"],
+    }
+
+
+def _time_desk(work: Path, today: dt.date) -> dict[str, float]:
     app = Gatepost.open(device_store_path(work / "devices", "coordinator"), scrypt_params=FAST_TEST_SCRYPT)
     try:
         period = Period.quarter(today)
@@ -112,11 +133,14 @@ def run(work: Path, *, people: int = PEOPLE, contacts: int = CONTACTS) -> dict[s
         app.account.unlock(PIN)
         unlock_ms = _ms(started)
         started = time.perf_counter()
-        app.casework.today()
-        today_ms = _ms(started)
+        board = app.dashboard.dashboard()
+        dashboard_ms = _ms(started)
         started = time.perf_counter()
         report = app.reports.outcomes(period)
         report_ms = _ms(started)
+        started = time.perf_counter()
+        app.dashboard.dashboard(DashboardFilters(release_days=28))
+        filtered_ms = _ms(started)
         started = time.perf_counter()
         app.reports.anonymised_csv(period)
         csv_ms = _ms(started)
@@ -124,27 +148,22 @@ def run(work: Path, *, people: int = PEOPLE, contacts: int = CONTACTS) -> dict[s
         app.reports.outcomes(Period.quarter(today, back=1))
         again_ms = _ms(started)
         started = time.perf_counter()
-        board = app.dashboard.dashboard()
-        dashboard_ms = _ms(started)
-        started = time.perf_counter()
-        app.dashboard.dashboard(DashboardFilters(release_days=28))
-        filtered_ms = _ms(started)
+        app.casework.today()
+        today_ms = _ms(started)
     finally:
         app.close()
     return {
         "people": float(report.people),
         "contacts": float(report.figure("work.contacts").count),
-        "recorded_s": recorded_s,
+        "dashboard_people": float(board.people),
         "unlock_ms": unlock_ms,
-        "today_ms": today_ms,
+        "dashboard_ms": dashboard_ms,
         "report_ms": report_ms,
+        "desk_after_unlock_ms": dashboard_ms + report_ms,
+        "dashboard_filtered_ms": filtered_ms,
         "csv_ms": csv_ms,
         "report_again_ms": again_ms,
-        "after_unlock_ms": today_ms + report_ms,
-        "dashboard_ms": dashboard_ms,
-        "dashboard_filtered_ms": filtered_ms,
-        "dashboard_people": float(board.people),
-        "desk_after_unlock_ms": dashboard_ms + report_ms,
+        "today_ms": today_ms,
     }
 
 
@@ -163,16 +182,19 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     recorded = f"recorded in {figures['recorded_s']:.0f} s" if figures["recorded_s"] else "recorded before"
     print(f"{recorded}; contacts counted in this quarter: {figures['contacts']:,.0f}")
-    print(f"unlock (fast test Scrypt)          {figures['unlock_ms']:8.1f} ms")
-    print(f"Today                              {figures['today_ms']:8.1f} ms")
-    print(f"outcomes report, this quarter      {figures['report_ms']:8.1f} ms  (after Today: contacts decrypted)")
-    print(f"anonymised CSV                     {figures['csv_ms']:8.1f} ms")
-    print(f"outcomes report, last quarter      {figures['report_again_ms']:8.1f} ms")
-    print(f"Today and the report after unlock  {figures['after_unlock_ms']:8.1f} ms")
-    people_shown = f"{figures['dashboard_people']:.0f} people"
-    print(f"caseload dashboard, everyone       {figures['dashboard_ms']:8.1f} ms  ({people_shown})")
-    print(f"caseload dashboard, 28-day window  {figures['dashboard_filtered_ms']:8.1f} ms")
-    print(f"the dashboard and the report       {figures['desk_after_unlock_ms']:8.1f} ms  (issue 6: under 1,000 ms)")
+    print(f"{'':36}{'first count':>12}{'after unlock':>14}")
+    for label, name in (
+        ("unlock (fast test Scrypt)", "unlock_ms"),
+        (f"caseload dashboard ({figures['dashboard_people']:.0f} people)", "dashboard_ms"),
+        ("outcomes report, this quarter", "report_ms"),
+        ("the dashboard and the report", "desk_after_unlock_ms"),
+        ("dashboard, 28-day release window", "dashboard_filtered_ms"),
+        ("anonymised CSV", "csv_ms"),
+        ("outcomes report, last quarter", "report_again_ms"),
+        ("Today (after the Desk)", "today_ms"),
+    ):
+        print(f"{label:36}{figures['first_' + name]:9.1f} ms{figures[name]:11.1f} ms")
+    print("issue 6: the dashboard and the report under 1,000 ms after unlock")
     return 0
 
 
