@@ -555,6 +555,7 @@ class OutcomesReport:
     period: Period
     people: int  # everyone on the coordinator's phone the report was computed from
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    not_readable: int = 0  # cases on the phone whose person it cannot read, so not counted
 
     @property
     def figures(self) -> tuple[Figure, ...]:
@@ -567,8 +568,9 @@ class OutcomesReport:
         raise KeyError(key)
 
 
-def outcomes_report(people: Sequence[PersonFacts], period: Period) -> OutcomesReport:
-    """Every measure for the period, in the order the report shows them."""
+def outcomes_report(people: Sequence[PersonFacts], period: Period, not_readable: int = 0) -> OutcomesReport:
+    """Every measure for the period, in the order the report shows them (``not_readable``: how many
+    more cases the phone holds whose person it cannot read, said beside the figures)."""
     return OutcomesReport(
         period,
         len(people),
@@ -580,6 +582,7 @@ def outcomes_report(people: Sequence[PersonFacts], period: Period) -> OutcomesRe
             distance_by_need(people, period),
             engagement(people, period),
         ),
+        not_readable,
     )
 
 

@@ -244,6 +244,7 @@ class CaseloadFacts:
     people: tuple[CaseFacts, ...]  # by case id
     author_names: Mapping[str, str]  # user id -> the name their latest own entry gives
     worked_out: int = 0  # how many cases were worked out from their versions (the rest from summaries)
+    not_readable: int = 0  # cases on the phone whose person this phone cannot read: not counted
 
 
 _CACHE_KEY = "caseload_facts"
@@ -296,7 +297,12 @@ def caseload_facts(device: Device) -> CaseloadFacts:
         with device.store.write_derived() as session:
             summaries.keep_case_summaries(session, fresh)
     people = tuple(facts for _, facts in sorted(known.items()) if facts is not None)
-    result = CaseloadFacts(people, _author_names(device, keys, named), worked_out=len(stale))
+    result = CaseloadFacts(
+        people,
+        _author_names(device, keys, named),
+        worked_out=len(stale),
+        not_readable=len(known) - len(people),
+    )
     device.derived[_CACHE_KEY] = (generation, result)
     return result
 

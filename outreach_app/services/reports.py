@@ -69,7 +69,8 @@ class ReportService:
     def outcomes(self, period: Period) -> OutcomesReport:
         """Every measure for the period, from what this (coordinator's) phone holds."""
         self._require_coordinator()
-        return outcomes_report(self.facts(), period)
+        caseload = caseload_facts(self._device)
+        return outcomes_report([person.facts for person in caseload.people], period, caseload.not_readable)
 
     def anonymised_csv(self, period: Period) -> ReportFile:
         """The aggregates for commissioners: no names, no identifiers, numbers under 5 hidden."""

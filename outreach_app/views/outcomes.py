@@ -257,6 +257,16 @@ def outcomes_screen(state: AppState, page: ft.Page) -> ft.Control:
                 size=15,
             )
         )
+        if report.not_readable:
+            # Said, not hidden: a commissioner's figure must not quietly leave people out.
+            body.append(
+                ft.Text(
+                    f"{_people_words(report.not_readable)} on this phone could not be read here and "
+                    "are not counted: a sync may bring the keys to read them.",
+                    size=15,
+                    color=ft.Colors.ERROR,
+                )
+            )
         for part in report.sections:
             shown = [item for item in part.figures if _shown(item)]
             if not shown:
@@ -335,3 +345,7 @@ OUTCOME_SCREENS = {
     "outcomes": outcomes_screen,
     "outcome_people": outcome_people_screen,
 }
+
+
+def _people_words(count: int) -> str:
+    return "1 more person" if count == 1 else f"{count} more people"

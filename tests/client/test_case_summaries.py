@@ -108,11 +108,13 @@ def test_a_summary_made_without_a_case_key_is_made_again_when_the_key_is_back(te
         del keys.keys[key_id]
     device.forget_plaintext()
     assert caseload_facts(device).people == ()  # not a person this phone can read
+    report = coordinator.app.reports.outcomes(Q4)
+    assert (report.people, report.not_readable) == (0, 1)  # left out, and the report says so
 
     keys.keys.update(held)
     device.forget_plaintext()
     back = caseload_facts(device)
-    assert back.worked_out == 1
+    assert (back.worked_out, back.not_readable) == (1, 0)
     assert [person.name for person in back.people] == ["Dean Walsh"]
 
 
