@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from outreach_app.sync.transport import is_allowed_server_url
-from tests.e2e.processes import LOGS, ServerProcess
+from tests.e2e.processes import ServerProcess
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
@@ -73,7 +73,7 @@ class TlsServerProcess(ServerProcess):
 
 def test_serve_with_a_certificate_answers_https_only(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    server = TlsServerProcess(tmp_path / "server", LOGS / "tls-server.log")
+    server = TlsServerProcess(tmp_path / "server", tmp_path / "tls-server.log")
     try:
         server.start_tls(cert, key)
         https_url = f"https://127.0.0.1:{server.port}"
