@@ -25,7 +25,7 @@ from pydantic import TypeAdapter
 from outreach_app.services.device import Device
 from outreach_app.services.keys import KeyChain, decrypt_summary, encrypt_summary
 from outreach_app.services.rows import read_versions
-from outreach_app.services.versions import AUTHOR_NAME_KEY, Unreadable, counts_in_merge, decrypt_version, stamp_of
+from outreach_app.services.versions import Unreadable, author_name, counts_in_merge, decrypt_version, stamp_of
 from outreach_app.storage import summaries
 from outreach_app.storage.tables import CaseSummary, LocalVersion
 from shared.clock import Hlc
@@ -371,12 +371,6 @@ def _author_names(device: Device, keys: KeyChain, latest: Sequence[LocalVersion]
     """user id -> the name team members give in their latest own entry."""
     names: dict[str, str] = {}
     for row in latest:
-        if row.author_user_id is None:
-            continue
-        try:
-            value = decrypt_version(device, keys, row)
-        except Unreadable:
-            continue
-        if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
-            names[row.author_user_id] = name.strip()[:80]
+        if row.author_user_id is not None and (name := author_name(device, keys, row)) is not None:
+            names[row.author_user_id] = name
     return names

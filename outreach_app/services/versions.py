@@ -30,6 +30,7 @@ __all__ = [
     "AUTHOR_NAME_KEY",
     "Unreadable",
     "append_entry",
+    "author_name",
     "colleague_names",
     "counts_in_merge",
     "decrypt_version",
@@ -200,15 +201,22 @@ def colleague_names(device: Device, user_ids: set[str], kinds: Sequence[str]) ->
     for row in rows:
         if row.author_user_id is None or row.author_user_id in names:
             continue
-        try:
-            value = decrypt_version(device, keys, row)
-        except Unreadable:
-            continue
-        if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
-            names[row.author_user_id] = name.strip()[:80]
+        if (name := author_name(device, keys, row)) is not None:
+            names[row.author_user_id] = name
         if len(names) == len(user_ids):
             break
     return names
+
+
+def author_name(device: Device, keys: KeyChain, row: LocalVersion) -> str | None:
+    """The name an entry gives its author (inside the encrypted entry), or None."""
+    try:
+        value = decrypt_version(device, keys, row)
+    except Unreadable:
+        return None
+    if isinstance(value, dict) and isinstance(name := value.get(AUTHOR_NAME_KEY), str) and name.strip():
+        return name.strip()[:80]
+    return None
 
 
 def restamp_pending(device: Device, session: Session, change_ids: set[str]) -> int:
