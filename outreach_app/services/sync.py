@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from outreach_app.errors import AppError, DeviceRevoked, OfflineError, ServerRejected, SessionExpired
+from outreach_app.errors import AppError, DeviceRevoked, NotReady, OfflineError, ServerRejected, SessionExpired
 from outreach_app.ids import uuid7
 from outreach_app.services.account import ensure_organisation_key
 from outreach_app.services.device import Device, Identity
@@ -192,17 +192,22 @@ class SyncService:
                 progress(fraction, message)
 
         with device.net_lock:
-            identity = device.require_identity()
+            # The device state is read once here; the pull reuses it while nothing has been written.
+            state_generation = device.store.generation
+            state = device.store.state()
+            identity = Identity.from_state(state)
+            if identity is None:
+                raise NotReady("Sign in first.")
             device.require_keys()
             tally = _Tally()
             try:
                 api = device.api()
                 say(0.05, "Connecting to the server")
-                ensure_organisation_key(device, api)
+                ensure_organisation_key(device, api, identity=identity)
                 say(0.1, "Sending your changes")
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
-                self._pull(api, identity, tally, say)
+                self._pull(api, identity, tally, say, known_state=(state_generation, state))
                 if identity.role is Role.COORDINATOR:
                     self._erase_case_views(api)
                 if self.partner_step is not None and tally.sharing:  # else one request fewer
@@ -369,11 +374,25 @@ class SyncService:
 
     # --- pull ----------------------------------------------------------------------------------
 
-    def _pull(self, api: SyncApi, identity: Identity, tally: _Tally, say: Callable[[float, str], None]) -> None:
+    def _pull(
+        self,
+        api: SyncApi,
+        identity: Identity,
+        tally: _Tally,
+        say: Callable[[float, str], None],
+        *,
+        known_state: tuple[int, dict[str, str]] | None = None,
+    ) -> None:
+        """Pull every page. ``known_state`` is (store generation, device state) as read earlier:
+        used for the first page when the store has committed no write since (else read again)."""
         device = self._device
         pages = 0
         while True:
-            state = device.store.state()
+            if known_state is not None and known_state[0] == device.store.generation:
+                state = known_state[1]
+            else:
+                state = device.store.state()
+            known_state = None
             cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
             page = api.pull(cursor, limit=PULL_PAGE)
             if not _changes_nothing(page, cursor, state, device.now_ms()):
