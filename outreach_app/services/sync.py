@@ -162,6 +162,9 @@ class SyncService:
         # a sync that changes nothing else does not make a durable write just to move the time.
         self._recorded: tuple[bool, str | None, int | None] | None = None
         self._last_synced_at_ms: int | None = None
+        # The store's generation when the outbox was last found empty: until the store commits a
+        # write (the only way anything enters the outbox) a push round has nothing to read.
+        self._outbox_empty_at: int | None = None
         self.partner_step: PartnerStep | None = None
 
     def status(self) -> SyncStatus:
@@ -265,8 +268,12 @@ class SyncService:
         tried: set[str] = set()
         clock_ahead: set[str] = set()
         stuck: set[str] = set()  # pushed in this round and still pending (refused for the clock, or unanswered)
+        store = self._device.store
         while True:
-            with self._device.store.read() as session:
+            generation = store.generation  # taken before the read
+            if not tried and generation == self._outbox_empty_at:
+                return clock_ahead
+            with store.read() as session:
                 grants = [
                     row
                     for row in session.exec(
@@ -290,6 +297,8 @@ class SyncService:
             later_keys = {row.key_id for row in grants[MAX_PUSH_GRANTS:]}
             batch_changes = _within_budget([row for row in changes if row.key_id not in later_keys])
             if not batch_grants and not batch_changes:
+                if not tried:
+                    self._outbox_empty_at = generation
                 return clock_ahead
             tried.update(row.grant_id for row in batch_grants)
             tried.update(row.change_id for row in batch_changes)
