@@ -50,7 +50,6 @@ from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
 from sync_server.storage import assignments as assignment_storage
 from sync_server.storage import cases as case_storage
-from sync_server.storage import shares as share_storage
 from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, UserRow
@@ -513,7 +512,9 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         server_time_ms=now,
         members_awaiting_key=awaiting,
         purges=purges,
-        sharing=not mentor and share_storage.organisation_has_shares(session, org.id),
+        # Whether any share (active or ended) was made by the organisation or with it: if not, the
+        # sharing pull has nothing for its members (no shared people, purges or key rotations).
+        sharing=not mentor and bool(org.made_shares or org.shared_with),
     )
     _note_seen(session, caller, now)
     if items or earlier or purges:

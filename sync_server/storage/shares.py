@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import Row, or_
 from sqlmodel import Session, col, select
 
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, ShareRow, VersionRow
@@ -47,20 +46,6 @@ def end_shares_of_erased_case(session: Session, case_id: str, now_ms: int, seq: 
         session.add(row)
     session.flush()
     return active
-
-
-_HAS_SHARES: Select[*tuple[Any, ...]] = sa_select(
-    exists().where(col(ShareRow.org_id) == bindparam("org_id")),
-    exists().where(col(ShareRow.partner_org_id) == bindparam("org_id")),
-)
-
-
-def organisation_has_shares(session: Session, org_id: str) -> bool:
-    """Whether any share (active or ended) was made by ``org_id`` or with it: if not, the sharing
-    pull has nothing for its members (no shared people, purges or key rotations). One query,
-    built once (a no-change pull asks it every time)."""
-    row = session.connection().execute(_HAS_SHARES, {"org_id": org_id}).one()
-    return bool(row[0] or row[1])
 
 
 def get_share(session: Session, share_id: str) -> ShareRow | None:
