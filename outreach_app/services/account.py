@@ -578,12 +578,15 @@ class AccountService:
                 raise
 
 
-def ensure_organisation_key(device: Device, api: SyncApi, server_key_version: int | None = None) -> None:
+def ensure_organisation_key(
+    device: Device, api: SyncApi, server_key_version: int | None = None, *, identity: Identity | None = None
+) -> None:
     """On a coordinator's device: create the organisation key once and register it with the server.
 
     The setup is stored before it is sent, so a lost reply or a crash resends the same keys.
+    ``identity``, when the caller has just read it, saves reading it again.
     """
-    identity = device.require_identity()
+    identity = identity if identity is not None else device.require_identity()
     if identity.role is not Role.COORDINATOR:
         return
     keys = device.require_keys()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
 from outreach_app.errors import Locked, NotReady, SessionExpired
@@ -90,6 +91,9 @@ class Device:
         # One conversation with the server at a time (token refresh is not re-entrant).
         self.net_lock = threading.RLock()
         self._api: SyncApi | None = None
+        # (store generation, key chain, how many keys) when no stored grant was left to open: while
+        # the store has committed nothing and the keys are the same, the answer stays no.
+        self._nothing_to_open: tuple[int, int, int] | None = None
 
     # --- identity and keys ---------------------------------------------------------------------
 
@@ -147,10 +151,19 @@ class Device:
         session.exec(delete(KeyringEntry))
 
     def has_grants_to_open(self) -> bool:
-        """Whether a stored grant is for a key this device does not hold (a read, no write)."""
+        """Whether a stored grant is for a key this device does not hold (a read, no write).
+
+        Grants change only through the store's writes and keys only with them (or when the key
+        chain is replaced), so a "no" is remembered until the store commits a write."""
         keys = self.require_keys()
+        seen = (self.store.generation, id(keys), len(keys.keys))  # taken before the read
+        if seen == self._nothing_to_open:
+            return False
         with self.store.read() as session:
-            return any(key_id not in keys.keys for key_id in session.exec(select(KeyGrantRow.key_id).distinct()))
+            key_ids = session.connection().execute(sa_select(col(KeyGrantRow.key_id)).distinct()).scalars()
+            found = any(key_id not in keys.keys for key_id in key_ids)
+        self._nothing_to_open = None if found else seen
+        return found
 
     def open_grants(self, session: Session, identity: Identity) -> int:
         """Open every stored grant this device can open and has not opened; returns how many."""

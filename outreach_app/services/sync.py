@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from outreach_app.errors import AppError, DeviceRevoked, OfflineError, ServerRejected, SessionExpired
+from outreach_app.errors import AppError, DeviceRevoked, NotReady, OfflineError, ServerRejected, SessionExpired
 from outreach_app.ids import uuid7
 from outreach_app.services.account import ensure_organisation_key
 from outreach_app.services.device import Device, Identity
@@ -162,6 +162,9 @@ class SyncService:
         # a sync that changes nothing else does not make a durable write just to move the time.
         self._recorded: tuple[bool, str | None, int | None] | None = None
         self._last_synced_at_ms: int | None = None
+        # The store's generation when the outbox was last found empty: until the store commits a
+        # write (the only way anything enters the outbox) a push round has nothing to read.
+        self._outbox_empty_at: int | None = None
         self.partner_step: PartnerStep | None = None
 
     def status(self) -> SyncStatus:
@@ -192,17 +195,22 @@ class SyncService:
                 progress(fraction, message)
 
         with device.net_lock:
-            identity = device.require_identity()
+            # The device state is read once here; the pull reuses it while nothing has been written.
+            state_generation = device.store.generation
+            state = device.store.state()
+            identity = Identity.from_state(state)
+            if identity is None:
+                raise NotReady("Sign in first.")
             device.require_keys()
             tally = _Tally()
             try:
                 api = device.api()
                 say(0.05, "Connecting to the server")
-                ensure_organisation_key(device, api)
+                ensure_organisation_key(device, api, identity=identity)
                 say(0.1, "Sending your changes")
                 self._push_outbox(api, tally)
                 say(0.4, "Fetching changes from your team")
-                self._pull(api, identity, tally, say)
+                self._pull(api, identity, tally, say, known_state=(state_generation, state))
                 if identity.role is Role.COORDINATOR:
                     self._erase_case_views(api)
                 if self.partner_step is not None and tally.sharing:  # else one request fewer
@@ -260,8 +268,12 @@ class SyncService:
         tried: set[str] = set()
         clock_ahead: set[str] = set()
         stuck: set[str] = set()  # pushed in this round and still pending (refused for the clock, or unanswered)
+        store = self._device.store
         while True:
-            with self._device.store.read() as session:
+            generation = store.generation  # taken before the read
+            if not tried and generation == self._outbox_empty_at:
+                return clock_ahead
+            with store.read() as session:
                 grants = [
                     row
                     for row in session.exec(
@@ -285,6 +297,8 @@ class SyncService:
             later_keys = {row.key_id for row in grants[MAX_PUSH_GRANTS:]}
             batch_changes = _within_budget([row for row in changes if row.key_id not in later_keys])
             if not batch_grants and not batch_changes:
+                if not tried:
+                    self._outbox_empty_at = generation
                 return clock_ahead
             tried.update(row.grant_id for row in batch_grants)
             tried.update(row.change_id for row in batch_changes)
@@ -369,11 +383,25 @@ class SyncService:
 
     # --- pull ----------------------------------------------------------------------------------
 
-    def _pull(self, api: SyncApi, identity: Identity, tally: _Tally, say: Callable[[float, str], None]) -> None:
+    def _pull(
+        self,
+        api: SyncApi,
+        identity: Identity,
+        tally: _Tally,
+        say: Callable[[float, str], None],
+        *,
+        known_state: tuple[int, dict[str, str]] | None = None,
+    ) -> None:
+        """Pull every page. ``known_state`` is (store generation, device state) as read earlier:
+        used for the first page when the store has committed no write since (else read again)."""
         device = self._device
         pages = 0
         while True:
-            state = device.store.state()
+            if known_state is not None and known_state[0] == device.store.generation:
+                state = known_state[1]
+            else:
+                state = device.store.state()
+            known_state = None
             cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
             page = api.pull(cursor, limit=PULL_PAGE)
             if not _changes_nothing(page, cursor, state, device.now_ms()):

@@ -339,7 +339,8 @@ class LocalStore:
 
     @staticmethod
     def state_of(session: Session) -> dict[str, str]:
-        return {row.key: row.value for row in session.exec(select(DeviceState))}
+        # Two columns, not ORM objects: a sync reads the whole state a few times.
+        return dict(session.exec(select(DeviceState.key, DeviceState.value)).all())
 
     @staticmethod
     def get(session: Session, key: StateKey) -> str | None:

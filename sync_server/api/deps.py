@@ -27,17 +27,17 @@ __all__ = [
 ]
 
 
-def get_context(request: Request) -> ServerContext:
+async def get_context(request: Request) -> ServerContext:
     context: ServerContext = request.app.state.context
     return context
 
 
-def get_settings(request: Request) -> ServerSettings:
+async def get_settings(request: Request) -> ServerSettings:
     settings: ServerSettings = request.app.state.settings
     return settings
 
 
-def get_tokens(request: Request) -> TokenService:
+async def get_tokens(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 
@@ -48,6 +48,9 @@ def get_session(request: Request) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
 
+
+# The three above only read the application's state: as coroutines they run on the event loop
+# instead of taking a trip through the thread pool each, as a plain function would.
 
 ContextDep = Annotated[ServerContext, Depends(get_context)]
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
@@ -74,7 +77,7 @@ def get_current_device(
 CurrentDevice = Annotated[AuthenticatedDevice, Depends(get_current_device)]
 
 
-def get_coordinator_device(caller: CurrentDevice) -> AuthenticatedDevice:
+async def get_coordinator_device(caller: CurrentDevice) -> AuthenticatedDevice:
     if caller.role is not Role.COORDINATOR:
         raise Forbidden("coordinators_only", "Only a coordinator can do this")
     return caller

@@ -337,20 +337,25 @@ def _record_failure(
 def authenticate(ctx: ServerContext, tokens: TokenService, session: Session, token: str) -> AuthenticatedDevice:
     """The caller behind an access token; the device must exist, match, and not be revoked."""
     claims = tokens.verify(token, now_ms=ctx.now_ms())
-    device = accounts.get_device(session, claims.device_id)
-    if device is None or device.user_id != claims.user_id or device.org_id != claims.org_id:
+    row = accounts.get_caller(session, claims.device_id)  # the device and its user, in one query
+    if row is None or row.user_id != claims.user_id or row.org_id != claims.org_id:
         raise Unauthenticated("token_invalid", "Your session is not valid: sign in again")
-    if device.revoked_at_ms is not None:
+    if row.revoked_at_ms is not None:
         raise DeviceRevoked()
-    user = accounts.get_user(session, claims.user_id)
-    if user is None or user.org_id != claims.org_id:
+    if row.user_row_id is None or row.user_org_id != claims.org_id:
         raise Unauthenticated("token_invalid", "Your session is not valid: sign in again")
-    if user.removed_at_ms is not None:
+    if row.removed_at_ms is not None:
         raise DeviceRevoked()  # their devices were signed out with the removal; said the same way
-    if user.keys_reset_at_ms is not None and claims.issued_at_ms < user.keys_reset_at_ms:
+    if row.keys_reset_at_ms is not None and claims.issued_at_ms < row.keys_reset_at_ms:
         raise SessionRevoked("Your password was reset: sign in with the new one")
     # The role comes from the database, so a changed role applies at once.
-    return AuthenticatedDevice(user_id=user.id, device_id=device.id, org_id=user.org_id, role=Role(user.role))
+    return AuthenticatedDevice(
+        user_id=claims.user_id,
+        device_id=claims.device_id,
+        org_id=row.user_org_id,
+        role=Role(row.role),
+        last_seen_at_ms=row.last_seen_at_ms,
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------

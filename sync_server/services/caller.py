@@ -17,3 +17,5 @@ class AuthenticatedDevice:
     device_id: str
     org_id: str
     role: Role
+    # When the device was last seen, as read while authenticating (None: not read with it).
+    last_seen_at_ms: int | None = None

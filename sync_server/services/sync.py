@@ -50,7 +50,6 @@ from sync_server.services.content import content_hash
 from sync_server.storage import accounts, organisations
 from sync_server.storage import assignments as assignment_storage
 from sync_server.storage import cases as case_storage
-from sync_server.storage import shares as share_storage
 from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, UserRow
@@ -440,32 +439,37 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     for a case erased at a seq above ``since``, the same way, from the case's tombstone.
     """
     now = ctx.now_ms()
-    org = organisations.get_organisation(session, caller.org_id)
+    org = organisations.sequence_state(session, caller.org_id)
     if org is None:
         raise SessionRevoked("Your organisation no longer exists: sign in again")
     # Every seq up to the organisation's committed last_seq is committed (sequence numbers are
     # handed out under the organisation lock and committed with it). Bounding every query by it
     # keeps the result gap-free even when the queries below see different snapshots.
     until = org.last_seq
+    # Everything a pull sends (versions, grants, assignments, unassignments, erasures) has a seq in
+    # (since, until]: a cursor already there (the usual no-change pull) needs none of the queries.
+    news = since < until
     fetch = limit + 1
-    versions: Sequence[Row[Any]]
+    versions: Sequence[Row[Any]] = []
     mentor = caller.role is Role.PEER_MENTOR
     assigned: frozenset[str] = frozenset()
-    if mentor:
+    grants: list[KeyGrantRow] = []
+    if news and mentor:
         assigned = accounts.mentor_assigned_case_ids(session, caller.user_id)
-        versions = (
-            storage.versions_after(session, org.id, since, until, fetch, tier=Tier.BASIC.value, case_ids=assigned)
-            if assigned
-            else []
-        )
-    else:
+        if assigned:
+            versions = storage.versions_after(
+                session, org.id, since, until, fetch, tier=Tier.BASIC.value, case_ids=assigned
+            )
+        # A case key sealed to a mentor of a case they no longer hold stays on the server, unsent.
+        grants = [
+            grant
+            for grant in storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
+            if grant.case_id is None or grant.case_id in assigned
+        ]
+    elif news:
         hidden = () if caller.role is Role.COORDINATOR else COORDINATORS_ONLY_KINDS
         versions = storage.versions_after(session, org.id, since, until, fetch, exclude_kinds=hidden)
-    grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
-    if mentor:
-        # A case key sealed to a mentor of a case they no longer hold stays on the server, unsent.
-        grants = [grant for grant in grants if grant.case_id is None or grant.case_id in assigned]
-    else:
+        grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
         grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)
     items: list[tuple[int, Row[Any] | KeyGrantRow]] = sorted(
         [(row.seq, row) for row in versions] + [(row.seq, row) for row in grants], key=lambda item: item[0]
@@ -477,7 +481,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     # Assignments and erasures in (since, bound] are answered by this page.
     bound = next_seq if has_more else until
     purges: list[CasePurge] = []
-    if mentor:
+    if news and mentor:
         fresh = assignment_storage.fresh_assignments(session, caller.user_id, since, bound)
         if fresh and since > 0:
             # Bounded only as a guard: one person's basic history is far smaller than this.
@@ -496,9 +500,10 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             next_seq = max(next_seq, seq)
             if case_id not in assigned and all(purge.case_id != case_id for purge in purges):
                 purges.append(CasePurge(case_id=case_id))
-    next_seq = _erasure_purges(session, org.id, since, bound, next_seq, purges)
-    awaiting = _members_awaiting_key(session, caller, org)
-    response = PullResponse(
+    if news:
+        next_seq = _erasure_purges(session, org.id, since, bound, next_seq, purges)
+    awaiting = _members_awaiting_key(session, caller, org.id, org.key_version)
+    response = PullResponse.model_construct(
         versions=[_version(row) for row in earlier]
         + [_version(row) for _, row in items if not isinstance(row, KeyGrantRow)],
         key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
@@ -507,7 +512,9 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         server_time_ms=now,
         members_awaiting_key=awaiting,
         purges=purges,
-        sharing=not mentor and share_storage.organisation_has_shares(session, org.id),
+        # Whether any share (active or ended) was made by the organisation or with it: if not, the
+        # sharing pull has nothing for its members (no shared people, purges or key rotations).
+        sharing=not mentor and bool(org.made_shares or org.shared_with),
     )
     _note_seen(session, caller, now)
     if items or earlier or purges:
@@ -565,11 +572,11 @@ def _audit_push(
 
 
 def _members_awaiting_key(
-    session: Session, caller: AuthenticatedDevice, org: OrganisationRow
+    session: Session, caller: AuthenticatedDevice, org_id: str, key_version: int
 ) -> list[MemberAwaitingKey]:
-    if caller.role is not Role.COORDINATOR or org.key_version == 0:
+    if caller.role is not Role.COORDINATOR or key_version == 0:
         return []
-    rows = accounts.members_without_grant(session, org.id, _FULL_MEMBERS, org_key_id(org.id, org.key_version))
+    rows = accounts.members_without_grant(session, org_id, _FULL_MEMBERS, org_key_id(org_id, key_version))
     return [
         MemberAwaitingKey(user_id=row.id, display_name=row.display_name, role=Role(row.role), public_key=row.public_key)
         for row in rows
@@ -577,8 +584,13 @@ def _members_awaiting_key(
 
 
 def _note_seen(session: Session, caller: AuthenticatedDevice, now: int) -> None:
-    device = accounts.get_device(session, caller.device_id)
-    if device is None or now - device.last_seen_at_ms < _LAST_SEEN_GRANULARITY_MS:
+    last_seen = caller.last_seen_at_ms
+    if last_seen is None:  # not read while authenticating
+        device = accounts.get_device(session, caller.device_id)
+        if device is None:
+            return
+        last_seen = device.last_seen_at_ms
+    if now - last_seen < _LAST_SEEN_GRANULARITY_MS:
         return
     begin_write(session)
     accounts.touch_device(session, caller.device_id, now_ms=now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,10 @@ _ALGORITHM = "EdDSA"
 # ``iat_ms``: the issue time to the millisecond, so a password reset can end tokens issued before it.
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "dev", "org", "role", "typ", "iat", "iat_ms", "nbf", "exp", "jti"]
 _LEEWAY_SECONDS = 5
+# Tokens whose signature and claims were decoded already (a phone sends the same token for its
+# whole lifetime): verifying an Ed25519 signature cost more than the rest of a no-change pull's
+# authentication. Only the decoding is remembered; the times are checked on every request.
+_DECODED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class TokenService:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self.ttl_seconds = settings.access_token_ttl_seconds
+        self._decoded: dict[str, dict[str, Any]] = {}
+        self._decoded_lock = threading.Lock()
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -128,18 +135,10 @@ class TokenService:
 
     def verify(self, token: str, *, now_ms: int) -> AccessClaims:
         """The claims of a valid access token; anything else raises ``Unauthenticated``."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._public_key,
-                algorithms=[_ALGORITHM],
-                audience=self._audience,
-                issuer=self._issuer,
-                # Times are checked below against the server's (injectable) clock, not PyJWT's.
-                options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-            )
-        except jwt.PyJWTError:
-            raise _invalid() from None
+        claims = self._decoded.get(token)
+        if claims is None:
+            claims = self._decode(token)
+        now = now_ms // 1000
         now = now_ms // 1000
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
         if not all(type(value) is int for value in (exp, nbf, iat)):
@@ -158,6 +157,27 @@ class TokenService:
         if type(issued_at_ms) is not int:
             raise _invalid()
         return AccessClaims(user_id=user_id, device_id=device_id, org_id=org_id, role=role, issued_at_ms=issued_at_ms)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """Check the signature, algorithm, audience, issuer and required claims of ``token`` (not
+        its times) and remember the claims of one that passes."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[_ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                # Times are checked by ``verify`` against the server's (injectable) clock, not PyJWT's.
+                options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+            )
+        except jwt.PyJWTError:
+            raise _invalid() from None
+        with self._decoded_lock:
+            if len(self._decoded) >= _DECODED_TOKENS:
+                del self._decoded[next(iter(self._decoded))]  # the oldest
+            self._decoded[token] = claims
+        return claims
 
 
 def _invalid() -> Unauthenticated:

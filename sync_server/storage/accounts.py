@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, case, exists, func, update
+from sqlalchemy import CursorResult, Row, Select, bindparam, case, exists, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sync_server.storage import assignments
@@ -16,6 +17,7 @@ __all__ = [
     "cancel_invitation",
     "consume_invitation",
     "device_summaries",
+    "get_caller",
     "get_device",
     "get_devices",
     "get_invitation",
@@ -126,6 +128,33 @@ def device_summaries(session: Session, org_id: str) -> dict[str, tuple[int, int]
         .group_by(col(DeviceRow.user_id))
     )
     return {user_id: (int(count or 0), int(seen)) for user_id, count, seen in session.exec(statement).all()}
+
+
+# Built once: an authenticated request runs it first, whatever it asks for.
+_CALLER: Select[*tuple[Any, ...]] = (
+    sa_select(
+        col(DeviceRow.user_id),
+        col(DeviceRow.org_id),
+        col(DeviceRow.revoked_at_ms),
+        col(DeviceRow.last_seen_at_ms),
+        col(UserRow.id).label("user_row_id"),
+        col(UserRow.org_id).label("user_org_id"),
+        col(UserRow.role),
+        col(UserRow.removed_at_ms),
+        col(UserRow.keys_reset_at_ms),
+    )
+    .select_from(DeviceRow)
+    .outerjoin(UserRow, col(UserRow.id) == col(DeviceRow.user_id))
+    .where(col(DeviceRow.id) == bindparam("device_id"))
+)
+
+
+def get_caller(session: Session, device_id: str) -> Row[*tuple[Any, ...]] | None:
+    """A device and its user, read together as plain columns (one query, no ORM objects):
+    ``user_id``, ``org_id``, ``revoked_at_ms``, ``last_seen_at_ms`` of the device, and
+    ``user_row_id`` (None when the user row is missing), ``user_org_id``, ``role``,
+    ``removed_at_ms``, ``keys_reset_at_ms`` of its user. None when there is no such device."""
+    return session.connection().execute(_CALLER, {"device_id": device_id}).first()
 
 
 def get_device(session: Session, device_id: str) -> DeviceRow | None:

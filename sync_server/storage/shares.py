@@ -48,15 +48,6 @@ def end_shares_of_erased_case(session: Session, case_id: str, now_ms: int, seq: 
     return active
 
 
-def organisation_has_shares(session: Session, org_id: str) -> bool:
-    """Whether any share (active or ended) was made by ``org_id`` or with it: if not, the sharing
-    pull has nothing for its members (no shared people, purges or key rotations)."""
-    for column in (ShareRow.org_id, ShareRow.partner_org_id):
-        if session.exec(select(ShareRow.id).where(column == org_id).limit(1)).first() is not None:
-            return True
-    return False
-
-
 def get_share(session: Session, share_id: str) -> ShareRow | None:
     return session.get(ShareRow, share_id)
 
