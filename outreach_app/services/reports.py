@@ -41,7 +41,6 @@ from shared.outcomes import (
     Figure,
     OutcomesReport,
     Period,
-    PersonFacts,
     anonymised_rows,
     outcomes_report,
     shown_value,
@@ -115,10 +114,6 @@ class ReportService:
             people.append((case_id, name if isinstance(name, str) else "Name not readable on this phone"))
         people.sort(key=lambda item: (item[1].casefold(), item[0]))
         return people
-
-    def facts(self) -> list[PersonFacts]:
-        """Each readable person's facts, as ``shared.outcomes`` counts them."""
-        return [person.facts for person in caseload_facts(self._device).people]
 
 
 # --- the printable summary ----------------------------------------------------------------------

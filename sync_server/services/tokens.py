@@ -139,7 +139,6 @@ class TokenService:
         if claims is None:
             claims = self._decode(token)
         now = now_ms // 1000
-        now = now_ms // 1000
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
         if not all(type(value) is int for value in (exp, nbf, iat)):
             raise _invalid()
