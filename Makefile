@@ -41,17 +41,8 @@ protocol-doc: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-# The browser tests (one server, one app, one Chromium, driven in order) run beside the rest, each
-# half on one of the two cores CI has; the rest runs niced, so a busy core does not slow the
-# browser's timed waits. The browser half's output follows when both have ended.
 test: $(STAMP) browser-deps lint typecheck
-	@mkdir -p test-artifacts
-	@echo "Browser tests running beside the others; their output follows, and is in test-artifacts/browser-tests.log."
-	@OUTREACH_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -p no:cacheprovider -m browser >test-artifacts/browser-tests.log 2>&1 & browser=$$!; \
-	nice -n 10 $(PY) -m pytest -q -p no:cacheprovider -m "not browser"; others=$$?; \
-	wait $$browser; browser_status=$$?; \
-	echo "--- browser tests ---"; cat test-artifacts/browser-tests.log; \
-	if [ $$others -ne 0 ] || [ $$browser_status -ne 0 ]; then echo "make test: failed (others: $$others, browser tests: $$browser_status)"; exit 1; fi
+	OUTREACH_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
 	$(PY) -m outreach_app.demo_launcher
