@@ -83,6 +83,8 @@ async def main(page: ft.Page) -> None:
             task.cancel()
 
     page.on_close = stop_background
+    page.on_disconnect = lambda _: state.screen_left()
+    page.on_connect = lambda _: state.screen_returned()
 
 
 def run(argv: list[str] | None = None) -> None:

@@ -133,10 +133,14 @@ class AppState:
         # What the worker typed into the open form, so a re-render (a problem shown) keeps it.
         self._draft: dict[str, str] = {}
         self._draft_task: asyncio.Task[None] | None = None
+        self._draft_changed = False  # typed since the draft task last looked
         self.pin_message: str | None = None
         # Shown on the sign-in screen after this phone's database had to be rebuilt.
         self.sign_in_message: str | None = None
         self.syncing = False
+        # False while the screen is away (a closed browser tab): nobody sees a background sync then.
+        self.screen_connected = True
+        self.auto_sync_seconds = AUTO_SYNC_SECONDS
         self.sync_progress: float | None = None
         self.sync_status: SyncStatus | None = None
         self.devices: list[RegisteredDevice] = []
@@ -392,13 +396,17 @@ class AppState:
         except RuntimeError:
             self._write_draft()
             return
+        self._draft_changed = True
         if self._draft_task is None or self._draft_task.done():
             self._draft_task = loop.create_task(self._write_draft_later())
 
     async def _write_draft_later(self) -> None:
-        await asyncio.sleep(DRAFT_KEPT_AFTER_SECONDS)
-        with contextlib.suppress(AppError):
-            await self._run(self._write_draft)
+        # Keystrokes that land while a write is under way are written by the next round.
+        while self._draft_changed:
+            await asyncio.sleep(DRAFT_KEPT_AFTER_SECONDS)
+            self._draft_changed = False
+            with contextlib.suppress(AppError):
+                await self._run(self._write_draft)
 
     def _write_draft(self) -> None:
         if not self.unlocked or self.gatepost.account.status() is not AccountStatus.UNLOCKED:
@@ -1058,9 +1066,20 @@ class AppState:
 
     async def auto_sync_forever(self) -> None:
         while True:
-            await asyncio.sleep(AUTO_SYNC_SECONDS)
-            if self.unlocked:
+            await asyncio.sleep(self.auto_sync_seconds)
+            if self.unlocked and self.screen_connected:
                 await self.sync_now(quiet=True)
+
+    def screen_left(self) -> None:
+        """The screen went away (a browser tab closed or lost its connection).
+
+        The session lingers in case it comes back; until then it does not sync by itself, so an
+        abandoned tab costs nothing. The inactivity lock still runs.
+        """
+        self.screen_connected = False
+
+    def screen_returned(self) -> None:
+        self.screen_connected = True
 
     # --- plumbing ------------------------------------------------------------------------------
 
