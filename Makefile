@@ -41,8 +41,11 @@ protocol-doc: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
+# Everything but the browser tests on two workers (pytest-xdist), then the browser tests alone: they
+# wait on a real app drawing in Chromium, and beside other tests their timed waits ran out.
 test: $(STAMP) browser-deps lint typecheck
-	OUTREACH_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not browser" -n 2 --dist worksteal
+	OUTREACH_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -p no:cacheprovider -m browser
 
 demo: $(STAMP)
 	$(PY) -m outreach_app.demo_launcher

@@ -115,7 +115,7 @@ def new_phone(request: pytest.FixtureRequest, browser: Browser, app: AppProcess)
         if failed:
             for page in context.pages:
                 with contextlib.suppress(Exception):
-                    shot(page, f"failure-{number}")
+                    shot(page, f"failure-{number}", always=True)
         context.close()
 
 

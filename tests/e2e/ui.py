@@ -177,8 +177,14 @@ def choose(page: Page, dropdown_label: str, option_text: str) -> None:
     expect(page.get_by_role("button", name=option_text, exact=True)).to_have_count(0)
 
 
-def shot(page: Page, name: str) -> Path:
-    """Save what the worker sees to ``test-artifacts/screenshots/<test>/<name>.png``."""
+def shot(page: Page, name: str, *, always: bool = False) -> Path | None:
+    """Save what the worker sees to ``test-artifacts/screenshots/<test>/<name>.png``.
+
+    A picture of every step costs the suite about a second each, so the steps are pictured when
+    ``GATEPOST_SCREENSHOTS=1``; ``always`` (a failing test's screens) pictures them regardless.
+    """
+    if not (always or os.environ.get("GATEPOST_SCREENSHOTS") == "1"):
+        return None
     current = os.environ.get("PYTEST_CURRENT_TEST", "outside-a-test")
     test_name = current.split("::")[-1].split(" ")[0]
     folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
