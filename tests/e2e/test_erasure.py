@@ -19,6 +19,7 @@ from tests.e2e.ui import (
     add_person,
     appears,
     button,
+    find_person,
     log_contact,
     open_people,
     press_sync_now,
@@ -45,9 +46,7 @@ def test_coordinator_closes_and_erases_a_record_and_the_worker_loses_it(new_phon
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
     open_people(desk)
-    listed = desk.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
-    expect(listed).to_be_visible(timeout=20_000)
-    listed.click()
+    find_person(desk, person.name).click()
     expect(desk.get_by_text(note)).to_be_visible(timeout=20_000)
     # The case controls arrive from the server just after the record opens.
     close = reveal(button(desk, "Close case"))

@@ -19,6 +19,7 @@ from tests.e2e.ui import (
     appears,
     button,
     fill_field,
+    find_person,
     open_people,
     press_sync_now,
     reveal,
@@ -56,9 +57,7 @@ def test_a_handover_proposed_on_one_phone_is_accepted_on_another(new_phone: Call
     desk = new_phone()
     sign_in_with_new_pin(desk, COORDINATOR, PASSWORD)
     open_people(desk)
-    listed = desk.get_by_role("button", name=re.compile("^" + re.escape(person.name)))
-    expect(listed).to_be_visible(timeout=20_000)
-    listed.click()
+    find_person(desk, person.name).click()
     expect(appears(desk.get_by_text(re.compile(f"proposed by {WORKER.display_name}")), timeout=20_000)).to_be_visible()
     shot(desk, "03-coordinator-sees-the-proposal")
     reveal(button(desk, "Accept handover")).click()

@@ -29,6 +29,7 @@ __all__ = [
     "choose",
     "expect_value",
     "fill_field",
+    "find_person",
     "go_back",
     "log_contact",
     "open_app",
@@ -349,6 +350,15 @@ def open_people(page: Page) -> None:
     """Go to the caseload, the list of people, as a worker would: Back to the top, then People."""
     _to_top_level(page)
     tap_until(page, "People", page.get_by_text("Caseload", exact=True))
+
+
+def find_person(page: Page, name: str) -> Locator:
+    """On People, search for ``name`` as a coordinator with a long list would, and return the
+    person's button (a lazy list builds only the rows on screen, so an unsearched row may not exist)."""
+    fill_field(reveal(textbox(page, "Search people")), name)
+    listed = page.get_by_role("button", name=re.compile("^" + re.escape(name)))
+    expect(listed).to_be_visible(timeout=20_000)
+    return listed
 
 
 def open_today(page: Page) -> None:
