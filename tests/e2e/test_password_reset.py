@@ -82,6 +82,6 @@ def test_coordinator_gives_a_reset_code_and_the_worker_gets_back_in(
             expect(waiting).to_have_count(0, timeout=8_000)
             break
         except AssertionError:
-            continue
+            pass
     expect(waiting).to_have_count(0)
     shot(worker, "03-back-in")
