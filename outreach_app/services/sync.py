@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
@@ -170,7 +171,8 @@ class SyncService:
     def status(self) -> SyncStatus:
         with self._device.store.read() as session:
             state = LocalStore.state_of(session)
-            pending = session.exec(select(func.count()).select_from(LocalVersion).where(LocalVersion.pending)).one()
+            outbox = select(func.count()).select_from(LocalVersion).where(col(LocalVersion.pending).is_(True))
+            pending = session.exec(outbox).one()
             refused = session.exec(
                 select(func.count())
                 .select_from(LocalVersion)
@@ -264,54 +266,94 @@ class SyncService:
             self._push_round(api, tally)
 
     def _push_round(self, api: SyncApi, tally: _Tally) -> set[str]:
-        """Push everything pending once; returns the versions refused because the clock was ahead."""
+        """Push everything pending once; returns the versions refused because the clock was ahead.
+
+        Pipelined, two batches deep: while the server stores one batch this phone reads the next
+        and then applies the answer to the one before, so phone and server work at the same time.
+        Batches still reach the server one after another, in order (a batch is sent only once the
+        one before it is answered), so a person and their key always arrive before what needs them.
+        """
         tried: set[str] = set()
         clock_ahead: set[str] = set()
         stuck: set[str] = set()  # pushed in this round and still pending (refused for the clock, or unanswered)
         store = self._device.store
-        while True:
-            generation = store.generation  # taken before the read
-            if not tried and generation == self._outbox_empty_at:
-                return clock_ahead
-            with store.read() as session:
-                grants = [
-                    row
-                    for row in session.exec(
-                        select(KeyGrantRow).where(KeyGrantRow.pending).order_by(col(KeyGrantRow.grant_id))
-                    ).all()
-                    if row.grant_id not in tried
-                ]
-                # Only what one push can carry is read: the outbox is not read again for every batch.
-                # Read as columns straight into the wire model (no ORM object per version).
-                changes = [
-                    ChangeIn.model_validate(row._mapping)
-                    for row in session.connection().execute(
-                        sa_select(*_CHANGE_COLUMNS)
-                        .where(col(LocalVersion.pending), col(LocalVersion.change_id).not_in(stuck))
-                        .order_by(col(LocalVersion.hlc))
-                        .limit(MAX_PUSH_CHANGES)
-                    )
-                    if row.change_id not in tried
-                ]
-            batch_grants = grants[:MAX_PUSH_GRANTS]
-            later_keys = {row.key_id for row in grants[MAX_PUSH_GRANTS:]}
-            batch_changes = _within_budget([row for row in changes if row.key_id not in later_keys])
-            if not batch_grants and not batch_changes:
-                if not tried:
-                    self._outbox_empty_at = generation
-                return clock_ahead
-            tried.update(row.grant_id for row in batch_grants)
-            tried.update(row.change_id for row in batch_changes)
-            response = api.push(
-                PushRequest(
-                    changes=batch_changes,
-                    key_grants=[row.to_grant_in() for row in batch_grants],
-                )
+        in_flight: Future[PushResponse] | None = None
+        sending: list[str] = []  # the change ids and grant ids of the push in flight
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatepost-push") as sender:
+            try:
+                while True:
+                    generation = store.generation  # taken before the read
+                    if not tried and generation == self._outbox_empty_at:
+                        return clock_ahead
+                    batch_grants, batch_changes = self._next_batch(tried, stuck.union(sending))
+                    answered_batch = sending
+                    response = in_flight.result() if in_flight is not None else None
+                    in_flight, sending = None, []
+                    if batch_grants or batch_changes:
+                        sending = [row.grant_id for row in batch_grants] + [row.change_id for row in batch_changes]
+                        tried.update(sending)
+                        request = PushRequest(
+                            changes=batch_changes, key_grants=[row.to_grant_in() for row in batch_grants]
+                        )
+                        in_flight = sender.submit(api.push, request)
+                    if response is not None:
+                        refused_for_clock = self._apply_push(response, tally)
+                        clock_ahead |= refused_for_clock
+                        answered = {result.change_id for result in response.results}
+                        answered.update(result.grant_id for result in response.grant_results)
+                        stuck |= refused_for_clock | {item for item in answered_batch if item not in answered}
+                    if in_flight is None:
+                        if not tried:
+                            self._outbox_empty_at = generation
+                        return clock_ahead
+            finally:
+                if in_flight is not None:  # an error on this side: the request still ends before we go on
+                    with contextlib.suppress(Exception):
+                        in_flight.result()
+
+    def _next_batch(self, tried: set[str], skip: set[str]) -> tuple[list[KeyGrantRow], list[ChangeIn]]:
+        """The grants and versions of the next push: pending and not yet tried in this round.
+
+        ``skip`` (what is stuck, or on its way in the push before) is left out by the queries
+        themselves, so that only what one push can carry is read.
+        """
+        pending_grants = (
+            col(KeyGrantRow.pending).is_(True),
+            col(KeyGrantRow.grant_id).not_in(skip),
+        )
+        with self._device.store.read() as session:
+            grants = [
+                row
+                for row in session.exec(
+                    select(KeyGrantRow)
+                    .where(*pending_grants)
+                    .order_by(col(KeyGrantRow.grant_id))
+                    .limit(MAX_PUSH_GRANTS)
+                ).all()
+                if row.grant_id not in tried
+            ]
+            # A version whose key's grant waits for a later push waits with it.
+            later_keys = set(
+                session.exec(
+                    select(KeyGrantRow.key_id)
+                    .where(*pending_grants)
+                    .order_by(col(KeyGrantRow.grant_id))
+                    .offset(MAX_PUSH_GRANTS)
+                ).all()
             )
-            refused_for_clock = self._apply_push(response, tally)
-            clock_ahead |= refused_for_clock
-            answered = {result.change_id for result in response.results}
-            stuck |= refused_for_clock | {row.change_id for row in batch_changes if row.change_id not in answered}
+            # Read as columns straight into the wire model (no ORM object per version).
+            changes = [
+                ChangeIn.model_validate(dict(row._mapping))  # a dict: half the cost of a RowMapping
+                for row in session.connection().execute(
+                    sa_select(*_CHANGE_COLUMNS)
+                    # "IS 1" (not a bare column) so SQLite walks ix_local_version_outbox in order.
+                    .where(col(LocalVersion.pending).is_(True), col(LocalVersion.change_id).not_in(skip))
+                    .order_by(col(LocalVersion.hlc))
+                    .limit(MAX_PUSH_CHANGES)
+                )
+                if row.change_id not in tried
+            ]
+        return grants, _within_budget([row for row in changes if row.key_id not in later_keys])
 
     def _apply_push(self, response: PushResponse, tally: _Tally) -> set[str]:
         device = self._device
@@ -396,30 +438,48 @@ class SyncService:
         used for the first page when the store has committed no write since (else read again)."""
         device = self._device
         pages = 0
-        while True:
-            if known_state is not None and known_state[0] == device.store.generation:
-                state = known_state[1]
-            else:
-                state = device.store.state()
-            known_state = None
-            cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
-            page = api.pull(cursor, limit=PULL_PAGE)
-            if not _changes_nothing(page, cursor, state, device.now_ms()):
-                with device.store.write() as session:
-                    purged = [(purge.reason, *self._purge_case(session, purge.case_id)) for purge in page.purges]
-                    tally.received += self._apply_page(session, page)
-                    self._forget_views_of_erased(session, page, identity)
-                    LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
-                tally.purged += len(page.purges)
-                tally.erased += sum(1 for reason, held, _ in purged if reason == "erased" and held)
-                tally.dropped += sum(dropped for _, _, dropped in purged)
-            tally.sharing = page.sharing
-            for member in page.members_awaiting_key:
-                tally.members[member.user_id] = member
-            pages += 1
-            say(min(0.85, 0.4 + 0.05 * pages), f"Fetched {tally.received} change(s)")
-            if not page.has_more or page.next <= cursor:
-                return
+        ahead: Future[PullResponse] | None = None  # the next page, fetched while this one is applied
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatepost-pull") as fetcher:
+            try:
+                while True:
+                    if known_state is not None and known_state[0] == device.store.generation:
+                        state = known_state[1]
+                    else:
+                        state = device.store.state()
+                    known_state = None
+                    cursor = int(state.get(StateKey.PULL_CURSOR, "0"))
+                    page = ahead.result() if ahead is not None else api.pull(cursor, limit=PULL_PAGE)
+                    ahead = None
+                    if page.has_more and page.next > cursor:
+                        # The server's answer does not depend on what this phone does with this page.
+                        ahead = fetcher.submit(api.pull, page.next, PULL_PAGE)
+                    self._take_page(page, cursor, state, identity, tally)
+                    pages += 1
+                    say(min(0.85, 0.4 + 0.05 * pages), f"Fetched {tally.received} change(s)")
+                    if ahead is None:
+                        return
+            finally:
+                if ahead is not None:  # an error on this side: the request still ends before we go on
+                    with contextlib.suppress(Exception):
+                        ahead.result()
+
+    def _take_page(
+        self, page: PullResponse, cursor: int, state: dict[str, str], identity: Identity, tally: _Tally
+    ) -> None:
+        """Apply one pulled page together with the cursor after it (one transaction)."""
+        device = self._device
+        if not _changes_nothing(page, cursor, state, device.now_ms()):
+            with device.store.write() as session:
+                purged = [(purge.reason, *self._purge_case(session, purge.case_id)) for purge in page.purges]
+                tally.received += self._apply_page(session, page)
+                self._forget_views_of_erased(session, page, identity)
+                LocalStore.put(session, {StateKey.PULL_CURSOR: max(cursor, page.next)})
+            tally.purged += len(page.purges)
+            tally.erased += sum(1 for reason, held, _ in purged if reason == "erased" and held)
+            tally.dropped += sum(dropped for _, _, dropped in purged)
+        tally.sharing = page.sharing
+        for member in page.members_awaiting_key:
+            tally.members[member.user_id] = member
 
     def _apply_page(self, session: Session, page: PullResponse) -> int:
         device = self._device

@@ -47,7 +47,7 @@ class LocalVersion(SQLModel, table=True):
     __table_args__ = (
         Index("ix_local_version_case", "case_id", "kind"),
         Index("ix_local_version_field", "record_id", "field", "hlc"),
-        Index("ix_local_version_pending", "pending"),
+        Index("ix_local_version_outbox", "pending", "hlc"),
     )
 
     change_id: str = Field(primary_key=True)

@@ -12,6 +12,7 @@ the reply after the server has committed (``httpx.ReadError``). Mocks stop at th
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -114,8 +115,23 @@ class Network:
     pull_limit: int | None = None
     requests: list[str] = field(default_factory=list)
     request_bytes: list[int] = field(default_factory=list)
+    # The most requests this device ever had on their way at once (sync pipelines its work, never
+    # its requests: the server must see one push after another, in order).
+    most_at_once: int = 0
+    _at_once: int = 0
+    _counting: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        with self._counting:
+            self._at_once += 1
+            self.most_at_once = max(self.most_at_once, self._at_once)
+        try:
+            return self._handle(request)
+        finally:
+            with self._counting:
+                self._at_once -= 1
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         self.request_bytes.append(len(request.read()))
         path = request.url.path

@@ -268,6 +268,44 @@ def test_a_large_outbox_goes_in_batches_the_server_accepts(team: Team) -> None:
     assert len(coordinator.app.records.person_record(case_id).contacts) == 520
 
 
+def test_a_connection_lost_between_batches_and_between_pages_loses_nothing(team: Team, server: InProcessServer) -> None:
+    # The phone reads and applies one batch or page while the server works on the next: a lost
+    # connection in the middle keeps everything acknowledged so far and everything not yet sent.
+    worker, coordinator = team.worker, team.coordinator
+    case_id = shared_case(team)
+    versions_before = server.count("version")
+    worker.network.down = True
+    notes = 1_050  # three pushes of at most 500
+    for number in range(notes):
+        log_note(worker, case_id, f"Gate visit {number}: housing, benefits, probation.")
+    worker.network.down = False
+    worker.network.cut_after["/v1/sync/push"] = 1  # the second push never arrives
+    cut = worker.app.sync.sync_now()
+    assert cut.offline
+    sent_first = server.count("version") - versions_before
+    assert 0 < sent_first < notes
+    assert (cut.sent, worker.app.sync.status().pending) == (sent_first, notes - sent_first)
+
+    worker.network.down = False
+    healed = worker.app.sync.sync_now()
+    assert (healed.offline, healed.sent, healed.not_accepted) == (False, notes - sent_first, ())
+    assert worker.app.sync.status().pending == 0
+    assert server.count("version") - versions_before == notes  # each note stored once
+    assert worker.network.most_at_once == 1
+
+    coordinator.network.pull_limit = 200
+    coordinator.network.cut_after["/v1/sync/pull"] = 2  # the third page never arrives
+    assert coordinator.app.sync.sync_now().offline
+    assert int(device_state(coordinator, StateKey.PULL_CURSOR)) > 0
+    partly = len(coordinator.app.records.person_record(case_id).contacts)
+    assert 0 < partly < notes  # the pages that arrived are applied, with the cursor after them
+    coordinator.network.down = False
+    assert coordinator.app.sync.sync_now().received == notes - partly
+    contacts = coordinator.app.records.person_record(case_id).contacts
+    assert len(contacts) == len({contact.record_id for contact in contacts}) == notes
+    assert coordinator.network.most_at_once == 1
+
+
 def test_saving_while_a_sync_runs_in_another_thread(team: Team) -> None:
     # The state layer calls services through asyncio.to_thread, so a sync and a save can overlap.
     worker, coordinator = team.worker, team.coordinator
