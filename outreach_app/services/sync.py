@@ -510,15 +510,18 @@ class SyncService:
         new = len(fresh)
         Device.save_clock(session, clock)
         held_grants = _rows_by_id(session, KeyGrantRow, [grant.grant_id for grant in page.key_grants])
+        fresh_grants: dict[str, dict[str, object]] = {}  # inserted in one statement too
         for grant in page.key_grants:
             existing = held_grants.get(grant.grant_id)
             if existing is None:
-                session.add(KeyGrantRow.from_grant(grant))
+                fresh_grants.setdefault(grant.grant_id, {**grant.model_dump(), "pending": False, "acknowledged": True})
             elif existing.key_id == grant.key_id and existing.wrapped == grant.wrapped:
                 existing.pending, existing.acknowledged = False, True
                 existing.seq, existing.org_id = grant.seq, grant.org_id
                 existing.created_by_user_id = grant.created_by_user_id
                 session.add(existing)
+        if fresh_grants:
+            session.connection().execute(insert(KeyGrantRow), list(fresh_grants.values()))
         return new
 
     def apply_page(self, session: Session, page: PullResponse) -> int:

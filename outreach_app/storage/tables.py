@@ -26,7 +26,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-from shared.protocol import ChangeIn, KeyGrant, KeyGrantIn, Version
+from shared.protocol import ChangeIn, KeyGrantIn, Version
 
 __all__ = [
     "CaseChange",
@@ -80,10 +80,6 @@ class LocalVersion(SQLModel, table=True):
             return None
         return Version.model_validate(self.model_dump(include=set(Version.model_fields)))
 
-    @classmethod
-    def from_version(cls, version: Version) -> LocalVersion:
-        return cls(**version.model_dump(), pending=False, acknowledged=True)
-
     def same_content(self, version: ChangeIn) -> bool:
         """Whether ``version`` carries exactly this version's content (a server copy of it)."""
         return self.to_change() == ChangeIn.model_validate(version.model_dump(include=set(ChangeIn.model_fields)))
@@ -108,10 +104,6 @@ class KeyGrantRow(SQLModel, table=True):
 
     def to_grant_in(self) -> KeyGrantIn:
         return KeyGrantIn.model_validate(self.model_dump(include=set(KeyGrantIn.model_fields)))
-
-    @classmethod
-    def from_grant(cls, grant: KeyGrant) -> KeyGrantRow:
-        return cls(**grant.model_dump(), pending=False, acknowledged=True)
 
     @classmethod
     def outgoing(cls, grant: KeyGrantIn) -> KeyGrantRow:
