@@ -27,6 +27,7 @@ MAX_COUNTER = 10**COUNTER_DIGITS - 1
 MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000
 
 _DEVICE = r"[0-9a-z-]{1,64}"
+_DEVICE_PATTERN = re.compile(_DEVICE)  # compiled once: a stamp is checked for every version pushed or pulled
 _HLC_PATTERN = re.compile(rf"^(\d{{{WALL_DIGITS}}})\.(\d{{{COUNTER_DIGITS}}})\.({_DEVICE})$")
 
 
@@ -43,7 +44,7 @@ class Hlc:
             raise ClockError(f"wall time out of range: {self.wall_ms}")
         if not 0 <= self.counter <= MAX_COUNTER:
             raise ClockError(f"counter out of range: {self.counter}")
-        if not re.fullmatch(_DEVICE, self.device):
+        if not _DEVICE_PATTERN.fullmatch(self.device):
             raise ClockError("device id must be 1-64 lower-case letters, digits or dashes")
 
     def encode(self) -> str:

@@ -49,6 +49,7 @@ from shared.protocol import (
     ChangeIn,
     ChangeStatus,
     EraseCase,
+    KeyGrantIn,
     MemberAwaitingKey,
     PullResponse,
     PushRequest,
@@ -277,6 +278,7 @@ class SyncService:
         clock_ahead: set[str] = set()
         stuck: set[str] = set()  # pushed in this round and still pending (refused for the clock, or unanswered)
         store = self._device.store
+        identity = self._device.require_identity()
         in_flight: Future[PushResponse] | None = None
         sending: list[str] = []  # the change ids and grant ids of the push in flight
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatepost-push") as sender:
@@ -292,12 +294,10 @@ class SyncService:
                     if batch_grants or batch_changes:
                         sending = [row.grant_id for row in batch_grants] + [row.change_id for row in batch_changes]
                         tried.update(sending)
-                        request = PushRequest(
-                            changes=batch_changes, key_grants=[row.to_grant_in() for row in batch_grants]
-                        )
+                        request = PushRequest(changes=batch_changes, key_grants=batch_grants)
                         in_flight = sender.submit(api.push, request)
                     if response is not None:
-                        refused_for_clock = self._apply_push(response, tally)
+                        refused_for_clock = self._apply_push(response, identity, tally)
                         clock_ahead |= refused_for_clock
                         answered = {result.change_id for result in response.results}
                         answered.update(result.grant_id for result in response.grant_results)
@@ -311,7 +311,7 @@ class SyncService:
                     with contextlib.suppress(Exception):
                         in_flight.result()
 
-    def _next_batch(self, tried: set[str], skip: set[str]) -> tuple[list[KeyGrantRow], list[ChangeIn]]:
+    def _next_batch(self, tried: set[str], skip: set[str]) -> tuple[list[KeyGrantIn], list[ChangeIn]]:
         """The grants and versions of the next push: pending and not yet tried in this round.
 
         ``skip`` (what is stuck, or on its way in the push before) is left out by the queries
@@ -323,13 +323,13 @@ class SyncService:
         )
         with self._device.store.read() as session:
             grants = [
-                row
-                for row in session.exec(
-                    select(KeyGrantRow)
+                KeyGrantIn.model_validate(dict(row._mapping))
+                for row in session.connection().execute(
+                    sa_select(*_GRANT_COLUMNS)
                     .where(*pending_grants)
                     .order_by(col(KeyGrantRow.grant_id))
                     .limit(MAX_PUSH_GRANTS)
-                ).all()
+                )
                 if row.grant_id not in tried
             ]
             # A version whose key's grant waits for a later push waits with it.
@@ -355,9 +355,8 @@ class SyncService:
             ]
         return grants, _within_budget([row for row in changes if row.key_id not in later_keys])
 
-    def _apply_push(self, response: PushResponse, tally: _Tally) -> set[str]:
+    def _apply_push(self, response: PushResponse, identity: Identity, tally: _Tally) -> set[str]:
         device = self._device
-        identity = device.require_identity()
         now = device.now_ms()
         clock_ahead: set[str] = set()
         with device.store.write() as session:
@@ -731,6 +730,7 @@ def _within_budget(rows: list[ChangeIn]) -> list[ChangeIn]:
 
 
 _CHANGE_COLUMNS = [LocalVersion.__table__.c[name] for name in ChangeIn.model_fields]  # type: ignore[attr-defined]
+_GRANT_COLUMNS = [KeyGrantRow.__table__.c[name] for name in KeyGrantIn.model_fields]  # type: ignore[attr-defined]
 
 _Row = TypeVar("_Row", LocalVersion, KeyGrantRow)
 _ID_CHUNK = 500
@@ -759,13 +759,11 @@ def _held_seqs(session: Session, change_ids: Sequence[str]) -> dict[str, int | N
 
 
 def _rejected_ids(session: Session, ids: Sequence[str]) -> set[str]:
-    """Which of these items have a refusal on record (so most acknowledgements need no lookup)."""
-    found: set[str] = set()
-    unique = sorted(set(ids))
-    for start in range(0, len(unique), _ID_CHUNK):
-        chunk = unique[start : start + _ID_CHUNK]
-        found.update(session.exec(select(PushRejection.item_id).where(col(PushRejection.item_id).in_(chunk))).all())
-    return found
+    """Which of these items have a refusal on record (so most acknowledgements need no lookup).
+
+    The table holds only what the server refused and the phone still shows, usually nothing:
+    reading it whole is cheaper than asking about a batch's 500 ids."""
+    return set(session.exec(select(PushRejection.item_id)).all()).intersection(ids)
 
 
 def _waiting_for_their_person(session: Session, response: PushResponse) -> set[str]:

@@ -146,6 +146,7 @@ def journal_path(database: Path) -> Path:
 
 
 _OUTBOX_CHANGES = "gatepost.outbox_changes"
+_IDENTITY_WRITTEN = "gatepost.identity_written"
 
 
 @dataclass
@@ -290,7 +291,9 @@ class LocalStore:
                 puts.append(_journal_entry(row))
             else:
                 drops.add(item_id)
-        self.journal.record(puts, drops, _identity(self.state_of(session)))
+        # Who the device belongs to is read again only when this write set some of it.
+        identity = _identity(self.state_of(session)) if session.info.get(_IDENTITY_WRITTEN) else None
+        self.journal.record(puts, drops, identity)
 
     @staticmethod
     def left_outbox(session: Session, item_ids: Iterable[str]) -> None:
@@ -352,6 +355,8 @@ class LocalStore:
         """Set entries; ``None`` removes one. The entries there are read in one query (not a
         ``get`` and its autoflush per key: a sync writes its clock and cursor on every page)."""
         keys = [key.value for key in values]
+        if any(key in _IDENTITY_KEYS for key in values):
+            session.info[_IDENTITY_WRITTEN] = True
         held = {row.key: row for row in session.exec(select(DeviceState).where(col(DeviceState.key).in_(keys)))}
         for key, value in values.items():
             row = held.get(key.value)
