@@ -6,6 +6,7 @@ a role and a name, so the tests find controls by the same labels a screen reader
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.processes import ARTIFACTS, PIN, TeamMember
 
@@ -366,10 +368,35 @@ def open_today(page: Page) -> None:
     tap_until(page, "Today", today_screen(page))
 
 
+# Notes, in the page, each time the Sync now button is drawn disabled (a sync running).
+_WATCH_SYNC = """() => {
+    window.__gatepostSyncSeen = false;
+    const look = () => {
+        for (const element of document.querySelectorAll('[aria-disabled="true"]')) {
+            if ((element.getAttribute('aria-label') || element.textContent || '').trim() === 'Sync now') {
+                window.__gatepostSyncSeen = true;
+            }
+        }
+    };
+    window.__gatepostSyncWatch?.disconnect();
+    window.__gatepostSyncWatch = new MutationObserver(look);
+    window.__gatepostSyncWatch.observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+
+
 def press_sync_now(page: Page) -> None:
+    """Tap Sync now and wait for the sync it started to end (the button is disabled while a sync
+    runs). The sync line alone cannot tell: it may say "Synced" from the sync before."""
     sync = button(page, "Sync now")
     expect(sync).to_be_enabled(timeout=15_000)  # disabled while a sync is already running
+    page.evaluate(_WATCH_SYNC)
     sync.click()
+    # A sync that ends within one frame (refused at once, say) is never drawn disabled; one that
+    # runs longer is. Either way, once this returns the sync the tap started has ended.
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function("() => window.__gatepostSyncSeen === true", timeout=5_000)
+    page.evaluate("() => window.__gatepostSyncWatch?.disconnect()")
+    expect(sync.or_(button(page, "Sign in"))).to_be_enabled(timeout=60_000)
 
 
 def go_back(page: Page) -> None:
