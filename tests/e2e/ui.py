@@ -302,11 +302,12 @@ def tap_until(page: Page, button_name: str, shown: Locator, *, tries: int = 3) -
     """Tap a button until what it opens is on screen. A screen that is redrawn at the very moment
     of a tap (after a background sync) can drop that tap, as a worker would see; they tap again."""
     for attempt in range(tries):
-        button(page, button_name).click()
         try:
+            # A tab whose renderer is busy (charts drawn on a loaded machine) may not take the tap in time.
+            button(page, button_name).click()
             expect(shown.first).to_be_visible(timeout=5_000)
             return
-        except AssertionError:
+        except (AssertionError, PlaywrightTimeoutError):
             if attempt == tries - 1:
                 raise
 
