@@ -5,6 +5,8 @@
   Accepted and duplicate versions are marked acknowledged with their ``seq``; refused ones stay on
   the device with the server's reason, visible to the worker. A version refused because the phone's
   clock is ahead is re-stamped from the server's time, re-encrypted and pushed once more.
+- Both directions are pipelined one request deep: the next batch is read (or the next page is on
+  its way) while the server works, but requests go one at a time and in order.
 - Pull pages are applied one local transaction each, together with the cursor. A pending local
   version is never overwritten by a server copy; an identical server copy acknowledges it.
   Every received stamp advances the device clock.
