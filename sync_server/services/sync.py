@@ -211,7 +211,7 @@ def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> ChangeResult:
             "ciphertext": change.ciphertext,
             "tag": change.tag,
             "amends": change.amends,
-            "settles": json.dumps(list(change.settles)),
+            "settles": json.dumps(list(change.settles)) if change.settles else "[]",
             "content_hash": digest,
             "received_at_ms": batch.now_ms,
         }

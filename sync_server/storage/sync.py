@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert
-from sqlalchemy import select as sa_select
+from sqlalchemy import Row
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from sync_server.storage import driver
 from sync_server.storage.tables import KeyGrantRow, RecordRow, VersionRow
 
 __all__ = [
@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 
+_RECORD: str = RecordRow.__tablename__
+_VERSION: str = VersionRow.__tablename__
+_GRANT: str = KeyGrantRow.__tablename__
+
+
 def _chunks(values: Collection[str], size: int = 500) -> Iterable[list[str]]:
     items = sorted(set(values))
     for start in range(0, len(items), size):
@@ -41,36 +46,25 @@ def _chunks(values: Collection[str], size: int = 500) -> Iterable[list[str]]:
 def get_versions(session: Session, change_ids: Collection[str]) -> dict[str, Row[Any]]:
     """What a push checks of versions it may repeat (columns, not ORM objects): their
     ``change_id``, ``org_id``, ``seq`` and ``content_hash``."""
-    found: dict[str, Row[Any]] = {}
-    table = VersionRow.__table__.c  # type: ignore[attr-defined]
-    connection = session.connection()
-    for chunk in _chunks(change_ids):
-        statement = sa_select(table.change_id, table.org_id, table.seq, table.content_hash)
-        for row in connection.execute(statement.where(table.change_id.in_(chunk))):
-            found[row.change_id] = row
-    return found
+    rows = driver.select_where_in(
+        session.connection(), _VERSION, ("change_id", "org_id", "seq", "content_hash"), "change_id", change_ids
+    )
+    return {row.change_id: row for row in rows}
 
 
 def get_records(session: Session, record_ids: Collection[str]) -> dict[str, Row[Any]]:
     """The ``record_id``, ``org_id``, ``case_id`` and ``kind`` of these records (columns: a push
     reads every record and case it touches, and an ORM object each was most of its cost)."""
-    found: dict[str, Row[Any]] = {}
-    table = RecordRow.__table__.c  # type: ignore[attr-defined]
-    connection = session.connection()
-    for chunk in _chunks(record_ids):
-        statement = sa_select(table.record_id, table.org_id, table.case_id, table.kind)
-        for row in connection.execute(statement.where(table.record_id.in_(chunk))):
-            found[row.record_id] = row
-    return found
+    rows = driver.select_where_in(
+        session.connection(), _RECORD, ("record_id", "org_id", "case_id", "kind"), "record_id", record_ids
+    )
+    return {row.record_id: row for row in rows}
 
 
 def taken_entries(session: Session, record_ids: Collection[str]) -> set[tuple[str, str]]:
     """The ``(record_id, field)`` pairs among ``record_ids`` that already have a version."""
-    taken: set[tuple[str, str]] = set()
-    for chunk in _chunks(record_ids):
-        statement = select(VersionRow.record_id, VersionRow.field).where(col(VersionRow.record_id).in_(chunk))
-        taken.update((record_id, field) for record_id, field in session.exec(statement))
-    return taken
+    rows = driver.select_where_in(session.connection(), _VERSION, ("record_id", "field"), "record_id", record_ids)
+    return {(row.record_id, row.field) for row in rows}
 
 
 def get_grants(session: Session, grant_ids: Collection[str]) -> dict[str, KeyGrantRow]:
@@ -107,13 +101,12 @@ def insert_rows(
     versions: Sequence[dict[str, object]] = (),
     grants: Sequence[dict[str, object]] = (),
 ) -> None:
-    """Insert new rows given as column values, one bulk statement per table (records first: versions
-    refer to them), in the session's transaction. A push's rows go this way: building an ORM object
-    per version costs more than the insert itself."""
+    """Insert new rows given as column values, one executemany per table (records first: versions
+    refer to them), in the session's transaction. A push's rows go this way, by the driver: an ORM
+    object per version, or Core's binding of each row, cost more than the insert itself."""
     connection = session.connection()
-    for model, rows in ((RecordRow, records), (VersionRow, versions), (KeyGrantRow, grants)):
-        if rows:
-            connection.execute(insert(model), list(rows))
+    for table, rows in ((_RECORD, records), (_VERSION, versions), (_GRANT, grants)):
+        driver.insert_many(connection, table, rows)
 
 
 def versions_after_statement(
