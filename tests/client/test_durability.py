@@ -295,6 +295,23 @@ def test_a_torn_last_journal_line_is_ignored_and_never_appended_to(tmp_path: Pat
     assert (set(OutboxJournal(path).live), OutboxJournal(path).identity) == (set(), identity)
 
 
+def test_a_journal_that_never_empties_is_compacted_and_keeps_what_is_unsent(tmp_path: Path) -> None:
+    path = tmp_path / "gatepost.outbox"
+    identity = {StateKey.EMAIL.value: "amira@example.org"}
+    journal = OutboxJournal(path, compact_min_bytes=20_000)
+    journal.record([JournalEntry("version", "kept", {"ciphertext": "K" * 100})], [], identity)
+    sizes = []
+    for i in range(200):  # one version always waits, others come and go
+        journal.record([JournalEntry("version", f"v{i}", {"ciphertext": "A" * 1_000})], [f"v{i - 1}"], identity)
+        sizes.append(path.stat().st_size)
+    rewrites = sum(1 for before, after in zip(sizes, sizes[1:], strict=False) if after < before)
+    assert max(sizes) < 22_000  # rewritten each time it passed the floor, not grown to 200 kB
+    assert rewrites >= 5
+    reopened = OutboxJournal(path)
+    assert (reopened.damaged_lines, set(reopened.live), reopened.identity) == (0, {"kept", "v199"}, identity)
+    assert reopened.live["kept"].data == {"ciphertext": "K" * 100}
+
+
 def test_a_coordinators_unsent_organisation_key_survives_a_lost_database(
     server: InProcessServer, phones: Phones
 ) -> None:
