@@ -27,8 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import delete, insert
 from sqlmodel import Session, col, func, select
 
 from outreach_app.errors import AppError, DeviceRevoked, NotReady, OfflineError, ServerRejected, SessionExpired
@@ -37,7 +36,7 @@ from outreach_app.services.account import ensure_organisation_key
 from outreach_app.services.device import Device, Identity
 from outreach_app.services.keys import seal_key_to_user
 from outreach_app.services.versions import Unreadable, decrypt_version, restamp_pending
-from outreach_app.storage import LocalStore, StateKey
+from outreach_app.storage import LocalStore, StateKey, outbox
 from outreach_app.storage.tables import KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
 from outreach_app.sync.transport import SyncApi
 from shared.clock import Hlc
@@ -319,41 +318,18 @@ class SyncService:
         ``skip`` (what is stuck, or on its way in the push before) is left out by the queries
         themselves, so that only what one push can carry is read.
         """
-        pending_grants = (
-            col(KeyGrantRow.pending).is_(True),
-            col(KeyGrantRow.grant_id).not_in(skip),
-        )
         with self._device.store.read() as session:
             grants = [
-                KeyGrantIn.model_validate(dict(row._mapping))
-                for row in session.connection().execute(
-                    sa_select(*_GRANT_COLUMNS)
-                    .where(*pending_grants)
-                    .order_by(col(KeyGrantRow.grant_id))
-                    .limit(MAX_PUSH_GRANTS)
-                )
-                if row.grant_id not in tried
+                KeyGrantIn.model_validate(row)
+                for row in outbox.pending_grants(session, skip, MAX_PUSH_GRANTS)
+                if row["grant_id"] not in tried
             ]
             # A version whose key's grant waits for a later push waits with it.
-            later_keys = set(
-                session.exec(
-                    select(KeyGrantRow.key_id)
-                    .where(*pending_grants)
-                    .order_by(col(KeyGrantRow.grant_id))
-                    .offset(MAX_PUSH_GRANTS)
-                ).all()
-            )
-            # Read as columns straight into the wire model (no ORM object per version).
+            later_keys = outbox.grant_keys_after(session, skip, MAX_PUSH_GRANTS)
             changes = [
-                ChangeIn.model_validate(dict(row._mapping))  # a dict: half the cost of a RowMapping
-                for row in session.connection().execute(
-                    sa_select(*_CHANGE_COLUMNS)
-                    # "IS 1" (not a bare column) so SQLite walks ix_local_version_outbox in order.
-                    .where(col(LocalVersion.pending).is_(True), col(LocalVersion.change_id).not_in(skip))
-                    .order_by(col(LocalVersion.hlc))
-                    .limit(MAX_PUSH_CHANGES)
-                )
-                if row.change_id not in tried
+                ChangeIn.model_validate(row)
+                for row in outbox.pending_versions(session, skip, MAX_PUSH_CHANGES)
+                if row["change_id"] not in tried
             ]
         return grants, _within_budget([row for row in changes if row.key_id not in later_keys])
 
@@ -363,17 +339,17 @@ class SyncService:
         clock_ahead: set[str] = set()
         with device.store.write() as session:
             device.learn_server_time(session, response.server_time_ms)
-            held = _held_seqs(session, [result.change_id for result in response.results])
+            held = outbox.held_seqs(session, [result.change_id for result in response.results])
             refused_before = _rejected_ids(session, [*held, *(result.grant_id for result in response.grant_results)])
             waiting = _waiting_for_their_person(session, response)
             # Acknowledged versions are updated in one statement (no ORM object each).
-            acknowledged: list[dict[str, object]] = []
+            acknowledged: list[tuple[str, int | None]] = []
             for result in response.results:
                 if result.change_id not in held:
                     continue
                 if result.status is not ChangeStatus.REJECTED:
                     seq = result.seq if result.seq is not None else held[result.change_id]
-                    acknowledged.append({"key": result.change_id, "new_seq": seq})
+                    acknowledged.append((result.change_id, seq))
                     if result.change_id in refused_before:
                         _clear_rejection(session, result.change_id)
                     if result.status is ChangeStatus.ACCEPTED:
@@ -392,19 +368,10 @@ class SyncService:
                     session.add(row)
                 tally.not_accepted.append(NotAccepted(result.change_id, "version", reason, result.detail))
             if acknowledged:
-                session.connection().execute(
-                    update(LocalVersion)
-                    .where(col(LocalVersion.change_id) == bindparam("key"))
-                    .values(
-                        pending=False,
-                        acknowledged=True,
-                        seq=bindparam("new_seq"),
-                        org_id=identity.org_id,
-                        author_user_id=identity.user_id,
-                    ),
-                    acknowledged,
+                outbox.acknowledge_versions(
+                    session, acknowledged, org_id=identity.org_id, author_user_id=identity.user_id
                 )
-                LocalStore.left_outbox(session, [str(item["key"]) for item in acknowledged])
+                LocalStore.left_outbox(session, [change_id for change_id, _ in acknowledged])
             grants = _rows_by_id(session, KeyGrantRow, [result.grant_id for result in response.grant_results])
             for grant_result in response.grant_results:
                 grant = grants.get(grant_result.grant_id)
@@ -488,14 +455,11 @@ class SyncService:
         clock = device.clock(session)
         physical = device.physical_ms(session)
         held = _rows_by_id(session, LocalVersion, [version.change_id for version in page.versions])
-        # New versions are inserted in one statement, as column values (no ORM object each).
-        fresh: dict[str, dict[str, object]] = {}
+        fresh: dict[str, Version] = {}  # inserted in one statement at the end (no ORM object each)
         for version in page.versions:
             row = held.get(version.change_id)
             if row is None:
-                fresh.setdefault(
-                    version.change_id, {**version.model_dump(mode="json"), "pending": False, "acknowledged": True}
-                )
+                fresh.setdefault(version.change_id, version)
             elif (row.pending or not row.acknowledged or row.seq is None) and row.same_content(version):
                 # Our own version came back: the server holds it, so it is acknowledged.
                 row.pending, row.acknowledged = False, True
@@ -505,9 +469,10 @@ class SyncService:
             elif not row.acknowledged and _same_write(row, version):
                 _adopt_earlier_stamp(session, row, version)
             # Any other server copy never overwrites what this device holds.
-            clock.observe(Hlc.parse(version.hlc), physical)
-        if fresh:
-            session.connection().execute(insert(LocalVersion), list(fresh.values()))
+        if page.versions:
+            # Stamps are fixed-width text, so the greatest sorts last; passing it passes them all.
+            clock.observe(Hlc.parse(max(version.hlc for version in page.versions)), physical)
+        outbox.insert_received(session, list(fresh.values()))
         new = len(fresh)
         Device.save_clock(session, clock)
         held_grants = _rows_by_id(session, KeyGrantRow, [grant.grant_id for grant in page.key_grants])
@@ -731,9 +696,6 @@ def _within_budget(rows: list[ChangeIn]) -> list[ChangeIn]:
     return batch
 
 
-_CHANGE_COLUMNS = [LocalVersion.__table__.c[name] for name in ChangeIn.model_fields]  # type: ignore[attr-defined]
-_GRANT_COLUMNS = [KeyGrantRow.__table__.c[name] for name in KeyGrantIn.model_fields]  # type: ignore[attr-defined]
-
 _Row = TypeVar("_Row", LocalVersion, KeyGrantRow)
 _ID_CHUNK = 500
 
@@ -746,17 +708,6 @@ def _rows_by_id(session: Session, model: type[_Row], ids: Sequence[str]) -> dict
     for start in range(0, len(unique), _ID_CHUNK):
         for row in session.exec(select(model).where(key.in_(unique[start : start + _ID_CHUNK]))).all():
             found[row.change_id if isinstance(row, LocalVersion) else row.grant_id] = row
-    return found
-
-
-def _held_seqs(session: Session, change_ids: Sequence[str]) -> dict[str, int | None]:
-    """change id -> seq of the versions this device holds among ``change_ids``."""
-    found: dict[str, int | None] = {}
-    unique = sorted(set(change_ids))
-    for start in range(0, len(unique), _ID_CHUNK):
-        chunk = unique[start : start + _ID_CHUNK]
-        statement = select(LocalVersion.change_id, LocalVersion.seq).where(col(LocalVersion.change_id).in_(chunk))
-        found.update(session.exec(statement).all())
     return found
 
 
