@@ -7,7 +7,9 @@ cost more than SQLite's own work, so these few statements go to the driver as wr
 ids is one JSON array parameter, read with ``json_each``. Rows come back as dictionaries of the
 wire fields, ready for ``ChangeIn``/``KeyGrantIn``.
 
-``insert_received`` stores a pulled page's new versions the same way, one executemany of tuples.
+``insert_received`` stores a pulled page's new versions the same way, one executemany of tuples,
+and counts them as changes of their cases itself, one count per case (the insert trigger counts
+only versions written here: see client migration 0004).
 ``acknowledge_versions`` is a bulk ``UPDATE``: the caller tells the journal with
 ``LocalStore.left_outbox``, as for any bulk statement.
 """
@@ -15,6 +17,7 @@ wire fields, ready for ``ChangeIn``/``KeyGrantIn``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -50,9 +53,14 @@ _LATER_GRANT_KEYS = (
 )
 _HELD_SEQS = "SELECT change_id, seq FROM local_version WHERE change_id IN (SELECT value FROM json_each(?))"
 _VERSION_FIELDS = tuple(Version.model_fields)
+_TIER, _SETTLES = _VERSION_FIELDS.index("tier"), _VERSION_FIELDS.index("settles")
 _INSERT_RECEIVED = (
     f"INSERT INTO local_version ({', '.join(_VERSION_FIELDS)}, pending, acknowledged) "  # noqa: S608 (model's columns)
     f"VALUES ({', '.join('?' for _ in _VERSION_FIELDS)}, 0, 1)"
+)
+_COUNT_CHANGES = (
+    "INSERT INTO case_change (case_id, changes) VALUES (?, ?) "
+    "ON CONFLICT (case_id) DO UPDATE SET changes = changes + excluded.changes"
 )
 _ACKNOWLEDGE = (
     "UPDATE local_version SET pending = 0, acknowledged = 1, seq = ?, org_id = ?, author_user_id = ? "
@@ -106,15 +114,18 @@ def acknowledge_versions(
 
 
 def insert_received(session: Session, versions: Sequence[Version]) -> None:
-    """Store versions pulled from the server (acknowledged, not pending) in one executemany."""
+    """Store versions pulled from the server (acknowledged, not pending) in one executemany, and
+    count them as changes of their cases (what keeps a case's summary from being used stale)."""
+    if not versions:
+        return
     rows = []
     for version in versions:
         values = [getattr(version, name) for name in _VERSION_FIELDS]
-        rows.append(values)
-    if not rows:
-        return
-    tier, settles = _VERSION_FIELDS.index("tier"), _VERSION_FIELDS.index("settles")
-    for values in rows:
-        values[tier] = values[tier].value
-        values[settles] = json.dumps(values[settles]) if values[settles] else _EMPTY
-    session.connection().exec_driver_sql(_INSERT_RECEIVED, [tuple(values) for values in rows])
+        values[_TIER] = values[_TIER].value
+        values[_SETTLES] = json.dumps(values[_SETTLES]) if values[_SETTLES] else _EMPTY
+        rows.append(tuple(values))
+    connection = session.connection()
+    connection.exec_driver_sql(_INSERT_RECEIVED, rows)
+    per_case = Counter(version.case_id for version in versions if version.case_id is not None)
+    if per_case:
+        connection.exec_driver_sql(_COUNT_CHANGES, list(per_case.items()))

@@ -12,7 +12,9 @@ exactly as the server stores them (ciphertext), and keys only encrypted under th
 - ``device_state``: a key/value table for the device's settings and session (see
   ``outreach_app.storage.store.StateKey``).
 - ``case_change``: how many times each case's versions changed here (inserted, updated or deleted),
-  counted by triggers on ``local_version`` so that no write, bulk statements included, is missed.
+  counted by triggers on ``local_version`` so that no write, bulk statements included, is missed;
+  versions received by a pull (the only ones inserted as not pending) are counted by the statement
+  that stores them instead (``outreach_app.storage.outbox.insert_received``, migration 0004).
 - ``case_summary``: what the coordinator's screens worked out from a case (its facts, see
   ``outreach_app.services.facts``), encrypted under the device key and valid only while the case's
   change count and the keys held for it are what they were; deleting any version of the case deletes

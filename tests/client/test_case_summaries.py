@@ -96,6 +96,32 @@ def test_summaries_are_used_again_after_a_lock_until_a_case_changes(team: Team) 
     assert contacts_counted(coordinator) == 5
 
 
+def change_counts(device: TestDevice) -> dict[str, int]:
+    with sqlite3.connect(device.path) as connection:
+        return dict(connection.execute("SELECT case_id, changes FROM case_change").fetchall())
+
+
+def test_every_version_that_reaches_a_phone_counts_as_a_change_of_its_case(team: Team) -> None:
+    worker, coordinator = team.worker, team.coordinator
+    first, second = (worker.app.records.add_person({"name": f"Person {n}"}) for n in range(2))
+    sync(worker, coordinator)
+    before = change_counts(coordinator)
+    assert before[first] >= 1 and before[second] >= 1  # the people themselves, pulled
+
+    # Two versions of one case written on the worker's phone, pulled in one page by the coordinator's.
+    contact(worker, first, "2026-10-05")
+    contact(worker, first, "2026-10-06")
+    sync(worker, coordinator)
+    after_pull = change_counts(coordinator)
+    assert after_pull[first] == before[first] + 2
+    assert after_pull[second] == before[second]
+
+    # Written here: counted when written (and again when the server acknowledges it).
+    contact(coordinator, second, "2026-10-07")
+    assert change_counts(coordinator)[second] == before[second] + 1
+    assert change_counts(coordinator)[first] == after_pull[first]
+
+
 def test_a_summary_made_without_a_case_key_is_made_again_when_the_key_is_back(team: Team) -> None:
     worker, coordinator = team.worker, team.coordinator
     case_id = worker.app.records.add_person({"name": "Dean Walsh"})
