@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.protocol import PROTOCOL_VERSION
+from shared.protocol import PROTOCOL_VERSION, PushRequest
+from sync_server.api.bodies import install_body_schemas
 from sync_server.api.middleware import RequestGuard
 from sync_server.api.problems import install_problem_handlers
 from sync_server.api.routes import audit, auth, cases, devices, health, organisation, sharing, sync
@@ -59,4 +60,5 @@ def create_app(settings: ServerSettings | None = None, *, clock: Clock | None = 
     app.add_middleware(RequestGuard, max_request_bytes=settings.max_request_bytes)
     for module in (health, auth, organisation, cases, devices, audit, sync, sharing):
         app.include_router(module.router)
+    install_body_schemas(app, [PushRequest])  # the bodies routes parse themselves (api.bodies)
     return app

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from shared.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse
+from sync_server.api.bodies import documented, json_body
 from sync_server.api.deps import ContextDep, CurrentDevice, SessionDep
 from sync_server.api.problems import problem_responses
 from sync_server.services import sync
@@ -14,9 +15,17 @@ router = APIRouter(prefix="/v1/sync", tags=["sync"], responses=problem_responses
 # Sequence numbers are 64-bit on the server.
 MAX_SEQ = 2**63 - 1
 
+# Validated from the raw bytes in one pass (up to 500 versions, about half a megabyte).
+PushBody = Annotated[PushRequest, Depends(json_body(PushRequest))]
 
-@router.post("/push", response_model=PushResponse, summary="Push a batch of changes and key grants")
-def push(body: PushRequest, caller: CurrentDevice, context: ContextDep, session: SessionDep) -> Response:
+
+@router.post(
+    "/push",
+    response_model=PushResponse,
+    summary="Push a batch of changes and key grants",
+    openapi_extra=documented(PushRequest),
+)
+def push(caller: CurrentDevice, body: PushBody, context: ContextDep, session: SessionDep) -> Response:
     return _json(sync.push(context, session, caller, body))
 
 
