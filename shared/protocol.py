@@ -48,6 +48,7 @@ import re
 import types
 import typing
 from enum import Enum, StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -245,6 +246,7 @@ def case_key_id(case_id: str, tier: Tier, version: int) -> str:
 _CASE_KEY = re.compile(r"^case:(?P<case>[0-9a-f-]{36}):(?P<tier>basic|full):v(?P<version>[0-9]+)$")
 
 
+@lru_cache(maxsize=4096)  # every version of a case names the same few keys
 def parse_case_key_id(key_id: str) -> tuple[str, Tier, int] | None:
     match = _CASE_KEY.fullmatch(key_id)
     if match is None:
@@ -654,7 +656,7 @@ class RejectReason(StrEnum):
 
 
 class ChangeResult(Wire):
-    change_id: str
+    change_id: Uuid  # as pushed (a type with no NUL to look for: 500 results a push)
     status: ChangeStatus
     seq: int | None = None
     reason: RejectReason | None = None
@@ -662,7 +664,7 @@ class ChangeResult(Wire):
 
 
 class GrantResult(Wire):
-    grant_id: str
+    grant_id: Uuid
     status: ChangeStatus
     seq: int | None = None
     reason: RejectReason | None = None

@@ -29,7 +29,8 @@ def content_hash(item: BaseModel) -> str:
         # Every field of a change is an id, base64, a stamp, a name, an enum, null or a list of ids:
         # ASCII with nothing to escape, so pydantic-core's compact JSON of the sorted fields is
         # canonical_json byte for byte, at half the cost (a test holds the two equal).
-        data = pydantic_core.to_json({name: getattr(item, name) for name in _CHANGE_FIELDS})
+        values = item.__dict__  # a model's field values (pydantic keeps them there)
+        data = pydantic_core.to_json({name: values[name] for name in _CHANGE_FIELDS})
     else:
         data = canonical_json(item)
     return hashlib.sha256(data).hexdigest()

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlmodel import Session
 
-from shared.clock import Hlc, check_not_ahead
+from shared.clock import check_wall_not_ahead, wall_ms_of
 from shared.errors import ClockError, ClockSkewError
 from shared.kinds import COORDINATORS_ONLY_KINDS, Tier, kind_spec, tier_allowed, wire_fields
 from shared.protocol import (
@@ -266,7 +266,7 @@ def _check_change(batch: _Batch, change: ChangeIn, digest: str) -> int | None:
     if spec.append_only and (change.record_id, change.field) in batch.taken:
         raise _Rejected(RejectReason.APPEND_ONLY, f"A {spec.name} is written once: record a new one that amends it")
     try:
-        check_not_ahead(Hlc.parse(change.hlc), batch.now_ms, batch.max_clock_ahead_ms)
+        check_wall_not_ahead(wall_ms_of(change.hlc), batch.now_ms, batch.max_clock_ahead_ms)
     except ClockSkewError as error:
         raise _Rejected(RejectReason.CLOCK_AHEAD, f"{error}: set the phone's clock and try again") from None
     except ClockError:  # the protocol model already checked the format

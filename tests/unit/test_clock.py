@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.clock import MAX_CLOCK_AHEAD_MS, Hlc, HybridClock, check_not_ahead, is_valid_hlc
+from shared.clock import (
+    MAX_CLOCK_AHEAD_MS,
+    Hlc,
+    HybridClock,
+    check_not_ahead,
+    check_wall_not_ahead,
+    is_valid_hlc,
+    wall_ms_of,
+)
 from shared.errors import ClockError, ClockSkewError
 
 devices = st.text(alphabet="0123456789abcdef-", min_size=1, max_size=36)
@@ -17,6 +25,12 @@ stamps = st.builds(Hlc, st.integers(0, 10**14), st.integers(0, 999_999), devices
 def test_encoding_round_trips(stamp: Hlc) -> None:
     assert Hlc.parse(stamp.encode()) == stamp
     assert is_valid_hlc(stamp.encode())
+
+
+@given(stamps)
+def test_the_wall_time_read_from_the_text_is_the_stamps(stamp: Hlc) -> None:
+    # The server reads only the wall time of each pushed stamp (to bound it), not the whole stamp.
+    assert wall_ms_of(stamp.encode()) == stamp.wall_ms
 
 
 @given(stamps, stamps)
@@ -30,6 +44,8 @@ def test_malformed_stamps_are_refused(text: str) -> None:
     assert not is_valid_hlc(text)
     with pytest.raises(ClockError):
         Hlc.parse(text)
+    with pytest.raises(ClockError):
+        wall_ms_of(text)
 
 
 @given(st.lists(st.integers(0, 10**13), min_size=1, max_size=50))
@@ -71,3 +87,6 @@ def test_stamp_far_ahead_of_server_is_refused_with_how_far() -> None:
     with pytest.raises(ClockSkewError) as caught:
         check_not_ahead(Hlc(now + 3 * 3600 * 1000, 0, "d"), now)
     assert caught.value.ahead_ms == 3 * 3600 * 1000
+    check_wall_not_ahead(now + MAX_CLOCK_AHEAD_MS, now)
+    with pytest.raises(ClockSkewError):
+        check_wall_not_ahead(now + MAX_CLOCK_AHEAD_MS + 1, now)

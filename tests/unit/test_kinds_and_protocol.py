@@ -161,7 +161,7 @@ def test_text_types_not_searched_for_nul_refuse_it_by_their_own_pattern(before: 
 @pytest.mark.parametrize(
     ("model", "values"),
     [
-        (protocol.ChangeResult, {"change_id": "x\x00", "status": "accepted"}),
+        (protocol.ChangeResult, {"change_id": UUID, "status": "rejected", "detail": "x\x00"}),
         (protocol.GrantResult, {"grant_id": UUID, "status": "rejected", "detail": "bad\x00"}),
         (
             protocol.AuditEntry,
