@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,6 +41,12 @@ def create_app(settings: ServerSettings | None = None, *, clock: Clock | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What exists once the app is built (modules, routes, schemas, tables) lives as long as the
+        # process: leave it out of the collector's full passes, which otherwise walked all of it
+        # (about 90 ms each, twice during a 10,000-note push). Garbage is collected first, so
+        # none of it is kept.
+        gc.collect()
+        gc.freeze()
         yield
         engine.dispose()
 

@@ -26,6 +26,7 @@ and the machine has two cores shared with the clients, so more processes only co
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import statistics
 import threading
@@ -122,6 +123,8 @@ def _worker(
     results: Any,
 ) -> None:
     """One worker process: its share of the phones, each on its own thread, started by ``go``."""
+    gc.collect()  # started the way the app starts (outreach_app.main.run)
+    gc.freeze()
     push_ms: list[float] = []
     pull_ms: list[float] = []
     causes: list[str] = []
