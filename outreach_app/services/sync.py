@@ -38,7 +38,7 @@ from outreach_app.services.keys import seal_key_to_user
 from outreach_app.services.versions import Unreadable, decrypt_version, restamp_pending
 from outreach_app.storage import LocalStore, StateKey, outbox
 from outreach_app.storage.tables import KeyGrantRow, KeyringEntry, LocalVersion, PushRejection
-from outreach_app.sync.transport import SyncApi
+from outreach_app.sync.transport import SyncApi, encode_push
 from shared.clock import Hlc
 from shared.crypto import b64decode
 from shared.errors import CryptoError
@@ -289,14 +289,17 @@ class SyncService:
                     if not tried and generation == self._outbox_empty_at:
                         return clock_ahead
                     batch_grants, batch_changes = self._next_batch(tried, stuck.union(sending))
+                    # Encoded while the push before is on its way, so this one leaves once that is answered.
+                    body = None
+                    if batch_grants or batch_changes:
+                        body = encode_push(PushRequest(changes=batch_changes, key_grants=batch_grants))
                     answered_batch = sending
                     response = in_flight.result() if in_flight is not None else None
                     in_flight, sending = None, []
-                    if batch_grants or batch_changes:
+                    if body is not None:
                         sending = [row.grant_id for row in batch_grants] + [row.change_id for row in batch_changes]
                         tried.update(sending)
-                        request = PushRequest(changes=batch_changes, key_grants=batch_grants)
-                        in_flight = sender.submit(api.push, request)
+                        in_flight = sender.submit(api.push_encoded, body)
                     if response is not None:
                         refused_for_clock = self._apply_push(response, identity, tally)
                         clock_ahead |= refused_for_clock
