@@ -19,7 +19,7 @@ from outreach_app.services.keys import (
     open_grant,
     user_private_key_id,
 )
-from outreach_app.storage import LocalStore, StateKey
+from outreach_app.storage import LocalStore, StateKey, keyring
 from outreach_app.storage.tables import (
     CaseChange,
     CaseSummary,
@@ -118,23 +118,14 @@ class Device:
         self.put_keys(session, {key_id: material})
 
     def put_keys(self, session: Session, materials: dict[str, bytes]) -> None:
-        """``put_key`` for many keys: the keyring entries already there are read in a few queries
-        (not one ``get``, and one autoflush, per key)."""
+        """``put_key`` for many keys, in one statement (``storage.keyring``)."""
         keys = self.require_keys()
         keys.keys.update(materials)
-        ids = sorted(materials)
-        held: dict[str, KeyringEntry] = {}
-        for start in range(0, len(ids), _ID_CHUNK):
-            chunk = ids[start : start + _ID_CHUNK]
-            held.update(
-                (entry.key_id, entry)
-                for entry in session.exec(select(KeyringEntry).where(col(KeyringEntry.key_id).in_(chunk))).all()
-            )
-        for key_id in ids:
+        entries = []
+        for key_id in sorted(materials):
             nonce, ciphertext = encrypt_secret(keys.device_key, key_id, materials[key_id])
-            entry = held.get(key_id) or KeyringEntry(key_id=key_id, nonce=nonce, ciphertext=ciphertext)
-            entry.nonce, entry.ciphertext = nonce, ciphertext
-            session.add(entry)
+            entries.append((key_id, nonce, ciphertext))
+        keyring.keep_entries(session, entries)
 
     def load_keyring(self, session: Session, device_key: bytes) -> KeyChain:
         """Decrypt every keyring entry; entries that do not open (an old device key) are dropped."""
@@ -183,22 +174,23 @@ class Device:
         progress = True
         while progress and grants:
             progress = False
-            for row in list(grants):
+            waiting: list[KeyGrantRow] = []  # not openable yet: perhaps by a key opened in this pass
+            for row in grants:
                 if row.key_id in keys.keys:
-                    grants.remove(row)
                     continue
                 try:
                     material = open_grant(
                         row.to_grant_in(), user_id=identity.user_id, private_key=private_key, keys=keys.keys
                     )
                 except CryptoError:
-                    grants.remove(row)  # addressed to us but does not open: leave it unopened
+                    continue  # addressed to us but does not open: leave it unopened
+                if material is None:
+                    waiting.append(row)
                     continue
-                if material is not None:
-                    keys.keys[row.key_id] = material  # it may open the next grant in this pass
-                    opened[row.key_id] = material
-                    grants.remove(row)
-                    progress = True
+                keys.keys[row.key_id] = material  # it may open the next grant in this pass
+                opened[row.key_id] = material
+                progress = True
+            grants = waiting
         if opened:
             self.put_keys(session, opened)
         return len(opened)

@@ -457,7 +457,10 @@ class SyncService:
         device.learn_server_time(session, page.server_time_ms)
         clock = device.clock(session)
         physical = device.physical_ms(session)
-        held = _rows_by_id(session, LocalVersion, [version.change_id for version in page.versions])
+        # Usually none of a page is here already (a fresh phone, a colleague's work): ask which are
+        # first, and load as rows only those.
+        present = outbox.held_seqs(session, [version.change_id for version in page.versions])
+        held = _rows_by_id(session, LocalVersion, list(present)) if present else {}
         fresh: dict[str, Version] = {}  # inserted in one statement at the end (no ORM object each)
         for version in page.versions:
             row = held.get(version.change_id)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Collection, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlmodel import Session
@@ -54,6 +55,7 @@ _LATER_GRANT_KEYS = (
 _HELD_SEQS = "SELECT change_id, seq FROM local_version WHERE change_id IN (SELECT value FROM json_each(?))"
 _VERSION_FIELDS = tuple(Version.model_fields)
 _TIER, _SETTLES = _VERSION_FIELDS.index("tier"), _VERSION_FIELDS.index("settles")
+_VERSION_VALUES = itemgetter(*_VERSION_FIELDS)
 _INSERT_RECEIVED = (
     f"INSERT INTO local_version ({', '.join(_VERSION_FIELDS)}, pending, acknowledged) "  # noqa: S608 (model's columns)
     f"VALUES ({', '.join('?' for _ in _VERSION_FIELDS)}, 0, 1)"
@@ -120,7 +122,7 @@ def insert_received(session: Session, versions: Sequence[Version]) -> None:
         return
     rows = []
     for version in versions:
-        values = [getattr(version, name) for name in _VERSION_FIELDS]
+        values = list(_VERSION_VALUES(version.__dict__))  # a model's field values (pydantic keeps them there)
         values[_TIER] = values[_TIER].value
         values[_SETTLES] = json.dumps(values[_SETTLES]) if values[_SETTLES] else _EMPTY
         rows.append(tuple(values))
