@@ -39,7 +39,7 @@ _CHANGE_FIELDS = tuple(ChangeIn.model_fields)
 _GRANT_FIELDS = tuple(KeyGrantIn.model_fields)
 _EMPTY = "[]"
 
-# "pending IS 1" (not a bare column) so SQLite walks ix_local_version_outbox in push order.
+# "pending IS 1", the partial index's own condition, so SQLite walks ix_local_version_outbox in push order.
 _PENDING_VERSIONS = (
     f"SELECT {', '.join(_CHANGE_FIELDS)} FROM local_version "  # noqa: S608 (column names of the model)
     "WHERE pending IS 1 AND change_id NOT IN (SELECT value FROM json_each(?)) ORDER BY hlc LIMIT ?"

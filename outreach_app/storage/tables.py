@@ -25,7 +25,7 @@ exactly as the server stores them (ciphertext), and keys only encrypted under th
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from shared.protocol import ChangeIn, KeyGrantIn, Version
@@ -49,7 +49,8 @@ class LocalVersion(SQLModel, table=True):
     __table_args__ = (
         Index("ix_local_version_case", "case_id", "kind"),
         Index("ix_local_version_field", "record_id", "field", "hlc"),
-        Index("ix_local_version_outbox", "pending", "hlc"),
+        # Only the outbox (migration 0005): queries name it with the same "pending IS 1".
+        Index("ix_local_version_outbox", "hlc", sqlite_where=text("pending IS 1")),
     )
 
     change_id: str = Field(primary_key=True)
