@@ -60,7 +60,7 @@ from sync_server.services.audit import AuditAction, record, record_for
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.services.content import content_hash
 from sync_server.services.guards import lock_organisation, require_own_case
-from sync_server.services.sync import _grant, _version
+from sync_server.services.sync import _grant, _versions
 from sync_server.storage import accounts, assignments, organisations, shares
 from sync_server.storage import sync as sync_storage
 from sync_server.storage.database import begin_write
@@ -403,8 +403,7 @@ def _page(
     return SharedPage(
         owner_org_id=owner.id,
         owner_org_name=owner.name,
-        versions=[_version(row) for row in earlier_versions]
-        + [_version(row) for _, row in items if not isinstance(row, KeyGrantRow)],
+        versions=_versions([*earlier_versions, *(row for _, row in items if not isinstance(row, KeyGrantRow))]),
         key_grants=[_grant(row) for row in earlier_grants]
         + [_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
         purges=_purges(spells, scope, now),

@@ -111,6 +111,23 @@ def test_paging_with_has_more_covers_everything_once(harness: Harness) -> None:
     assert pages == -(-len(seen) // 4)
 
 
+def test_a_stored_version_an_older_rule_let_in_is_still_delivered_as_stored(app: FastAPI, harness: Harness) -> None:
+    org = harness.new_org()
+    member = org.coordinator
+    person_id = new_id()
+    first, second = person_change(org, member, person_id), contact_change(org, member, person_id)
+    harness.push(member, [first, second])
+    with Session(app.state.engine) as session:  # a tag of a shape today's rule refuses
+        session.execute(text("UPDATE version SET tag = 'ABC' WHERE change_id = :id"), {"id": second.change_id})
+        session.commit()
+    response = harness.client.get("/v1/sync/pull", params={"since": 0}, headers=member.headers)
+    assert response.status_code == 200, response.text  # not a 500: the page is sent as stored
+    delivered = {version["change_id"]: version for version in response.json()["versions"]}
+    assert set(delivered) == {first.change_id, second.change_id}
+    assert delivered[second.change_id]["tag"] == "ABC"
+    assert delivered[first.change_id]["ciphertext"] == first.ciphertext
+
+
 def test_replayed_push_changes_nothing(app: FastAPI, harness: Harness) -> None:
     org = harness.new_org()
     worker = harness.join(org, Role.LINK_WORKER)
