@@ -145,6 +145,12 @@ def journal_path(database: Path) -> Path:
     return database.with_name(database.stem + JOURNAL_SUFFIX)
 
 
+_STATE_GET = "SELECT value FROM device_state WHERE key = ?"
+_STATE_PUT = (
+    "INSERT INTO device_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_STATE_DELETE = "DELETE FROM device_state WHERE key = ?"
+
 _OUTBOX_CHANGES = "gatepost.outbox_changes"
 _IDENTITY_WRITTEN = "gatepost.identity_written"
 
@@ -347,28 +353,22 @@ class LocalStore:
 
     @staticmethod
     def get(session: Session, key: StateKey) -> str | None:
-        row = session.get(DeviceState, key.value)
-        return None if row is None else row.value
+        row = session.connection().exec_driver_sql(_STATE_GET, (key.value,)).first()
+        return None if row is None else str(row[0])
 
     @staticmethod
     def put(session: Session, values: Mapping[StateKey, str | int | None]) -> None:
-        """Set entries; ``None`` removes one. The entries there are read in one query (not a
-        ``get`` and its autoflush per key: a sync writes its clock and cursor on every page)."""
-        keys = [key.value for key in values]
+        """Set entries; ``None`` removes one. Plain statements on the session's connection, no ORM
+        objects: a sync writes its clock, offset and cursor on every page."""
         if any(key in _IDENTITY_KEYS for key in values):
             session.info[_IDENTITY_WRITTEN] = True
-        held = {row.key: row for row in session.exec(select(DeviceState).where(col(DeviceState.key).in_(keys)))}
-        for key, value in values.items():
-            row = held.get(key.value)
-            if value is None:
-                if row is not None:
-                    session.delete(row)
-            elif row is None:
-                session.add(DeviceState(key=key.value, value=str(value)))
-            else:
-                row.value = str(value)
-                session.add(row)
-        session.flush()
+        kept = [(key.value, str(value)) for key, value in values.items() if value is not None]
+        removed = [(key.value,) for key, value in values.items() if value is None]
+        connection = session.connection()
+        if kept:
+            connection.exec_driver_sql(_STATE_PUT, kept)
+        if removed:
+            connection.exec_driver_sql(_STATE_DELETE, removed)
 
     def state(self) -> dict[str, str]:
         with self.read() as session:
