@@ -165,7 +165,8 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
     storage.insert_rows(session, records=batch.new_records, versions=batch.new_versions, grants=batch.new_grants)
     org.last_seq = batch.next_seq
     session.add(org)
-    accounts.touch_device(session, caller.device_id, now_ms=now)
+    if now - device.last_seen_at_ms >= _LAST_SEEN_GRANULARITY_MS:  # as a pull does: to the minute
+        accounts.touch_device(session, caller.device_id, now_ms=now)
     _audit_push(ctx, session, caller, results, grant_results)
     session.commit()
     return PushResponse(results=results, grant_results=grant_results, server_time_ms=now)
