@@ -4,6 +4,7 @@ missing database (rebuilt from the server, keeping the unsent work in the outbox
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import sqlite3
@@ -304,7 +305,7 @@ def test_a_journal_that_never_empties_is_compacted_and_keeps_what_is_unsent(tmp_
     for i in range(200):  # one version always waits, others come and go
         journal.record([JournalEntry("version", f"v{i}", {"ciphertext": "A" * 1_000})], [f"v{i - 1}"], identity)
         sizes.append(path.stat().st_size)
-    rewrites = sum(1 for before, after in zip(sizes, sizes[1:], strict=False) if after < before)
+    rewrites = sum(1 for before, after in itertools.pairwise(sizes) if after < before)
     assert max(sizes) < 22_000  # rewritten each time it passed the floor, not grown to 200 kB
     assert rewrites >= 5
     reopened = OutboxJournal(path)
