@@ -53,10 +53,11 @@ def install_body_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> Non
 
     def openapi() -> dict[str, Any]:
         document = generate()  # built once, then kept by FastAPI
-        _, definitions = models_json_schema([(model, "validation") for model in models], ref_template=_COMPONENTS)
         components = document.setdefault("components", {}).setdefault("schemas", {})
-        for name, schema in definitions.get("$defs", {}).items():
-            components.setdefault(name, schema)
+        if any(model.__name__ not in components for model in models):  # not added to this document yet
+            _, definitions = models_json_schema([(model, "validation") for model in models], ref_template=_COMPONENTS)
+            for name, schema in definitions.get("$defs", {}).items():
+                components.setdefault(name, schema)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

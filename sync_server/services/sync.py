@@ -61,6 +61,7 @@ __all__ = ["pull", "push"]
 _FULL_MEMBERS = (Role.COORDINATOR.value, Role.LINK_WORKER.value)
 _PERSON = "person"
 _LAST_SEEN_GRANULARITY_MS = 60_000
+_EMPTY_SETTLES = "[]"  # how a version that settles nothing stores its (JSON) list
 _ERASED = "This person's record was erased by a coordinator: nothing more can be added to it"
 
 
@@ -214,7 +215,7 @@ def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> ChangeResult:
             "ciphertext": change.ciphertext,
             "tag": change.tag,
             "amends": change.amends,
-            "settles": json.dumps(list(change.settles)) if change.settles else "[]",
+            "settles": json.dumps(list(change.settles)) if change.settles else _EMPTY_SETTLES,
             "content_hash": digest,
             "received_at_ms": batch.now_ms,
         }
@@ -603,7 +604,6 @@ def _note_seen(session: Session, caller: AuthenticatedDevice, now: int) -> None:
 # version with ``model_construct``, which loops over the fields in Python; it is kept for rows an
 # older rule let in.
 _VERSION_LIST = TypeAdapter(list[Version])
-_EMPTY_SETTLES = "[]"
 _VERSION_FIELDS = frozenset(Version.model_fields)
 
 

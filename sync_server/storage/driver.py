@@ -29,8 +29,9 @@ def insert_many(connection: Connection, table: str, rows: Sequence[Mapping[str, 
         return
     columns = tuple(rows[0])
     statement = _insert_statement(connection.dialect.name, table, columns)
-    values = itemgetter(*columns)  # a tuple of the columns, in C
-    connection.exec_driver_sql(statement, [values(row) for row in rows])
+    values = itemgetter(*columns)  # a tuple of the columns, in C (one column: the value alone)
+    tuples = [values(row) for row in rows] if len(columns) > 1 else [(row[columns[0]],) for row in rows]
+    connection.exec_driver_sql(statement, tuples)
 
 
 def select_where_in(
