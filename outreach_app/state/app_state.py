@@ -949,10 +949,12 @@ class AppState:
         self.desk.forget()
         self.team.forget()
         self.draft, self.form_problems, self.session_expired = {}, {}, False
+        # Said on the sign-in screen until they sign in again: a notice that fades would leave a worker
+        # looking at an empty phone with no idea why.
+        self.sign_in_message = revoked.message
         self.screen = Screen.SIGN_IN
         self.register_mode = False
         self.on_screen()
-        self.on_notice(Notice(revoked.message, is_error=True))
 
     # --- sync ----------------------------------------------------------------------------------
 

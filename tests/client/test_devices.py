@@ -3,12 +3,14 @@ was offline when it was signed out; the worker's other phone and the record are 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
 
 from outreach_app.errors import DeviceRevoked, ServerRejected
 from outreach_app.services import AccountStatus
+from outreach_app.state import AppState, Notice, Screen
 from outreach_app.storage.store import journal_path
 from tests.client.conftest import PASSWORD, PIN, SERVER_URL, Phones, Team, TestDevice
 from tests.client.test_sync import add_dean, log_note
@@ -91,3 +93,31 @@ def test_a_worker_signs_out_their_own_old_phone_but_not_a_colleagues(team: Team,
         team.worker.app.account.sign_out_device(coordinator_phone.device_id)
     assert refused.value.status == 404
     assert not team.coordinator.app.sync.sync_now().offline
+
+
+def test_the_phone_says_on_its_sign_in_screen_why_it_was_emptied_until_someone_signs_in(
+    team: Team, phones: Phones
+) -> None:
+    lost = phones.new("lost", team.worker.email, team.worker.display_name)
+    lost.app.account.sign_in(SERVER_URL, team.worker.email, PASSWORD, "Phone left in the car")
+    lost.app.account.set_pin(PIN)
+    lost_id = next(device.device_id for device in team.worker.app.account.devices() if device.name.endswith("car"))
+    state = AppState(lost.app, default_server_url=SERVER_URL, device_name="Phone left in the car")
+    notices: list[Notice] = []
+    state.on_notice = notices.append
+
+    async def scenario() -> tuple[Screen, str | None]:
+        await state.start()
+        await state.unlock(PIN)
+        assert state.screen is Screen.TODAY
+        assert team.coordinator.app.account.sign_out_device(lost_id).signed_out
+        await state.sync_now()
+        told = (state.screen, state.sign_in_message)
+        await state.sign_in(SERVER_URL, team.worker.email, PASSWORD)
+        return told
+
+    screen, message = asyncio.run(scenario())
+    # Not a notice that fades while they look for their caseload: it stays on the screen.
+    assert (screen, message) == (Screen.SIGN_IN, DeviceRevoked.default_message)
+    assert not [notice for notice in notices if notice.text == DeviceRevoked.default_message]
+    assert (state.screen, state.sign_in_message) == (Screen.SET_PIN, None)
