@@ -47,10 +47,12 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
+import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.clock import is_valid_hlc
@@ -66,6 +68,7 @@ __all__ = [
     "PROTOCOL_HEADER",
     "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
+    "VERSION_FIELDS",
     "AuditEntry",
     "AuditPage",
     "CaseErased",
@@ -128,6 +131,7 @@ __all__ = [
     "case_key_id",
     "org_key_id",
     "org_private_key_id",
+    "pull_response_json",
 ]
 
 PROTOCOL_VERSION = 1
@@ -690,6 +694,22 @@ class PullResponse(Wire):
     # False when no share was ever made by the caller's organisation or with it: the sharing pull
     # (POST /v1/sharing/pull) has nothing for it, and the device skips that request.
     sharing: bool = True
+
+
+VERSION_FIELDS: tuple[str, ...] = tuple(Version.model_fields)
+
+
+def pull_response_json(response: PullResponse, versions: Sequence[Mapping[str, object]]) -> bytes:
+    """The JSON of ``response`` with ``versions`` as its versions: the bytes
+    ``response.model_copy(update={"versions": [Version(**v) for v in versions]}).model_dump_json()``
+    gives (``tests/shared/test_protocol_json.py`` holds the two equal).
+
+    Each mapping holds ``Version``'s fields (``VERSION_FIELDS``, in that order) as JSON values: a
+    stored version, validated as a ``ChangeIn`` when it was pushed. A server's page of 1,000 is
+    written in one pass this way instead of being built as 1,000 models and dumped (a quarter of
+    the time)."""
+    head = response.model_dump(mode="json", exclude={"versions"})
+    return pydantic_core.to_json({"versions": versions, **head})
 
 
 # --- sharing with partner organisations --------------------------------------------------------

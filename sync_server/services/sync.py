@@ -27,6 +27,7 @@ from shared.errors import ClockError, ClockSkewError
 from shared.kinds import COORDINATORS_ONLY_KINDS, Tier, kind_spec, tier_allowed, wire_fields
 from shared.protocol import (
     MAX_PULL_LIMIT,
+    VERSION_FIELDS,
     CasePurge,
     ChangeIn,
     ChangeResult,
@@ -43,6 +44,7 @@ from shared.protocol import (
     Version,
     org_key_id,
     parse_case_key_id,
+    pull_response_json,
 )
 from sync_server.context import ServerContext
 from sync_server.errors import SessionRevoked
@@ -56,7 +58,7 @@ from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, UserRow
 
-__all__ = ["pull", "push"]
+__all__ = ["PulledPage", "pull", "push"]
 
 _FULL_MEMBERS = (Role.COORDINATOR.value, Role.LINK_WORKER.value)
 _PERSON = "person"
@@ -424,7 +426,21 @@ def _check_case_of_grant(batch: _Batch, grant: KeyGrantIn) -> None:
 # --- pull ------------------------------------------------------------------------------------
 
 
-def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, since: int, limit: int) -> PullResponse:
+@dataclass(frozen=True)
+class PulledPage:
+    """A pull's answer: ``response`` without its versions, and the page's versions as stored.
+
+    Every stored version was validated as a ``ChangeIn`` when it was pushed, so the page is written
+    from the rows in one pass (``shared.protocol.pull_response_json``) instead of being built as up
+    to 1,000 models and dumped."""
+
+    response: PullResponse
+    versions: list[dict[str, Any]]
+
+    def to_json(self) -> bytes:
+        return pull_response_json(self.response, self.versions)
+
+def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, since: int, limit: int) -> PulledPage:
     """What the caller may receive above ``since``, in seq order, at most ``limit`` items.
 
     A peer mentor receives basic versions of the cases assigned to them now, and the grants sealed
@@ -507,8 +523,9 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     if news:
         next_seq = _erasure_purges(session, org.id, since, bound, next_seq, purges)
     awaiting = _members_awaiting_key(session, caller, org.id, org.key_version)
+    page = _stored_versions([*earlier, *(row for _, row in items if not isinstance(row, KeyGrantRow))])
     response = PullResponse.model_construct(
-        versions=_versions([*earlier, *(row for _, row in items if not isinstance(row, KeyGrantRow))]),
+        versions=[],  # sent as stored: see PulledPage
         key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
         next=next_seq,
         has_more=has_more,
@@ -528,7 +545,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             session,
             caller,
             AuditAction.PULLED,
-            versions=len(response.versions),
+            versions=len(page),
             key_grants=len(response.key_grants),
             since=since,
             next=response.next,
@@ -536,7 +553,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         for purge in purges:
             record_for(ctx, session, caller, AuditAction.CASE_PURGED, case_id=purge.case_id)
         session.commit()
-    return response
+    return PulledPage(response, page)
 
 
 def _erasure_purges(
@@ -604,27 +621,34 @@ def _note_seen(session: Session, caller: AuthenticatedDevice, now: int) -> None:
 # version with ``model_construct``, which loops over the fields in Python; it is kept for rows an
 # older rule let in.
 _VERSION_LIST = TypeAdapter(list[Version])
-_VERSION_FIELDS = frozenset(Version.model_fields)
 
 
-def _versions(rows: Sequence[Row[Any]]) -> list[Version]:
-    """Versions as the protocol sends them, from rows of the version table."""
+def _stored_versions(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Rows of the version table as ``Version``'s fields, in its order, as JSON values."""
     if not rows:
         return []
     columns = rows[0]._fields
-    wanted = [name for name in columns if name in _VERSION_FIELDS]
-    pick = itemgetter(*(columns.index(name) for name in wanted))
+    pick = itemgetter(*(columns.index(name) for name in VERSION_FIELDS))
     values = []
     for row in rows:
-        value = dict(zip(wanted, pick(row), strict=True))
+        value = dict(zip(VERSION_FIELDS, pick(row), strict=True))
         settles = value["settles"]
         value["settles"] = json.loads(settles) if settles != _EMPTY_SETTLES else []
         values.append(value)
+    return values
+
+
+def _validated(values: list[dict[str, Any]]) -> list[Version]:
     try:
         return _VERSION_LIST.validate_python(values)
     except ValidationError:
         # Stored under an older, looser rule: sent as stored (each was validated when pushed).
         return [Version.model_construct(**{**value, "tier": Tier(value["tier"])}) for value in values]
+
+
+def _versions(rows: Sequence[Row[Any]]) -> list[Version]:
+    """Versions as the protocol sends them, from rows of the version table."""
+    return _validated(_stored_versions(rows))
 
 
 def _grant(row: KeyGrantRow) -> KeyGrant:

@@ -37,11 +37,11 @@ def pull(
     since: Annotated[int, Query(ge=0, le=MAX_SEQ, description="the last seq already received")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT, description="at most this many items")] = DEFAULT_PULL_LIMIT,
 ) -> Response:
-    return _json(sync.pull(context, session, caller, since, limit))
+    return Response(content=sync.pull(context, session, caller, since, limit).to_json(), media_type="application/json")
 
 
-def _json(reply: PushResponse | PullResponse) -> Response:
+def _json(reply: PushResponse) -> Response:
     """The reply serialised once by its own model. Returned as a model, FastAPI would dump it,
-    validate the dump against ``response_model`` and serialise that: three passes over every
-    version of a pull page. ``response_model`` stays for the OpenAPI document."""
+    validate the dump against ``response_model`` and serialise that (a pull's page is written from
+    its rows: ``services.sync.PulledPage``). ``response_model`` stays for the OpenAPI document."""
     return Response(content=reply.model_dump_json(), media_type="application/json")
