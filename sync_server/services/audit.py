@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -27,7 +28,6 @@ from sync_server.context import ServerContext
 from sync_server.services.caller import AuthenticatedDevice
 from sync_server.storage import accounts
 from sync_server.storage import audit as storage
-from sync_server.storage.tables import AuditEntryRow
 
 __all__ = ["SERVER_CHAIN", "AuditAction", "VerifyReport", "record", "trail", "verify"]
 
@@ -71,21 +71,13 @@ def _key(ctx: ServerContext) -> bytes:
     return hmac.new(secret, _KEY_DOMAIN, hashlib.sha256).digest()
 
 
-def _entry_hash(key: bytes, entry: AuditEntryRow) -> str:
-    canonical = json.dumps(
-        [
-            entry.chain,
-            entry.position,
-            entry.at_ms,
-            entry.action,
-            entry.actor_user_id,
-            entry.actor_device_id,
-            entry.details,
-            entry.prev_hash,
-        ],
-        separators=(",", ":"),
-    )
+def _entry_hash(key: bytes, entry: Mapping[str, object]) -> str:
+    canonical = json.dumps([entry[name] for name in _HASHED], separators=(",", ":"))
     return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# What an entry's hash covers, in this order (stored hashes depend on it).
+_HASHED = ("chain", "position", "at_ms", "action", "actor_user_id", "actor_device_id", "details", "prev_hash")
 
 
 def record(
@@ -99,21 +91,20 @@ def record(
     details: Details | None = None,
 ) -> None:
     """Append one entry to ``chain``; it commits (or rolls back) with the caller's transaction."""
-    head = storage.lock_head(session, chain)
-    entry = AuditEntryRow(
-        id=str(uuid.uuid4()),
-        chain=chain,
-        position=head.position + 1,
-        at_ms=ctx.now_ms(),
-        action=action.value,
-        actor_user_id=actor_user_id,
-        actor_device_id=actor_device_id,
-        details=json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
-        prev_hash=head.entry_hash,
-        entry_hash="",
-    )
-    entry.entry_hash = _entry_hash(_key(ctx), entry)
-    storage.add_entry(session, head, entry)
+    position, head_hash = storage.lock_head(session, chain)
+    entry: dict[str, object] = {
+        "id": str(uuid.uuid4()),
+        "chain": chain,
+        "position": position + 1,
+        "at_ms": ctx.now_ms(),
+        "action": action.value,
+        "actor_user_id": actor_user_id,
+        "actor_device_id": actor_device_id,
+        "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
+        "prev_hash": head_hash,
+    }
+    entry["entry_hash"] = _entry_hash(_key(ctx), entry)
+    storage.add_entry(session, entry)
 
 
 def record_for(
@@ -164,7 +155,7 @@ def verify(ctx: ServerContext, session: Session) -> VerifyReport:
                 report.problems.append(f"chain {chain}: entry {missing} was removed")
             elif entry.prev_hash != expected_prev:
                 report.problems.append(f"chain {chain}: entry {entry.position} does not follow the one before it")
-            if _entry_hash(key, entry) != entry.entry_hash:
+            if _entry_hash(key, {name: getattr(entry, name) for name in _HASHED}) != entry.entry_hash:
                 report.problems.append(f"chain {chain}: entry {entry.position} was altered")
             expected_position, expected_prev = entry.position + 1, entry.entry_hash
         head = heads.get(chain)

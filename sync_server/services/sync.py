@@ -440,6 +440,7 @@ class PulledPage:
     def to_json(self) -> bytes:
         return pull_response_json(self.response, self.versions)
 
+
 def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, since: int, limit: int) -> PulledPage:
     """What the caller may receive above ``since``, in seq order, at most ``limit`` items.
 
