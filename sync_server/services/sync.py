@@ -30,7 +30,6 @@ from shared.protocol import (
     VERSION_FIELDS,
     CasePurge,
     ChangeIn,
-    ChangeResult,
     ChangeStatus,
     GrantResult,
     KeyGrant,
@@ -45,6 +44,7 @@ from shared.protocol import (
     org_key_id,
     parse_case_key_id,
     pull_response_json,
+    push_response_json,
 )
 from sync_server.context import ServerContext
 from sync_server.errors import SessionRevoked
@@ -58,7 +58,7 @@ from sync_server.storage import sync as storage
 from sync_server.storage.database import begin_write
 from sync_server.storage.tables import KeyGrantRow, OrganisationRow, UserRow
 
-__all__ = ["PulledPage", "pull", "push"]
+__all__ = ["PulledPage", "PushedBatch", "pull", "push"]
 
 _FULL_MEMBERS = (Role.COORDINATOR.value, Role.LINK_WORKER.value)
 _PERSON = "person"
@@ -117,7 +117,19 @@ class _Batch:
 # --- push ------------------------------------------------------------------------------------
 
 
-def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, request: PushRequest) -> PushResponse:
+@dataclass(frozen=True)
+class PushedBatch:
+    """A push's answer: ``response`` without its per-change results, and those results as
+    ``ChangeResult``'s fields (``shared.protocol.push_response_json``): up to 500 of them."""
+
+    response: PushResponse
+    results: list[dict[str, Any]]
+
+    def to_json(self) -> bytes:
+        return push_response_json(self.response, self.results)
+
+
+def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, request: PushRequest) -> PushedBatch:
     # Hashed before the organisation's lock is taken, which other pushes are waiting for.
     change_hashes = [content_hash(change) for change in request.changes]
     grant_hashes = [content_hash(grant) for grant in request.key_grants]
@@ -172,18 +184,25 @@ def push(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, requ
         accounts.touch_device(session, caller.device_id, now_ms=now)
     _audit_push(ctx, session, caller, results, grant_results)
     session.commit()
-    return PushResponse(results=results, grant_results=grant_results, server_time_ms=now)
+    return PushedBatch(PushResponse(results=[], grant_results=grant_results, server_time_ms=now), results)
 
 
-def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> ChangeResult:
+def _change_result(
+    change_id: str, status: ChangeStatus, seq: int | None = None, rejected: _Rejected | None = None
+) -> dict[str, Any]:
+    """A ``ChangeResult``'s fields, in its order (``CHANGE_RESULT_FIELDS``), as JSON values."""
+    reason = rejected.reason.value if rejected is not None else None
+    detail = rejected.detail if rejected is not None else None
+    return {"change_id": change_id, "status": status.value, "seq": seq, "reason": reason, "detail": detail}
+
+
+def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> dict[str, Any]:
     try:
         duplicate_seq = _check_change(batch, change, digest)
     except _Rejected as rejected:
-        return ChangeResult(
-            change_id=change.change_id, status=ChangeStatus.REJECTED, reason=rejected.reason, detail=rejected.detail
-        )
+        return _change_result(change.change_id, ChangeStatus.REJECTED, rejected=rejected)
     if duplicate_seq is not None:
-        return ChangeResult(change_id=change.change_id, status=ChangeStatus.DUPLICATE, seq=duplicate_seq)
+        return _change_result(change.change_id, ChangeStatus.DUPLICATE, duplicate_seq)
     seq = batch.take_seq()
     caller = batch.caller
     if change.record_id not in batch.records:
@@ -222,7 +241,7 @@ def _push_change(batch: _Batch, change: ChangeIn, digest: str) -> ChangeResult:
             "received_at_ms": batch.now_ms,
         }
     )
-    return ChangeResult(change_id=change.change_id, status=ChangeStatus.ACCEPTED, seq=seq)
+    return _change_result(change.change_id, ChangeStatus.ACCEPTED, seq)
 
 
 def _check_change(batch: _Batch, change: ChangeIn, digest: str) -> int | None:
@@ -574,12 +593,12 @@ def _audit_push(
     ctx: ServerContext,
     session: Session,
     caller: AuthenticatedDevice,
-    results: Sequence[ChangeResult],
+    results: Sequence[dict[str, Any]],
     grant_results: Sequence[GrantResult],
 ) -> None:
     counts = {status: 0 for status in ChangeStatus}
     for result in results:
-        counts[result.status] += 1
+        counts[ChangeStatus(result["status"])] += 1
     record_for(
         ctx,
         session,

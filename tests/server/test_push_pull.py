@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from shared.crypto import b64decode, decrypt_field, field_associated_data
 from shared.kinds import Tier
-from shared.protocol import ChangeStatus, RejectReason, Role, case_key_id
+from shared.protocol import CHANGE_RESULT_FIELDS, VERSION_FIELDS, ChangeStatus, RejectReason, Role, case_key_id
 from tests.server.helpers import (
     Harness,
     MovableClock,
@@ -36,6 +36,22 @@ def _counts(app: FastAPI, org_id: str) -> dict[str, int]:
             text("SELECT last_seq FROM organisation WHERE id = :org"), {"org": org_id}
         ).one()[0]
     return counts
+
+
+def test_the_server_writes_every_field_of_each_result_and_version(harness: Harness) -> None:
+    """The server writes push results and pull pages itself (not through the models): every field
+    the protocol has must be in them, with nothing left to a client's defaults."""
+    org = harness.new_org()
+    person = new_id()
+    # Accepted; the same change again in the batch; a field a person record does not have.
+    changes = [person_change(org, org.coordinator, person), person_change(org, org.coordinator, person, "surname")]
+    answer = harness.push_raw(org.coordinator, [changes[0], changes[0], changes[1]])
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [result["status"] for result in results] == ["accepted", "rejected", "rejected"]
+    assert all(tuple(result) == CHANGE_RESULT_FIELDS for result in results)
+    pulled = harness.client.get("/v1/sync/pull?since=0", headers=org.coordinator.headers)
+    assert [tuple(version) for version in pulled.json()["versions"]] == [VERSION_FIELDS]
 
 
 def test_push_then_pull_delivers_readable_versions_in_seq_order(harness: Harness) -> None:

@@ -15,6 +15,10 @@ router = APIRouter(prefix="/v1/sync", tags=["sync"], responses=problem_responses
 # Sequence numbers are 64-bit on the server.
 MAX_SEQ = 2**63 - 1
 
+# Both answers are written once, by the service's own encoder (``PushedBatch``, ``PulledPage``),
+# and returned as bytes: returned as a model, FastAPI would dump it, validate the dump against
+# ``response_model`` and serialise that. ``response_model`` stays for the OpenAPI document.
+
 # Validated from the raw bytes in one pass (up to 500 versions, about half a megabyte).
 PushBody = Annotated[PushRequest, Depends(json_body(PushRequest))]
 
@@ -26,7 +30,7 @@ PushBody = Annotated[PushRequest, Depends(json_body(PushRequest))]
     openapi_extra=documented(PushRequest),
 )
 def push(caller: CurrentDevice, body: PushBody, context: ContextDep, session: SessionDep) -> Response:
-    return _json(sync.push(context, session, caller, body))
+    return Response(content=sync.push(context, session, caller, body).to_json(), media_type="application/json")
 
 
 @router.get("/pull", response_model=PullResponse, summary="Pull what changed after a cursor")
@@ -38,10 +42,3 @@ def pull(
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT, description="at most this many items")] = DEFAULT_PULL_LIMIT,
 ) -> Response:
     return Response(content=sync.pull(context, session, caller, since, limit).to_json(), media_type="application/json")
-
-
-def _json(reply: PushResponse) -> Response:
-    """The reply serialised once by its own model. Returned as a model, FastAPI would dump it,
-    validate the dump against ``response_model`` and serialise that (a pull's page is written from
-    its rows: ``services.sync.PulledPage``). ``response_model`` stays for the OpenAPI document."""
-    return Response(content=reply.model_dump_json(), media_type="application/json")

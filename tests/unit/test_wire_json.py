@@ -1,5 +1,6 @@
-"""``pull_response_json``: a pull page written from stored versions is byte for byte what the
-``PullResponse`` model would write, and a client reads it back as the same response."""
+"""``pull_response_json`` and ``push_response_json``: a pull page written from stored versions, and
+a push's answer written from its results, are byte for byte what the models would write, and a
+client reads them back as the same responses."""
 
 from __future__ import annotations
 
@@ -10,14 +11,21 @@ from hypothesis import strategies as st
 
 from shared.kinds import Tier
 from shared.protocol import (
+    CHANGE_RESULT_FIELDS,
     VERSION_FIELDS,
     CasePurge,
+    ChangeResult,
+    ChangeStatus,
+    GrantResult,
     KeyGrant,
     MemberAwaitingKey,
     PullResponse,
+    PushResponse,
+    RejectReason,
     Role,
     Version,
     pull_response_json,
+    push_response_json,
 )
 
 ids = st.uuids().map(str)
@@ -114,3 +122,33 @@ def test_a_page_written_from_stored_versions_is_what_the_model_writes(head: Pull
     whole = head.model_copy(update={"versions": page})
     assert written == whole.model_dump_json().encode()
     assert PullResponse.model_validate_json(written) == whole
+
+
+statuses = st.sampled_from(ChangeStatus)
+reasons = st.none() | st.sampled_from(RejectReason)
+details = st.none() | st.text(max_size=80).filter(lambda text: "\x00" not in text)
+change_results = st.builds(
+    ChangeResult, change_id=ids, status=statuses, seq=st.none() | st.integers(1), reason=reasons, detail=details
+)
+grant_results = st.builds(
+    GrantResult, grant_id=ids, status=statuses, seq=st.none() | st.integers(1), reason=reasons, detail=details
+)
+
+
+@given(
+    results=st.lists(change_results, max_size=5),
+    grants=st.lists(grant_results, max_size=3),
+    server_time=st.integers(0, 2**63 - 1),
+)
+def test_a_push_answer_written_from_its_results_is_what_the_model_writes(
+    results: list[ChangeResult], grants: list[GrantResult], server_time: int
+) -> None:
+    made = [result.model_dump(mode="json") for result in results]
+    assert all(tuple(value) == CHANGE_RESULT_FIELDS for value in made)  # the order the server makes them in
+    head = PushResponse(results=[], grant_results=grants, server_time_ms=server_time)
+
+    written = push_response_json(head, made)
+
+    whole = head.model_copy(update={"results": results})
+    assert written == whole.model_dump_json().encode()
+    assert PushResponse.model_validate_json(written) == whole
