@@ -493,7 +493,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     versions: Sequence[Row[Any]] = []
     mentor = caller.role is Role.PEER_MENTOR
     assigned: frozenset[str] = frozenset()
-    grants: list[KeyGrantRow] = []
+    grants: Sequence[Row[Any]] = []
     if news and mentor:
         assigned = accounts.mentor_assigned_case_ids(session, caller.user_id)
         if assigned:
@@ -509,14 +509,12 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     elif news:
         hidden = () if caller.role is Role.COORDINATOR else COORDINATORS_ONLY_KINDS
         versions = storage.versions_after(session, org.id, since, until, fetch, exclude_kinds=hidden)
-        grants = storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch)
-        grants += storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch)
-    items: list[tuple[int, Row[Any] | KeyGrantRow]] = sorted(
-        [(row.seq, row) for row in versions] + [(row.seq, row) for row in grants], key=lambda item: item[0]
-    )
-    has_more = len(items) > limit
-    items = items[:limit]
-    next_seq = items[-1][0] if items else since
+        grants = [
+            *storage.grants_after(session, org.id, "user", caller.user_id, since, until, fetch),
+            *storage.grants_after(session, org.id, "organisation", org.id, since, until, fetch),
+        ]
+    page_versions, page_grants, has_more, last_seq = _first_in_seq_order(versions, grants, limit)
+    next_seq = last_seq if last_seq is not None else since
     earlier: Sequence[Row[Any]] = []
     # Assignments and erasures in (since, bound] are answered by this page.
     bound = next_seq if has_more else until
@@ -543,10 +541,10 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
     if news:
         next_seq = _erasure_purges(session, org.id, since, bound, next_seq, purges)
     awaiting = _members_awaiting_key(session, caller, org.id, org.key_version)
-    page = _stored_versions([*earlier, *(row for _, row in items if not isinstance(row, KeyGrantRow))])
+    page = _stored_versions([*earlier, *page_versions])
     response = PullResponse.model_construct(
         versions=[],  # sent as stored: see PulledPage
-        key_grants=[_grant(row) for _, row in items if isinstance(row, KeyGrantRow)],
+        key_grants=[_grant(row) for row in page_grants],
         next=next_seq,
         has_more=has_more,
         server_time_ms=now,
@@ -557,7 +555,7 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
         sharing=not mentor and bool(org.made_shares or org.shared_with),
     )
     _note_seen(session, caller, now)
-    if items or earlier or purges:
+    if page_versions or page_grants or earlier or purges:
         # Only a pull that delivered something is access worth auditing; a no-change pull is not.
         begin_write(session)
         record_for(
@@ -574,6 +572,28 @@ def pull(ctx: ServerContext, session: Session, caller: AuthenticatedDevice, sinc
             record_for(ctx, session, caller, AuditAction.CASE_PURGED, case_id=purge.case_id)
         session.commit()
     return PulledPage(response, page)
+
+
+def _first_in_seq_order(
+    versions: Sequence[Row[Any]], grants: Sequence[Row[Any]], limit: int
+) -> tuple[Sequence[Row[Any]], list[Row[Any]], bool, int | None]:
+    """The first ``limit`` of ``versions`` and ``grants`` together by seq (each list is in seq order;
+    seqs are unique across both): those versions, those grants, whether more were left, and the
+    last seq taken (``None``: none)."""
+    if not grants:  # most pages
+        taken = versions[:limit]
+        return taken, [], len(versions) > limit, int(taken[-1].seq) if taken else None
+    items = sorted(
+        [(int(row.seq), False, row) for row in versions] + [(int(row.seq), True, row) for row in grants],
+        key=itemgetter(0),
+    )
+    page = items[:limit]
+    return (
+        [row for _, is_grant, row in page if not is_grant],
+        [row for _, is_grant, row in page if is_grant],
+        len(items) > limit,
+        page[-1][0] if page else None,
+    )
 
 
 def _erasure_purges(
@@ -671,7 +691,7 @@ def _versions(rows: Sequence[Row[Any]]) -> list[Version]:
     return _validated(_stored_versions(rows))
 
 
-def _grant(row: KeyGrantRow) -> KeyGrant:
+def _grant(row: KeyGrantRow | Row[Any]) -> KeyGrant:
     """A grant as the protocol sends it; like ``_version``, stored only after validation."""
     return KeyGrant.model_construct(
         grant_id=row.grant_id,

@@ -172,7 +172,8 @@ def grants_after_statement(
 
 def grants_after(
     session: Session, org_id: str, recipient_kind: str, recipient_id: str, since: int, until: int, limit: int
-) -> list[KeyGrantRow]:
-    """Up to ``limit`` grants of ``org_id`` to one recipient with ``since < seq <= until``, in order."""
+) -> Sequence[Row[Any]]:
+    """Up to ``limit`` grants of ``org_id`` to one recipient with ``since < seq <= until``, in order:
+    plain rows of the grant table's columns, as ``versions_after`` (every pull asks twice)."""
     statement = grants_after_statement(org_id, recipient_kind, recipient_id, since, until, limit)
-    return list(session.exec(statement).all())
+    return session.connection().execute(statement).all()
