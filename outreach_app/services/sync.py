@@ -457,12 +457,15 @@ class SyncService:
         device.learn_server_time(session, page.server_time_ms)
         clock = device.clock(session)
         physical = device.physical_ms(session)
-        # Usually none of a page is here already (a fresh phone, a colleague's work): ask which are
-        # first, and load as rows only those.
-        present = outbox.held_seqs(session, [version.change_id for version in page.versions])
-        held = _rows_by_id(session, LocalVersion, list(present)) if present else {}
+        # Usually none of a page is here already (a fresh phone, a colleague's work), or what is here
+        # is this phone's own work, pushed and acknowledged: ask first, and load as rows only those
+        # that still need something done.
+        present, unsettled = outbox.held_unsettled(session, [version.change_id for version in page.versions])
+        held = _rows_by_id(session, LocalVersion, sorted(unsettled)) if unsettled else {}
         fresh: dict[str, Version] = {}  # inserted in one statement at the end (no ORM object each)
         for version in page.versions:
+            if version.change_id in present and version.change_id not in unsettled:
+                continue  # settled here already; a server copy never overwrites what this device holds
             row = held.get(version.change_id)
             if row is None:
                 fresh.setdefault(version.change_id, version)

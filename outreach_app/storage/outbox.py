@@ -30,6 +30,7 @@ __all__ = [
     "acknowledge_versions",
     "grant_keys_after",
     "held_seqs",
+    "held_unsettled",
     "insert_received",
     "pending_grants",
     "pending_versions",
@@ -53,6 +54,10 @@ _LATER_GRANT_KEYS = (
     "ORDER BY grant_id LIMIT -1 OFFSET ?"
 )
 _HELD_SEQS = "SELECT change_id, seq FROM local_version WHERE change_id IN (SELECT value FROM json_each(?))"
+_HELD_UNSETTLED = (
+    "SELECT change_id, (pending IS 1 OR acknowledged IS NOT 1 OR seq IS NULL) FROM local_version "
+    "WHERE change_id IN (SELECT value FROM json_each(?))"
+)
 _VERSION_FIELDS = tuple(Version.model_fields)
 _TIER, _SETTLES = _VERSION_FIELDS.index("tier"), _VERSION_FIELDS.index("settles")
 _VERSION_VALUES = itemgetter(*_VERSION_FIELDS)
@@ -96,6 +101,14 @@ def grant_keys_after(session: Session, skip: Collection[str], offset: int) -> se
     """The key ids of pending grants past the first ``offset`` (in push order, leaving out ``skip``)."""
     rows = session.connection().exec_driver_sql(_LATER_GRANT_KEYS, (_ids(skip), offset)).all()
     return {row[0] for row in rows}
+
+
+def held_unsettled(session: Session, change_ids: Collection[str]) -> tuple[set[str], set[str]]:
+    """Which of ``change_ids`` this device holds, and which of those are not yet settled with the
+    server (pending, unacknowledged or without a seq): a version that comes back settled needs
+    nothing done, as when a phone pulls back what it pushed itself."""
+    rows = session.connection().exec_driver_sql(_HELD_UNSETTLED, (_ids(change_ids),)).all()
+    return {row[0] for row in rows}, {row[0] for row in rows if row[1]}
 
 
 def held_seqs(session: Session, change_ids: Collection[str]) -> dict[str, int | None]:

@@ -6,10 +6,12 @@ import sqlite3
 import threading
 
 import pytest
+from sqlalchemy import create_engine
+from sqlmodel import Session
 
 from outreach_app.errors import SessionExpired
 from outreach_app.services import AccountStatus
-from outreach_app.storage import StateKey
+from outreach_app.storage import StateKey, outbox
 from shared.kinds import Tier
 from shared.protocol import Role
 from tests.client.conftest import PASSWORD, PIN, SERVER_URL, InProcessServer, Phones, Team, TestDevice, system_ms
@@ -353,3 +355,32 @@ def test_a_sync_with_nothing_new_writes_nothing_on_the_phone(team: Team, monkeyp
     monkeypatch.setattr("outreach_app.services.sync._LAST_SYNCED_GRANULARITY_MS", 0)
     worker.app.sync.sync_now()
     assert int(device_state(worker, StateKey.LAST_SYNCED_AT_MS)) == worker.app.sync.status().last_synced_at_ms
+
+
+def test_a_phone_loads_only_its_versions_not_yet_settled_when_they_come_back_in_a_pull(team: Team) -> None:
+    """What a phone pushed comes back in its next pull. Settled versions (acknowledged, with a seq,
+    not pending) need nothing done and are not loaded; the others are, to be acknowledged."""
+    worker = team.worker
+    case_id = shared_case(team)
+    worker.network.down = True
+    log_note(worker, case_id, "Written with no signal at the gate.")
+    with sqlite3.connect(worker.path) as db:
+        rows = db.execute("SELECT change_id, pending, acknowledged, seq FROM local_version").fetchall()
+    waiting = {change_id for change_id, pending, _, _ in rows if pending}
+    settled = {change_id for change_id, pending, acknowledged, seq in rows if not pending and acknowledged and seq}
+    assert waiting
+    assert settled
+    assert waiting | settled == {row[0] for row in rows}
+    elsewhere = "00000000-0000-4000-8000-000000000000"
+
+    engine = create_engine(f"sqlite:///{worker.path}")
+    try:
+        with Session(engine) as session:
+            assert outbox.held_unsettled(session, [*settled, *waiting, elsewhere]) == (settled | waiting, waiting)
+        worker.network.down = False
+        report = worker.app.sync.sync_now()
+        assert (report.sent, report.received) == (len(waiting), 0)  # its own note came back: nothing new
+        with Session(engine) as session:
+            assert outbox.held_unsettled(session, [*settled, *waiting]) == (settled | waiting, set())
+    finally:
+        engine.dispose()
