@@ -101,7 +101,7 @@ def how_to_join(invitation: Invitation, server_url: str) -> str:
     who = f", and only with {invitation.email}" if invitation.email else ""
     return (
         f"Tell them yourself (say it, or write it down) and keep it off group chats. On the sign-in "
-        f"screen they choose \"I have an invitation code\", enter the server address {server_url}, "
+        f'screen they choose "I have an invitation code", enter the server address {server_url}, '
         f"this code, their name, email and a password. It works once, until {until}{who}."
     )
 
@@ -176,8 +176,7 @@ class TeamService:
     @staticmethod
     def _view(member: TeamMember, names: dict[str, str], me: str) -> TeamMemberView:
         assigned = tuple(
-            AssignedPerson(case_id, names.get(case_id, "Not on this phone yet"))
-            for case_id in member.assigned_case_ids
+            AssignedPerson(case_id, names.get(case_id, "Not on this phone yet")) for case_id in member.assigned_case_ids
         )
         return TeamMemberView(
             user_id=member.user_id,
