@@ -708,8 +708,8 @@ def push_response_json(response: PushResponse, results: Sequence[Mapping[str, ob
     gives (``tests/unit/test_wire_json.py`` holds the two equal).
 
     Each mapping holds ``ChangeResult``'s fields (``CHANGE_RESULT_FIELDS``, in that order) as JSON
-    values, made by the server itself. A push answers up to 500 changes: a dictionary each costs
-    an eighth of a model each."""
+    values, made by the server itself. A push answers up to 500 changes, and a dictionary costs
+    about an eighth of what a model does."""
     head = response.model_dump(mode="json", exclude={"results"})
     return pydantic_core.to_json({"results": results, **head})
 

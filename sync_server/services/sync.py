@@ -678,17 +678,14 @@ def _stored_versions(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     return values
 
 
-def _validated(values: list[dict[str, Any]]) -> list[Version]:
+def _versions(rows: Sequence[Row[Any]]) -> list[Version]:
+    """Versions as the protocol sends them, from rows of the version table."""
+    values = _stored_versions(rows)
     try:
         return _VERSION_LIST.validate_python(values)
     except ValidationError:
         # Stored under an older, looser rule: sent as stored (each was validated when pushed).
         return [Version.model_construct(**{**value, "tier": Tier(value["tier"])}) for value in values]
-
-
-def _versions(rows: Sequence[Row[Any]]) -> list[Version]:
-    """Versions as the protocol sends them, from rows of the version table."""
-    return _validated(_stored_versions(rows))
 
 
 def _grant(row: KeyGrantRow | Row[Any]) -> KeyGrant:
